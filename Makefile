@@ -1,0 +1,46 @@
+# Two commands do all set-up: `make run` and `make test`. Both create .venv/ from
+# requirements.lock when it is missing or stale (the lock's hash is kept in .venv/).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+export PYTHONPATH := $(CURDIR)
+export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
+
+DATE ?=
+CONF ?=
+PIPELINE ?= main
+
+.PHONY: venv test lint format run airflow bench lock clean
+
+venv:
+	@bash tools/ensure_venv.sh "$(PYTHON)" "$(VENV)" "$(UV_VERSION)"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: venv lint
+	$(PY) -m pytest
+
+run: venv
+	$(PY) -m tools.run_offline --pipeline "$(PIPELINE)" $(if $(DATE),--date "$(DATE)") $(if $(CONF),--conf '$(CONF)')
+
+airflow: venv
+	$(PY) -m tools.airflow_standalone
+
+bench: venv
+	$(PY) -m bench
+
+# Regenerate the lock after editing requirements.txt.
+lock: venv
+	$(VENV)/bin/uv pip compile requirements.txt --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-header --generate-hashes -q -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache
