@@ -1,0 +1,105 @@
+"""The engine: shared state and services for the SageMaker resource modules."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from emulator.sagemaker import protocol
+from emulator.sagemaker.errors import SageMakerError, UnknownOperation
+from emulator.sagemaker.registry import ACTIONS
+from emulator.sagemaker.store import Store
+
+log = logging.getLogger("emulator.engine")
+
+# moto's default account; the emulator answers STS GetCallerIdentity with it too, so ARNs agree.
+ACCOUNT_ID = "123456789012"
+
+
+class Engine:
+    """Holds the resource store, the bounded job pool and AWS clients back to this endpoint.
+
+    Resource modules (emulator/sagemaker/<resource>.py) register their handlers with
+    ``@action``; ``handle`` validates a request and dispatches it.
+    """
+
+    def __init__(self, data_dir: Path, *, region: str = "us-east-1", max_jobs: int = 2) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.region = region
+        self.account_id = ACCOUNT_ID
+        self.store = Store()
+        self.max_jobs = max_jobs
+        # Jobs beyond max_jobs wait their turn in the pool's queue while reported InProgress.
+        self.executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="sm-job")
+        self.shutting_down = threading.Event()
+        self.endpoint_url: str | None = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._stoppers: dict[tuple[str, str], Any] = {}
+        # Importing the resource modules registers their actions.
+        from emulator.sagemaker import load_resources
+
+        load_resources()
+
+    # --- requests ---------------------------------------------------------------------------
+    def handle(self, action: str, body: bytes) -> dict[str, Any]:
+        params = protocol.parse_request(action, body)  # unknown to AWS: UnknownOperation
+        handler = ACTIONS.get(action)
+        if handler is None:
+            raise UnknownOperation(f"The emulator does not implement SageMaker {action}.")
+        try:
+            return handler(self, params) or {}
+        except SageMakerError:
+            raise
+        except Exception:
+            log.exception("SageMaker %s failed", action)
+            raise
+
+    # --- helpers for resource modules -------------------------------------------------------
+    def arn(self, resource: str, name: str) -> str:
+        """``arn:aws:sagemaker:<region>:<account>:<resource>/<name>`` (resource e.g. training-job)."""
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name.lower()}"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` pointed back at this emulator (moto serves it)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                if self.endpoint_url is None:
+                    raise RuntimeError("engine has no endpoint_url yet")
+                self._clients[service] = boto3.session.Session().client(
+                    service,
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
+                    aws_access_key_id="emulator",
+                    aws_secret_access_key="emulator",
+                    config=Config(retries={"max_attempts": 2}, max_pool_connections=32),
+                )
+            return self._clients[service]
+
+    def register_stopper(self, kind: str, name: str, stop: Any) -> None:
+        """Remember how to stop a running job, so shutdown can stop it."""
+        with self._clients_lock:
+            self._stoppers[(kind, name)] = stop
+
+    def unregister_stopper(self, kind: str, name: str) -> None:
+        with self._clients_lock:
+            self._stoppers.pop((kind, name), None)
+
+    def shutdown(self) -> None:
+        """Stop every running job and wait for the pool to drain."""
+        self.shutting_down.set()
+        with self._clients_lock:
+            stoppers = list(self._stoppers.values())
+        for stop in stoppers:
+            try:
+                stop()
+            except Exception:  # a job that will not stop must not block the others
+                log.exception("stopping a job failed")
+        self.executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,40 @@
+"""One emulator per test session, reached through real boto3 clients (black-box tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from emulator.server import EmulatorServer
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    server = EmulatorServer(tmp_path_factory.mktemp("emulator"), port=0, max_jobs=4)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def aws(emulator: EmulatorServer) -> Callable[[str], Any]:
+    """``aws("s3")`` -> a boto3 client for that service pointed at the emulator."""
+    session = boto3.session.Session()
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(
+                service,
+                endpoint_url=emulator.url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"max_attempts": 1}),
+            )
+        return clients[service]
+
+    return client
