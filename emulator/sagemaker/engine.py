@@ -64,7 +64,7 @@ class Engine:
 
     # --- helpers for resource modules -------------------------------------------------------
     def arn(self, resource: str, name: str) -> str:
-        """``arn:aws:sagemaker:<region>:<account>:<resource>/<name>`` (resource e.g. training-job)."""
+        """``arn:aws:sagemaker:<region>:<account>:<resource>/<name>``, e.g. training-job."""
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name.lower()}"
 
     def client(self, service: str) -> Any:

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 import botocore.session
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import ParamValidator
 
 from emulator.sagemaker.errors import SageMakerError, UnknownOperation, ValidationError
@@ -23,7 +23,7 @@ TARGET_PREFIX = "SageMaker."
 
 
 @cache
-def service_model():  # noqa: ANN201 - botocore's ServiceModel
+def service_model() -> ServiceModel:
     return botocore.session.get_session().get_service_model("sagemaker")
 
 
