@@ -12,10 +12,13 @@ DATE ?=
 CONF ?=
 PIPELINE ?= main
 
-.PHONY: venv test lint format run airflow bench lock clean
+.PHONY: venv system-tools test lint format run airflow bench lock clean
 
 venv:
 	@bash tools/ensure_venv.sh "$(PYTHON)" "$(VENV)" "$(UV_VERSION)"
+
+system-tools:
+	@bash tools/ensure_system_tools.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -25,7 +28,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: venv lint
+test: venv system-tools lint
 	$(PY) -m pytest
 
 run: venv
