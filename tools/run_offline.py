@@ -1,0 +1,119 @@
+"""`make run [PIPELINE=main|native] [DATE=YYYY-MM-DD] [CONF='{...}']`: one DAG run, offline.
+
+Starts the emulator on a free port, seeds the date's input partition from include/data, runs
+the DAG end to end with `airflow dags test`, stops the emulator, prints the run's summary and
+writes it to .local/runs/<run_id>/summary.json with evaluation.json and model.tar.gz beside it.
+Exits non-zero when the run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from emulator.process import EmulatorProcess
+from tools.offline import (
+    LOCAL,
+    OFFLINE_BUCKET,
+    OFFLINE_PREFIX,
+    aws_client,
+    ensure_airflow_db,
+    offline_environment,
+    seed_input,
+)
+
+DAG_IDS = {"main": "adult_income_pipeline", "native": "adult_income_native_pipeline"}
+
+
+def dag_test_run_id(date: str) -> str:
+    """The run id `airflow dags test` gives a run (manual, at midnight UTC of ``date``)."""
+    logical = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC)
+    return f"manual__{logical.isoformat()}"
+
+
+def safe_dir_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
+def find_summary(endpoint_url: str, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """The summary.json the DAG's summary task wrote for this run, if any."""
+    s3 = aws_client("s3", endpoint_url)
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/"):
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("/summary.json"):
+                continue
+            body = s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
+            summary = json.loads(body)
+            if summary.get("dag_id") == dag_id and summary.get("run_id") == run_id:
+                return summary
+    return None
+
+
+def download(endpoint_url: str, uri: str | None, target: Path) -> bool:
+    if not uri or not uri.startswith("s3://"):
+        return False
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    aws_client("s3", endpoint_url).download_file(bucket, key, str(target))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline", choices=sorted(DAG_IDS), default="main")
+    parser.add_argument("--date", default=dt.date.today().isoformat(), help="logical date")
+    parser.add_argument("--conf", default="{}", help="run conf JSON (the DAG's params)")
+    args = parser.parse_args(argv)
+    try:
+        dt.date.fromisoformat(args.date)
+    except ValueError:
+        parser.error(f"DATE must be YYYY-MM-DD, got {args.date!r}")
+    try:
+        conf = json.loads(args.conf)
+    except ValueError as exc:
+        parser.error(f"CONF is not valid JSON: {exc}")
+    if not isinstance(conf, dict):
+        parser.error("CONF must be a JSON object")
+
+    dag_id = DAG_IDS[args.pipeline]
+    run_id = dag_test_run_id(args.date)
+    run_dir = LOCAL / "runs" / safe_dir_name(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    with EmulatorProcess(LOCAL / "emulator", log_path=run_dir / "emulator.log") as emulator:
+        env = offline_environment(emulator.url, LOCAL / "airflow")
+        ensure_airflow_db(env)
+        input_uri = seed_input(emulator.url, args.date)
+        print(f"emulator: {emulator.url}; input: {input_uri}", flush=True)
+        command = [sys.executable, "-m", "airflow", "dags", "test", dag_id, args.date]
+        command += ["-c", json.dumps(conf)]
+        with (run_dir / "airflow.log").open("w") as log:
+            result = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        summary = find_summary(emulator.url, dag_id, run_id)
+        if summary is not None:
+            download(emulator.url, summary.get("evaluation_uri"), run_dir / "evaluation.json")
+            download(emulator.url, summary.get("model_uri"), run_dir / "model.tar.gz")
+            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    if result.returncode != 0 or summary is None:
+        log_tail = (run_dir / "airflow.log").read_text(errors="replace").splitlines()[-40:]
+        print("\n".join(log_tail), file=sys.stderr)
+        print(
+            f"\nrun FAILED (airflow exit code {result.returncode}); "
+            f"full log: {run_dir / 'airflow.log'}",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(summary, indent=2))
+    print(f"\nrun {summary.get('decision', '?')}: {run_dir / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
