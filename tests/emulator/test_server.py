@@ -6,7 +6,6 @@ import json
 import urllib.request
 
 import pytest
-from botocore.exceptions import ClientError
 
 from emulator.server import EmulatorServer
 
@@ -62,9 +61,3 @@ def test_unknown_operation_is_named(emulator) -> None:
 def test_non_loopback_host_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="non-loopback"):
         EmulatorServer(tmp_path, host="0.0.0.0", port=0)
-
-
-def test_client_error_shape(aws) -> None:
-    with pytest.raises(ClientError) as raised:
-        aws("sagemaker").describe_processing_job(ProcessingJobName="x" * 64)
-    assert raised.value.response["Error"]["Code"] == "ValidationException"
