@@ -16,6 +16,8 @@ from emulator.app import EmulatorApp
 from emulator.sagemaker.engine import Engine
 
 log = logging.getLogger("emulator")
+# One line per request drowns the job logs; errors are still logged by the app.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 DEFAULT_PORT = 4588
 

@@ -14,7 +14,7 @@ from botocore.config import Config
 from emulator.sagemaker import protocol
 from emulator.sagemaker.errors import SageMakerError, UnknownOperation
 from emulator.sagemaker.registry import ACTIONS
-from emulator.sagemaker.store import Store
+from emulator.sagemaker.store import Store, TagStore
 
 log = logging.getLogger("emulator.engine")
 
@@ -43,6 +43,7 @@ class Engine:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._stoppers: dict[tuple[str, str], Any] = {}
+        self.tags = TagStore()
         # Importing the resource modules registers their actions.
         from emulator.sagemaker import load_resources
 
@@ -91,6 +92,13 @@ class Engine:
     def unregister_stopper(self, kind: str, name: str) -> None:
         with self._clients_lock:
             self._stoppers.pop((kind, name), None)
+
+    def stop_job(self, kind: str, name: str) -> None:
+        """Ask a running job to stop; a job that already ended has no stopper left."""
+        with self._clients_lock:
+            stop = self._stoppers.get((kind, name))
+        if stop is not None:
+            stop()
 
     def shutdown(self) -> None:
         """Stop every running job and wait for the pool to drain."""

@@ -68,3 +68,28 @@ class Store:
         """A snapshot of every record of ``kind`` in creation order."""
         with self.lock:
             return list(self._records.get(kind, {}).values())
+
+
+class TagStore:
+    """Tags by resource ARN, as AddTags / ListTags / DeleteTags see them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tags: dict[str, dict[str, str]] = {}
+
+    def set(self, arn: str, tags: list[dict[str, str]]) -> None:
+        with self._lock:
+            self._tags[arn] = {tag["Key"]: tag.get("Value", "") for tag in tags}
+
+    def add(self, arn: str, tags: list[dict[str, str]]) -> None:
+        with self._lock:
+            self._tags.setdefault(arn, {}).update({t["Key"]: t.get("Value", "") for t in tags})
+
+    def remove(self, arn: str, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._tags.get(arn, {}).pop(key, None)
+
+    def get(self, arn: str) -> list[dict[str, str]]:
+        with self._lock:
+            return [{"Key": k, "Value": v} for k, v in self._tags.get(arn, {}).items()]

@@ -1,0 +1,39 @@
+"""Which local runtime stands in for which SageMaker image.
+
+| image (repository name)                   | how the emulator runs it                          |
+| ----------------------------------------- | ------------------------------------------------- |
+| sagemaker-scikit-learn (framework)        | entrypoint with the emulator's Python             |
+| sagemaker-xgboost, processing / script    | entrypoint / training script with its Python      |
+| sagemaker-xgboost, training, no program   | built-in XGBoost algorithm (emulator/algorithms)  |
+| sagemaker-xgboost, hosting / transform    | the XGBoost model server contract                 |
+| anything else                             | refused: the job fails and names these images     |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUPPORTED = ("sagemaker-scikit-learn", "sagemaker-xgboost")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    description: str
+    error: str | None = None
+
+
+def repository(image: str) -> str:
+    """``<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-xgboost:1.7-1`` -> sagemaker-xgboost."""
+    path = image.split("/", 1)[-1]
+    return path.split("@", 1)[0].split(":", 1)[0]
+
+
+def processing_runtime(image: str) -> Runtime:
+    name = repository(image)
+    if name in SUPPORTED:
+        return Runtime(f"image {name}: entrypoint run with the emulator's Python")
+    return Runtime(
+        f"image {name}: not emulated",
+        error=f"ClientError: image {image!r} is not emulated; supported images: "
+        + ", ".join(SUPPORTED),
+    )

@@ -1,0 +1,42 @@
+"""The List* conventions shared by every resource: filters, sorting and pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_MAX_RESULTS = 10
+
+
+def list_records(
+    records: list[dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    name_key: str,
+    status_key: str | None = None,
+    status_param: str = "StatusEquals",
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Filter by NameContains / status / CreationTime*/LastModifiedTime*, sort, paginate."""
+    selected = list(records)
+    if params.get("NameContains"):
+        needle = params["NameContains"].lower()
+        selected = [r for r in selected if needle in r[name_key].lower()]
+    if status_key and params.get(status_param):
+        selected = [r for r in selected if r.get(status_key) == params[status_param]]
+    for key, field, after in (
+        ("CreationTimeAfter", "CreationTime", True),
+        ("CreationTimeBefore", "CreationTime", False),
+        ("LastModifiedTimeAfter", "LastModifiedTime", True),
+        ("LastModifiedTimeBefore", "LastModifiedTime", False),
+    ):
+        if params.get(key) is not None and selected and field in selected[0]:
+            bound = params[key]
+            selected = [r for r in selected if (r[field] > bound) == after]
+    sort_by = params.get("SortBy", "CreationTime")
+    sort_key = {"Name": name_key, "Status": status_key}.get(sort_by, "CreationTime")
+    descending = params.get("SortOrder", "Descending") == "Descending"
+    selected.sort(key=lambda r: r.get(sort_key) or "", reverse=descending)
+    start = int(params.get("NextToken") or 0)
+    size = params.get("MaxResults") or DEFAULT_MAX_RESULTS
+    page = selected[start : start + size]
+    token = str(start + size) if start + size < len(selected) else None
+    return page, token
