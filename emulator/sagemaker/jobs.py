@@ -13,6 +13,7 @@ A job's sandbox is a directory that plays the container's ``/opt/ml``. Two ways 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -66,7 +67,7 @@ def namespace_mode_available() -> bool:
     (probe / "marker").write_text("ok")
     try:
         result = subprocess.run(
-            namespace_prefix(probe) + ["cat", f"{CONTAINER_ROOT}/marker"],
+            [*namespace_prefix(probe), "cat", f"{CONTAINER_ROOT}/marker"],
             capture_output=True,
             timeout=10,
             check=False,
@@ -257,14 +258,10 @@ def publish_logs(
 ) -> None:
     """Send the job's log to CloudWatch Logs, where the Airflow operators read it."""
     logs = engine.client("logs")
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     batch: list[dict[str, Any]] = []
     for offset, line in enumerate(lines):
         batch.append({"timestamp": start_ms + offset, "message": line[:200_000] or " "})
