@@ -1,0 +1,1 @@
+"""Programs that play SageMaker's built-in algorithm containers inside a job sandbox."""

@@ -1,0 +1,335 @@
+"""Training jobs: Create/Describe/List/Stop, running the built-in XGBoost algorithm or a script.
+
+- Built-in XGBoost (a sagemaker-xgboost image, no ``sagemaker_program`` hyperparameter):
+  emulator/algorithms/xgboost_builtin.py plays the algorithm container.
+- Script mode (``sagemaker_program`` + ``sagemaker_submit_directory``): the user's script runs
+  with the SageMaker training toolkit's SM_* variables and ``--name value`` arguments.
+Either way /opt/ml/model is packed as ``{S3OutputPath}/{job}/output/model.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from emulator.algorithms import xgboost_builtin
+from emulator.sagemaker import images, jobs
+from emulator.sagemaker.engine import Engine
+from emulator.sagemaker.errors import ValidationError
+from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.registry import action
+
+KIND = "TrainingJob"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ROUND_LINE = re.compile(r"^\[(\d+)\]\t(.*)$")
+
+
+def missing(name: str) -> str:
+    return f"Requested resource not found: Could not find training job '{name}'"
+
+
+@action("CreateTrainingJob")
+def create_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["TrainingJobName"]
+    arn = engine.arn("training-job", name)
+    created = jobs.now()
+    record = {
+        **copy.deepcopy(params),
+        "TrainingJobArn": arn,
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Starting",
+        "CreationTime": created,
+        "LastModifiedTime": created,
+        "SecondaryStatusTransitions": [
+            {"Status": "Starting", "StartTime": created, "StatusMessage": "Preparing the job"}
+        ],
+        "ModelArtifacts": {"S3ModelArtifacts": ""},
+    }
+    record.pop("Tags", None)
+    engine.store.create(
+        KIND,
+        name,
+        record,
+        duplicate_error=ValidationError,
+        duplicate_message=f"Training job names must be unique within an AWS account and region, "
+        f"and a training job with this name already exists ({arn})",
+    )
+    engine.tags.set(arn, params.get("Tags", []))
+    control = jobs.RunningProcess()
+    engine.register_stopper(KIND, name, control.stop)
+    engine.executor.submit(run_training_job, engine, name, control)
+    return {"TrainingJobArn": arn}
+
+
+@action("DescribeTrainingJob")
+def describe_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["TrainingJobName"]
+    return engine.store.snapshot(KIND, name, missing_message=missing(name))
+
+
+@action("ListTrainingJobs")
+def list_training_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    page, token = list_records(
+        engine.store.all(KIND), params, name_key="TrainingJobName", status_key="TrainingJobStatus"
+    )
+    keys = (
+        "TrainingJobName",
+        "TrainingJobArn",
+        "CreationTime",
+        "TrainingEndTime",
+        "LastModifiedTime",
+        "TrainingJobStatus",
+        "SecondaryStatus",
+    )
+    result: dict[str, Any] = {
+        "TrainingJobSummaries": [{k: r[k] for k in keys if k in r} for r in page]
+    }
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+@action("StopTrainingJob")
+def stop_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["TrainingJobName"]
+    record = engine.store.get(KIND, name, missing_message=missing(name))
+    if record["TrainingJobStatus"] != "InProgress":
+        raise ValidationError(
+            f"The request was rejected because the training job is in status "
+            f"{record['TrainingJobStatus']}."
+        )
+    engine.store.update(
+        KIND, name, lambda r: r.update(TrainingJobStatus="Stopping", SecondaryStatus="Stopping")
+    )
+    engine.stop_job(KIND, name)
+    return {}
+
+
+def set_secondary(engine: Engine, name: str, status: str, message: str) -> None:
+    def change(record: dict[str, Any]) -> None:
+        moment = jobs.now()
+        transitions = record["SecondaryStatusTransitions"]
+        transitions[-1]["EndTime"] = moment
+        transitions.append({"Status": status, "StartTime": moment, "StatusMessage": message})
+        record["SecondaryStatus"] = status
+        record["LastModifiedTime"] = moment
+
+    engine.store.update(KIND, name, change)
+
+
+def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[str, str], str]:
+    """The process that plays the training container, its environment and a description."""
+    image = record["AlgorithmSpecification"].get("TrainingImage", "")
+    repository = images.repository(image)
+    hyperparameters = record.get("HyperParameters", {})
+    environment = dict(record.get("Environment", {}))
+    if "sagemaker_program" in hyperparameters:
+        if repository not in images.SUPPORTED:
+            raise jobs.JobFailure(f"ClientError: image {image!r} is not emulated")
+        program = json.loads(hyperparameters["sagemaker_program"])
+        user = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+        args: list[str] = []
+        for key, value in user.items():
+            args += [f"--{key}", str(value)]
+        channels = [c["ChannelName"] for c in record.get("InputDataConfig", [])]
+        environment.update(
+            {
+                "SM_MODEL_DIR": "/opt/ml/model",
+                "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
+                "SM_OUTPUT_DIR": "/opt/ml/output",
+                "SM_INPUT_DIR": "/opt/ml/input",
+                "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
+                "SM_CHANNELS": json.dumps(channels),
+                "SM_HPS": json.dumps(user),
+                "SM_USER_ARGS": json.dumps(args),
+                "SM_HOSTS": json.dumps(["algo-1"]),
+                "SM_CURRENT_HOST": "algo-1",
+                "SM_NUM_GPUS": "0",
+                "SM_NUM_CPUS": "2",
+                "SM_MODULE_NAME": program.removesuffix(".py"),
+                "SM_MODULE_DIR": "/opt/ml/code",
+                "SM_TRAINING_ENV": json.dumps(
+                    {
+                        "hyperparameters": user,
+                        "channel_input_dirs": {c: f"/opt/ml/input/data/{c}" for c in channels},
+                    }
+                ),
+                **{f"SM_CHANNEL_{c.upper()}": f"/opt/ml/input/data/{c}" for c in channels},
+                **{f"SM_HP_{k.upper()}": str(v) for k, v in user.items()},
+            }
+        )
+        return (
+            [sys.executable, f"/opt/ml/code/{program}", *args],
+            environment,
+            f"image {repository}: script mode, {program} with the emulator's Python",
+        )
+    if repository != "sagemaker-xgboost":
+        raise jobs.JobFailure(
+            f"ClientError: image {image!r} is not emulated for training; supported: the "
+            "built-in XGBoost algorithm and script mode on " + ", ".join(images.SUPPORTED)
+        )
+    command = [
+        sys.executable,
+        xgboost_builtin.__file__,
+        "--config-dir",
+        "/opt/ml/input/config",
+        "--data-dir",
+        "/opt/ml/input/data",
+        "--model-dir",
+        "/opt/ml/model",
+        "--output-dir",
+        "/opt/ml/output",
+    ]
+    return command, environment, f"image {repository}: built-in XGBoost algorithm"
+
+
+def prepare_inputs(engine: Engine, record: dict[str, Any], sandbox: Path) -> None:
+    s3 = engine.client("s3")
+    config = sandbox / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    for channel in record.get("InputDataConfig", []):
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None:
+            raise jobs.JobFailure(
+                f"ClientError: channel {channel['ChannelName']}: only S3 data sources are emulated"
+            )
+        target = sandbox / "input" / "data" / channel["ChannelName"]
+        jobs.download_prefix(s3, source["S3Uri"], target)
+    hyperparameters = record.get("HyperParameters", {})
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (config / "inputdataconfig.json").write_text(
+        json.dumps(
+            {
+                c["ChannelName"]: {"ContentType": c.get("ContentType", "")}
+                for c in record.get("InputDataConfig", [])
+            }
+        )
+    )
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    submit = hyperparameters.get("sagemaker_submit_directory")
+    if submit:
+        uri = json.loads(submit)
+        code_dir = sandbox / "code"
+        archive_dir = sandbox.parent / "submit"
+        jobs.download_prefix(s3, uri, archive_dir)
+        for archive in archive_dir.glob("*.tar.gz"):
+            safe_extract(archive, code_dir)
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        # The "data" filter refuses absolute paths, "..", links out of target and devices.
+        try:
+            tar.extractall(target, filter="data")
+        except tarfile.FilterError as exc:
+            raise jobs.JobFailure(f"ClientError: {archive.name}: unsafe member: {exc}") from exc
+
+
+def final_metrics(log_file: Path) -> list[dict[str, Any]]:
+    """The last round's ``data-metric:value`` pairs as ``data:metric`` metrics."""
+    last = None
+    for line in log_file.read_text(errors="replace").splitlines():
+        if ROUND_LINE.match(line):
+            last = line
+    if last is None:
+        return []
+    moment = jobs.now()
+    metrics = []
+    for part in ROUND_LINE.match(last)[2].split("\t"):
+        key, _, value = part.partition(":")
+        data, _, metric = key.partition("-")
+        try:
+            metrics.append(
+                {"MetricName": f"{data}:{metric}", "Value": float(value), "Timestamp": moment}
+            )
+        except ValueError:
+            continue
+    return metrics
+
+
+def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) -> None:
+    record = engine.store.snapshot(KIND, name)
+    sandbox = jobs.sandbox_for(engine, "training", name)
+    log_file = sandbox.parent / "job.log"
+    started = jobs.now()
+    engine.store.update(
+        KIND, name, lambda r: r.update(TrainingStartTime=started, LastModifiedTime=started)
+    )
+    mode = jobs.sandbox_mode()
+    status, fields = "Completed", {}
+    log_file.write_text("")
+    try:
+        if control.stopped.is_set():
+            raise jobs.JobStopped("Stopped by request")
+        command, environment, description = command_for(record, sandbox)
+        with log_file.open("a") as handle:
+            handle.write(f"[emulator] {name}: {description}; /opt/ml via {mode}\n")
+        set_secondary(engine, name, "Downloading", "Downloading input data")
+        prepare_inputs(engine, record, sandbox)
+        for directory in ("model", "output/data"):
+            (sandbox / directory).mkdir(parents=True, exist_ok=True)
+        set_secondary(engine, name, "Training", "Training in progress")
+        max_runtime = record.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+        code = jobs.run_process(
+            command,
+            sandbox=sandbox,
+            environment=environment,
+            log_file=log_file,
+            control=control,
+            max_runtime=max_runtime,
+            mode=mode,
+        )
+        if code != 0:
+            failure = sandbox / "output" / "failure"
+            if failure.exists() and failure.read_text().strip():
+                raise jobs.JobFailure(failure.read_text().strip())
+            raise jobs.JobFailure(
+                f"AlgorithmError: exit code {code}. Last lines of output:\n{jobs.tail(log_file)}"
+            )
+        set_secondary(engine, name, "Uploading", "Uploading generated training model")
+        output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        archive = sandbox.parent / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in sorted((sandbox / "model").iterdir()):
+                tar.add(path, arcname=path.name)
+        bucket, key = jobs.split_s3_uri(f"{output_path}/{name}/output/model.tar.gz")
+        engine.client("s3").upload_file(str(archive), bucket, key)
+        fields["ModelArtifacts"] = {"S3ModelArtifacts": f"s3://{bucket}/{key}"}
+        fields["FinalMetricDataList"] = final_metrics(log_file)
+    except jobs.JobStopped as stop:
+        status, fields["FailureReason"] = "Stopped", str(stop)
+    except jobs.JobFailure as failure:
+        status, fields["FailureReason"] = "Failed", str(failure)[:1024]
+    except Exception as exc:  # the emulator's own fault: report it, keep serving
+        jobs.log.exception("training job %s crashed", name)
+        status = "Failed"
+        fields["FailureReason"] = f"InternalServerError: emulator error: {exc}"[:1024]
+    finally:
+        engine.unregister_stopper(KIND, name)
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+        stream = f"{name}/algo-1-{int(started.timestamp())}"
+        jobs.publish_logs(engine, LOG_GROUP, stream, lines, int(time.time() * 1000) - len(lines))
+    except Exception:
+        jobs.log.exception("publishing logs of %s failed", name)
+    set_secondary(engine, name, status, f"Training job {status.lower()}")
+    ended = jobs.now()
+
+    def change(record: dict[str, Any]) -> None:
+        record.update(fields)
+        record["TrainingJobStatus"] = status
+        record["TrainingEndTime"] = record["LastModifiedTime"] = ended
+        seconds = max(1, int((ended - started).total_seconds()))
+        record["TrainingTimeInSeconds"] = record["BillableTimeInSeconds"] = seconds
+        record["SecondaryStatusTransitions"][-1]["EndTime"] = ended
+
+    engine.store.update(KIND, name, change)
