@@ -1,0 +1,103 @@
+"""
+# Adult income: XGBoost on SageMaker
+
+The SageMaker Pipelines tutorial (UCI Adult census income) as an Airflow DAG:
+
+```
+wait for input ─► prepare run ─► preprocess ─► train ─► evaluate ─► accuracy gate
+    accuracy gate ├─ pass ─► create model + register model version (independent)
+                  └─ fail ─► model rejected (nothing created or registered)
+    summary (always runs): summary.json with the decision
+```
+
+- **Input**: `s3://<bucket>/<prefix>/raw/ds=<logical date>/` (conf `input_data_uri` overrides).
+- **Outputs** go under the run's own prefix `…/runs/<dag>/<run>/`: data, model, evaluation and
+  `summary.json`. Names of jobs and models derive from (dag, run, task), so a retry, a clear or
+  a backfill re-attaches to its own work instead of duplicating it.
+- **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`. Below it,
+  nothing is created or registered.
+- **Settings** (bucket, role, connection, poll interval, deferrable) come from
+  `ADULT_PIPELINE_*` environment variables or `adult_pipeline_*` Variables; see
+  `include/adult_income/settings.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
+from airflow.providers.standard.sensors.python import PythonSensor
+from airflow.sdk import DAG
+
+from include.adult_income import settings, tasks
+from include.adult_income.operators import (
+    AttachOrCreateProcessingOperator,
+    AttachOrCreateTrainingOperator,
+    CreateOrReuseModelOperator,
+    RegisterOnceOperator,
+)
+from include.adult_income.params import pipeline_params
+
+# Parse-time settings come from the environment only: Variables would cost a DB call per parse.
+AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
+POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
+DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
+JOB_ARGS = {"aws_conn_id": AWS_CONN_ID, "check_interval": POLL_SECONDS, "deferrable": DEFERRABLE}
+
+with DAG(
+    dag_id="adult_income_pipeline",
+    description="UCI Adult income: preprocess, train, evaluate, gate, register on SageMaker",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=3,
+    params=pipeline_params(),
+    tags=["sagemaker", "xgboost", "adult-income"],
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1)},
+) as dag:
+    wait_for_input = S3KeySensor(
+        task_id="wait_for_input",
+        aws_conn_id=AWS_CONN_ID,
+        bucket_key=(
+            "{{ params.input_data_uri or 's3://"
+            + BUCKET
+            + "/"
+            + PREFIX
+            + "/raw/ds=' ~ ds ~ '/' }}*.csv"
+        ),
+        wildcard_match=True,
+        poke_interval=POLL_SECONDS,
+        timeout=6 * 3600,
+        mode="reschedule",
+        deferrable=DEFERRABLE,
+    )
+    prepare_run = PythonOperator(task_id="prepare_run", python_callable=tasks.prepare_run)
+    preprocess = AttachOrCreateProcessingOperator(
+        task_id="preprocess", build_config=tasks.preprocess_config, **JOB_ARGS
+    )
+    train = AttachOrCreateTrainingOperator(
+        task_id="train", build_config=tasks.training_config, print_log=True, **JOB_ARGS
+    )
+    evaluate = AttachOrCreateProcessingOperator(
+        task_id="evaluate", build_config=tasks.evaluate_config, **JOB_ARGS
+    )
+    accuracy_gate = BranchPythonOperator(
+        task_id="accuracy_gate", python_callable=tasks.accuracy_gate
+    )
+    create_model = CreateOrReuseModelOperator(
+        task_id=tasks.MODEL_TASK, build_config=tasks.model_config, aws_conn_id=AWS_CONN_ID
+    )
+    register_model_version = RegisterOnceOperator(
+        task_id=tasks.REGISTER_TASK,
+        build_request=tasks.model_package_config,
+        aws_conn_id=AWS_CONN_ID,
+    )
+    model_rejected = PythonOperator(task_id=tasks.REJECT_TASK, python_callable=tasks.model_rejected)
+    summary = PythonOperator(
+        task_id="summary", python_callable=tasks.summarize, trigger_rule="all_done", retries=0
+    )
+
+    wait_for_input >> prepare_run >> preprocess >> train >> evaluate >> accuracy_gate
+    accuracy_gate >> [create_model, register_model_version, model_rejected]
+    [create_model, register_model_version, model_rejected] >> summary

@@ -1,0 +1,279 @@
+"""Pure builders of the SageMaker request bodies the DAGs send.
+
+Each takes plain values and returns the dict boto3 would send; tests validate every one against
+botocore's SageMaker service model, so a body that works offline is well-formed for AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PROCESSING_ROOT = "/opt/ml/processing"
+SKLEARN_FRAMEWORK = ("sklearn", "1.2-1")
+XGBOOST_FRAMEWORK = ("xgboost", "1.7-1")
+SEED_HYPERPARAMETERS: dict[str, Any] = {
+    "objective": "binary:logistic",
+    "num_round": 50,
+    "max_depth": 5,
+    "eta": 0.3,
+    "subsample": 1.0,
+    "min_child_weight": 1.0,
+    "gamma": 0.0,
+    "eval_metric": "logloss",
+}
+MAX_RUNTIME_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where one run reads and writes in S3: its own prefix, so dates never collide."""
+
+    input_uri: str
+    run_uri: str
+
+    @property
+    def code_uri(self) -> str:
+        return f"{self.run_uri}/code"
+
+    def data_uri(self, split: str) -> str:
+        return f"{self.run_uri}/data/{split}"
+
+    @property
+    def model_output_uri(self) -> str:
+        return f"{self.run_uri}/model"
+
+    @property
+    def evaluation_uri(self) -> str:
+        return f"{self.run_uri}/evaluation"
+
+    @property
+    def summary_uri(self) -> str:
+        return f"{self.run_uri}/summary.json"
+
+
+def cluster(instance_type: str, instance_count: int, volume_gb: int = 30) -> dict[str, Any]:
+    return {
+        "ClusterConfig": {
+            "InstanceCount": instance_count,
+            "InstanceType": instance_type,
+            "VolumeSizeInGB": volume_gb,
+        }
+    }
+
+
+def processing_input(name: str, uri: str, local: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def processing_output(name: str, uri: str, local: str) -> dict[str, Any]:
+    return {
+        "OutputName": name,
+        "S3Output": {"S3Uri": uri, "LocalPath": local, "S3UploadMode": "EndOfJob"},
+    }
+
+
+def preprocess_request(
+    *,
+    job_name: str,
+    image_uri: str,
+    role_arn: str,
+    layout: RunLayout,
+    seed: int,
+    instance_type: str,
+    instance_count: int,
+) -> dict[str, Any]:
+    """CreateProcessingJob for include/scripts/preprocess.py in the scikit-learn image."""
+    root = PROCESSING_ROOT
+    return {
+        "ProcessingJobName": job_name,
+        "RoleArn": role_arn,
+        "AppSpecification": {
+            "ImageUri": image_uri,
+            "ContainerEntrypoint": ["python3", f"{root}/input/code/preprocess.py"],
+            "ContainerArguments": ["--seed", str(seed)],
+        },
+        "ProcessingResources": cluster(instance_type, instance_count),
+        "ProcessingInputs": [
+            processing_input("raw", layout.input_uri, f"{root}/input"),
+            processing_input("code", f"{layout.code_uri}/preprocess.py", f"{root}/input/code"),
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                processing_output(split, layout.data_uri(split), f"{root}/{split}")
+                for split in ("train", "validation", "test", "schema")
+            ]
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": MAX_RUNTIME_SECONDS},
+    }
+
+
+def hyperparameters_for(params: dict[str, Any]) -> dict[str, str]:
+    """The algorithm's hyperparameters as SageMaker wants them: every value a string."""
+    chosen = dict(SEED_HYPERPARAMETERS)
+    for key in ("num_round", "max_depth", "eta", "subsample", "min_child_weight", "gamma"):
+        if params.get(key) is not None:
+            chosen[key] = params[key]
+    if params.get("early_stopping_rounds"):
+        chosen["early_stopping_rounds"] = params["early_stopping_rounds"]
+    if params.get("seed") is not None:
+        chosen["seed"] = params["seed"]
+    return {key: format_value(value) for key, value in chosen.items()}
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def training_request(
+    *,
+    job_name: str,
+    image_uri: str,
+    role_arn: str,
+    layout: RunLayout,
+    hyperparameters: dict[str, str],
+    instance_type: str,
+    instance_count: int,
+) -> dict[str, Any]:
+    """CreateTrainingJob for the built-in XGBoost algorithm on the preprocessed CSVs."""
+
+    def channel(name: str) -> dict[str, Any]:
+        return {
+            "ChannelName": name,
+            "ContentType": "text/csv",
+            "InputMode": "File",
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": layout.data_uri(name),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+
+    return {
+        "TrainingJobName": job_name,
+        "RoleArn": role_arn,
+        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": [channel("train"), channel("validation")],
+        "OutputDataConfig": {"S3OutputPath": layout.model_output_uri},
+        "ResourceConfig": {
+            "InstanceType": instance_type,
+            "InstanceCount": instance_count,
+            "VolumeSizeInGB": 30,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": MAX_RUNTIME_SECONDS},
+    }
+
+
+def evaluate_request(
+    *,
+    job_name: str,
+    image_uri: str,
+    role_arn: str,
+    layout: RunLayout,
+    model_artifact_uri: str,
+    instance_type: str,
+    instance_count: int,
+) -> dict[str, Any]:
+    """CreateProcessingJob for include/scripts/evaluate.py in the XGBoost framework image."""
+    root = PROCESSING_ROOT
+    return {
+        "ProcessingJobName": job_name,
+        "RoleArn": role_arn,
+        "AppSpecification": {
+            "ImageUri": image_uri,
+            "ContainerEntrypoint": ["python3", f"{root}/input/code/evaluate.py"],
+            "ContainerArguments": [
+                "--model-dir",
+                f"{root}/model",
+                "--test-dir",
+                f"{root}/test",
+                "--output-dir",
+                f"{root}/evaluation",
+            ],
+        },
+        "ProcessingResources": cluster(instance_type, instance_count),
+        "ProcessingInputs": [
+            processing_input("model", model_artifact_uri, f"{root}/model"),
+            processing_input("test", layout.data_uri("test"), f"{root}/test"),
+            processing_input("code", f"{layout.code_uri}/evaluate.py", f"{root}/input/code"),
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                processing_output("evaluation", layout.evaluation_uri, f"{root}/evaluation")
+            ]
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": MAX_RUNTIME_SECONDS},
+    }
+
+
+def model_request(
+    *, model_name: str, image_uri: str, model_data_url: str, role_arn: str
+) -> dict[str, Any]:
+    """CreateModel serving the trained booster with the XGBoost image."""
+    return {
+        "ModelName": model_name,
+        "ExecutionRoleArn": role_arn,
+        "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data_url},
+    }
+
+
+def model_package_request(
+    *,
+    group_name: str,
+    image_uri: str,
+    model_data_url: str,
+    evaluation_json_uri: str,
+    approval_status: str,
+    metadata: dict[str, str],
+    description: str,
+) -> dict[str, Any]:
+    """CreateModelPackage: a version in the group, metrics attached, metadata for look-ups."""
+    return {
+        "ModelPackageGroupName": group_name,
+        "ModelPackageDescription": description,
+        "ModelApprovalStatus": approval_status,
+        "InferenceSpecification": {
+            "Containers": [{"Image": image_uri, "ModelDataUrl": model_data_url}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        "ModelMetrics": {
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": evaluation_json_uri}
+            }
+        },
+        "CustomerMetadataProperties": metadata,
+    }
+
+
+def endpoint_config_request(
+    *, config_name: str, model_name: str, instance_type: str, instance_count: int
+) -> dict[str, Any]:
+    return {
+        "EndpointConfigName": config_name,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": instance_count,
+                "InstanceType": instance_type,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    }
