@@ -56,21 +56,12 @@ with DAG(
     tags=["sagemaker", "xgboost", "adult-income"],
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1)},
 ) as dag:
-    wait_for_input = S3KeySensor(
+    wait_for_input = PythonSensor(
         task_id="wait_for_input",
-        aws_conn_id=AWS_CONN_ID,
-        bucket_key=(
-            "{{ params.input_data_uri or 's3://"
-            + BUCKET
-            + "/"
-            + PREFIX
-            + "/raw/ds=' ~ ds ~ '/' }}*.csv"
-        ),
-        wildcard_match=True,
+        python_callable=tasks.input_ready,
         poke_interval=POLL_SECONDS,
         timeout=6 * 3600,
         mode="reschedule",
-        deferrable=DEFERRABLE,
     )
     prepare_run = PythonOperator(task_id="prepare_run", python_callable=tasks.prepare_run)
     preprocess = AttachOrCreateProcessingOperator(
