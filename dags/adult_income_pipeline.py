@@ -41,6 +41,7 @@ from include.adult_income.params import pipeline_params
 # Parse-time settings come from the environment only: Variables would cost a DB call per parse.
 AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
 POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
+RETRY_DELAY = dt.timedelta(seconds=int(settings.parse_time_setting("retry_delay_seconds", "60")))
 DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
 JOB_ARGS = {"aws_conn_id": AWS_CONN_ID, "check_interval": POLL_SECONDS, "deferrable": DEFERRABLE}
 
@@ -54,7 +55,7 @@ with DAG(
     max_active_runs=3,
     params=pipeline_params(),
     tags=["sagemaker", "xgboost", "adult-income"],
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
 ) as dag:
     wait_for_input = PythonSensor(
         task_id="wait_for_input",

@@ -43,7 +43,7 @@ class EmulatorProcess:
     def start(self) -> EmulatorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        log = self.log_path.open("wb")
         command = [
             sys.executable,
             "-m",

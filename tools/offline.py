@@ -66,6 +66,9 @@ def offline_environment(endpoint_url: str, airflow_home: Path) -> dict[str, str]
             "ADULT_PIPELINE_ROLE_ARN": OFFLINE_ROLE_ARN,
             # Jobs here take seconds, not minutes: poll often so feedback is quick.
             "ADULT_PIPELINE_POLL_SECONDS": env.get("ADULT_PIPELINE_POLL_SECONDS", "1"),
+            "ADULT_PIPELINE_RETRY_DELAY_SECONDS": env.get(
+                "ADULT_PIPELINE_RETRY_DELAY_SECONDS", "2"
+            ),
         }
     )
     return env

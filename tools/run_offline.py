@@ -31,29 +31,28 @@ from tools.offline import (
 DAG_IDS = {"main": "adult_income_pipeline", "native": "adult_income_native_pipeline"}
 
 
-def dag_test_run_id(date: str) -> str:
-    """The run id `airflow dags test` gives a run (manual, at midnight UTC of ``date``)."""
-    logical = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC)
-    return f"manual__{logical.isoformat()}"
-
-
 def safe_dir_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
 
 
-def find_summary(endpoint_url: str, dag_id: str, run_id: str) -> dict[str, Any] | None:
-    """The summary.json the DAG's summary task wrote for this run, if any."""
+def find_summary(endpoint_url: str, dag_id: str, date: str) -> dict[str, Any] | None:
+    """The newest summary.json the DAG's summary task wrote for ``date``, if any.
+
+    `airflow dags test` names its run after the wall clock, so the run is found by its
+    logical date, not by a run id known in advance.
+    """
     s3 = aws_client("s3", endpoint_url)
     paginator = s3.get_paginator("list_objects_v2")
+    found: list[tuple[Any, dict[str, Any]]] = []
     for page in paginator.paginate(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/"):
         for item in page.get("Contents", []):
             if not item["Key"].endswith("/summary.json"):
                 continue
             body = s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
             summary = json.loads(body)
-            if summary.get("dag_id") == dag_id and summary.get("run_id") == run_id:
-                return summary
-    return None
+            if summary.get("dag_id") == dag_id and summary.get("logical_date") == date:
+                found.append((item["LastModified"], summary))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
 def download(endpoint_url: str, uri: str | None, target: Path) -> bool:
@@ -82,21 +81,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("CONF must be a JSON object")
 
     dag_id = DAG_IDS[args.pipeline]
-    run_id = dag_test_run_id(args.date)
-    run_dir = LOCAL / "runs" / safe_dir_name(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = LOCAL / "runs" / "latest"
+    work_dir.mkdir(parents=True, exist_ok=True)
 
-    with EmulatorProcess(LOCAL / "emulator", log_path=run_dir / "emulator.log") as emulator:
+    with EmulatorProcess(LOCAL / "emulator", log_path=work_dir / "emulator.log") as emulator:
         env = offline_environment(emulator.url, LOCAL / "airflow")
         ensure_airflow_db(env)
         input_uri = seed_input(emulator.url, args.date)
         print(f"emulator: {emulator.url}; input: {input_uri}", flush=True)
         command = [sys.executable, "-m", "airflow", "dags", "test", dag_id, args.date]
         command += ["-c", json.dumps(conf)]
-        with (run_dir / "airflow.log").open("w") as log:
+        with (work_dir / "airflow.log").open("w") as log:
             result = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        summary = find_summary(emulator.url, dag_id, run_id)
+        summary = find_summary(emulator.url, dag_id, args.date)
+        run_dir = work_dir
         if summary is not None:
+            run_dir = LOCAL / "runs" / safe_dir_name(summary["run_id"])
+            run_dir.mkdir(parents=True, exist_ok=True)
+            for name in ("airflow.log",):
+                (work_dir / name).replace(run_dir / name)
             download(emulator.url, summary.get("evaluation_uri"), run_dir / "evaluation.json")
             download(emulator.url, summary.get("model_uri"), run_dir / "model.tar.gz")
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -13,7 +13,7 @@ from typing import Any
 from include.adult_income import gate, names, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
-JOB_SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py")
+JOB_SCRIPTS = ("preprocess.py", "evaluate.py")
 REGISTER_TASK = "register_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
