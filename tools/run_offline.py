@@ -105,8 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     if result.returncode != 0 or summary is None:
-        log_tail = (run_dir / "airflow.log").read_text(errors="replace").splitlines()[-40:]
-        print("\n".join(log_tail), file=sys.stderr)
+        log_lines = (run_dir / "airflow.log").read_text(errors="replace").splitlines()
+        print("\n".join(log_lines[-40:]), file=sys.stderr)
+        refused = [line for line in log_lines if "ParamValidationError:" in line]
+        if refused:
+            # A bad conf is refused before any task runs: say so plainly.
+            print(
+                "\nconf refused: " + refused[-1].split("ParamValidationError:")[1], file=sys.stderr
+            )
         print(
             f"\nrun FAILED (airflow exit code {result.returncode}); "
             f"full log: {run_dir / 'airflow.log'}",
