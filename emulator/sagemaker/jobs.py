@@ -233,9 +233,13 @@ def run_process(
         deadline = time.monotonic() + max_runtime if max_runtime else None
         while True:
             try:
-                return control.process.wait(timeout=0.05)
+                code = control.process.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
-                pass
+                code = None
+            if code is not None:
+                if control.stopped.is_set():  # killed by a StopX* from another thread
+                    raise JobStopped("Stopped by request")
+                return code
             if control.stopped.is_set():
                 control.stop()
                 raise JobStopped("Stopped by request")

@@ -38,3 +38,27 @@ def aws(emulator: EmulatorServer) -> Callable[[str], Any]:
         return clients[service]
 
     return client
+
+
+ROLE = "arn:aws:iam::123456789012:role/EmulatorTestRole"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def wait_for(describe: Callable[[], dict], key: str, timeout: float = 120) -> dict:
+    """Poll a Describe* call until ``key`` leaves InProgress/Stopping."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = describe()
+        if description[key] not in {"InProgress", "Stopping"}:
+            return description
+        time.sleep(0.05)
+    raise AssertionError(f"still {description[key]} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def bucket(aws) -> str:
+    aws("s3").create_bucket(Bucket="emulator-tests")
+    return "emulator-tests"

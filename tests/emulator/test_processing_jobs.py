@@ -1,0 +1,198 @@
+"""Processing jobs really run: /opt/ml sandbox, S3 in and out, failure, stop, max runtime."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, wait_for
+
+COPY_SCRIPT = b"""
+import os, shutil
+# Hard-coded container paths, as unmodified SageMaker scripts have them.
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+for name in os.listdir("/opt/ml/processing/input/data"):
+    shutil.copy(os.path.join("/opt/ml/processing/input/data", name), "/opt/ml/processing/output")
+print("copied", sorted(os.listdir("/opt/ml/processing/output")))
+"""
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def job_request(name: str, bucket: str, script: str, **extra) -> dict:
+    request = {
+        "ProcessingJobName": name,
+        "RoleArn": ROLE,
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 1,
+            }
+        },
+        "AppSpecification": {
+            "ImageUri": SKLEARN_IMAGE,
+            "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/{name}/in",
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/{name}/code/{script}",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/{name}/out",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    }
+    request.update(extra)
+    return request
+
+
+def start(aws, bucket: str, script_body: bytes, **extra) -> str:
+    name = unique("proc")
+    s3 = aws("s3")
+    s3.put_object(Bucket=bucket, Key=f"{name}/in/a.txt", Body=b"alpha")
+    s3.put_object(Bucket=bucket, Key=f"{name}/code/job.py", Body=script_body)
+    aws("sagemaker").create_processing_job(**job_request(name, bucket, "job.py", **extra))
+    return name
+
+
+def describe(aws, name: str) -> dict:
+    return wait_for(
+        lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=name),
+        "ProcessingJobStatus",
+    )
+
+
+def test_script_with_hard_coded_paths_copies_input_to_output(aws, bucket) -> None:
+    name = start(aws, bucket, COPY_SCRIPT)
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    body = aws("s3").get_object(Bucket=bucket, Key=f"{name}/out/a.txt")["Body"].read()
+    assert body == b"alpha"
+    assert job["ProcessingEndTime"] >= job["ProcessingStartTime"] >= job["CreationTime"]
+    streams = aws("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/"
+    )["logStreams"]
+    events = aws("logs").get_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+    )["events"]
+    assert any("copied ['a.txt']" in event["message"] for event in events)
+
+
+def test_failing_script_ends_failed_with_its_stderr_tail(aws, bucket) -> None:
+    script = b"import sys\nprint('working')\nsys.exit('bad column: income')\n"
+    job = describe(aws, start(aws, bucket, script))
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "exit code 1" in job["FailureReason"]
+    assert "bad column: income" in job["FailureReason"]
+
+
+def test_stop_ends_a_sleeping_job_as_stopped(aws, bucket) -> None:
+    import time
+
+    name = start(aws, bucket, b"import time\ntime.sleep(60)\n")
+    time.sleep(0.5)
+    aws("sagemaker").stop_processing_job(ProcessingJobName=name)
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Stopped"
+
+
+def test_max_runtime_ends_a_hung_job(aws, bucket) -> None:
+    name = start(
+        aws,
+        bucket,
+        b"import time\ntime.sleep(60)\n",
+        StoppingCondition={"MaxRuntimeInSeconds": 1},
+    )
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Stopped"
+    assert "MaxRuntimeInSeconds" in job["FailureReason"]
+
+
+def test_duplicate_name_refused_and_unknown_job_is_a_validation_error(aws, bucket) -> None:
+    name = start(aws, bucket, COPY_SCRIPT)
+    with pytest.raises(ClientError) as duplicate:
+        aws("sagemaker").create_processing_job(**job_request(name, bucket, "job.py"))
+    assert duplicate.value.response["Error"]["Code"] == "ValidationException"
+    assert "already exists" in duplicate.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as unknown:
+        aws("sagemaker").describe_processing_job(ProcessingJobName="no-such-job")
+    assert unknown.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not find" in unknown.value.response["Error"]["Message"]
+    describe(aws, name)
+
+
+def test_local_path_outside_opt_ml_fails_the_job(aws, bucket) -> None:
+    name = unique("proc")
+    request = job_request(name, bucket, "job.py")
+    request["ProcessingInputs"][0]["S3Input"]["LocalPath"] = "/etc/evil"
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/in/a.txt", Body=b"x")
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/code/job.py", Body=COPY_SCRIPT)
+    aws("sagemaker").create_processing_job(**request)
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "must be under /opt/ml" in job["FailureReason"]
+
+
+def test_s3_key_escaping_the_sandbox_fails_the_job(aws, bucket) -> None:
+    name = unique("proc")
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/in/../../escape.txt", Body=b"x")
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/code/job.py", Body=COPY_SCRIPT)
+    aws("sagemaker").create_processing_job(**job_request(name, bucket, "job.py"))
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "escape the job sandbox" in job["FailureReason"]
+
+
+def test_rewrite_mode_when_namespaces_are_refused(aws, bucket, monkeypatch) -> None:
+    monkeypatch.setenv("EMULATOR_SANDBOX_MODE", "rewrite")
+    # In rewrite mode /opt/ml is replaced in arguments, so paths come as arguments.
+    script = b"import shutil, sys\nshutil.copy(sys.argv[1] + '/a.txt', sys.argv[2])\n"
+    name = start(
+        aws,
+        bucket,
+        script,
+        AppSpecification={
+            "ImageUri": SKLEARN_IMAGE,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
+            "ContainerArguments": ["/opt/ml/processing/input/data", "/opt/ml/processing/output"],
+        },
+    )
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    assert aws("s3").get_object(Bucket=bucket, Key=f"{name}/out/a.txt")["Body"].read() == b"alpha"
+
+
+def test_list_filters_by_name(aws, bucket) -> None:
+    name = start(aws, bucket, COPY_SCRIPT)
+    describe(aws, name)
+    listed = aws("sagemaker").list_processing_jobs(NameContains=name)["ProcessingJobSummaries"]
+    assert [job["ProcessingJobName"] for job in listed] == [name]

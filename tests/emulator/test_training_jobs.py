@@ -1,0 +1,231 @@
+"""Training jobs: the built-in XGBoost algorithm on preprocess.py's output, evaluated by
+evaluate.py as a processing job; hyperparameter checks; the provider's operators."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_HYPERPARAMETERS = {
+    "objective": "binary:logistic",
+    "num_round": "50",
+    "max_depth": "5",
+    "eta": "0.3",
+    "subsample": "1",
+    "eval_metric": "logloss",
+}
+
+
+@pytest.fixture(scope="module")
+def data_prefix(aws, bucket, tmp_path_factory) -> str:
+    """preprocess.py's output on the bundled data, uploaded to the emulator's S3."""
+    out = tmp_path_factory.mktemp("processed")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "include" / "scripts" / "preprocess.py"),
+            "--input-dir",
+            str(ROOT / "include" / "data"),
+            *[f"--{split}-dir={out / split}" for split in ("train", "validation", "test")],
+            f"--schema-dir={out / 'schema'}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    prefix = f"training-{uuid.uuid4().hex[:6]}"
+    for split in ("train", "validation", "test"):
+        aws("s3").upload_file(str(out / split / f"{split}.csv"), bucket, f"{prefix}/{split}/{split}.csv")
+    return prefix
+
+
+def training_request(name: str, bucket: str, prefix: str, hyperparameters: dict) -> dict:
+    return {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
+                    }
+                },
+            }
+            for channel in ("train", "validation")
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+
+
+def train(aws, bucket: str, prefix: str, hyperparameters: dict) -> dict:
+    name = f"train-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_training_job(**training_request(name, bucket, prefix, hyperparameters))
+    return wait_for(
+        lambda: aws("sagemaker").describe_training_job(TrainingJobName=name), "TrainingJobStatus"
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(aws, bucket, data_prefix) -> dict:
+    return train(aws, bucket, data_prefix, SEED_HYPERPARAMETERS)
+
+
+def test_builtin_xgboost_writes_model_and_metrics(trained: dict, bucket: str) -> None:
+    assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
+    artifact = trained["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artifact == (
+        f"s3://{bucket}/{artifact.split('/')[3]}/models/{trained['TrainingJobName']}"
+        "/output/model.tar.gz"
+    )
+    metrics = {m["MetricName"]: m["Value"] for m in trained["FinalMetricDataList"]}
+    assert set(metrics) == {"train:logloss", "validation:logloss"}
+    assert 0 < metrics["validation:logloss"] < 0.4
+    statuses = [t["Status"] for t in trained["SecondaryStatusTransitions"]]
+    assert statuses[0] == "Starting" and statuses[-1] == "Completed" and "Training" in statuses
+
+
+def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
+    aws, bucket, data_prefix, trained
+) -> None:
+    name = f"eval-{uuid.uuid4().hex[:8]}"
+    aws("s3").upload_file(
+        str(ROOT / "include" / "scripts" / "evaluate.py"), bucket, f"{name}/code/evaluate.py"
+    )
+    root = "/opt/ml/processing"
+
+    def source(input_name: str, uri: str, local: str) -> dict:
+        return {
+            "InputName": input_name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": local,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+
+    aws("sagemaker").create_processing_job(
+        ProcessingJobName=name,
+        RoleArn=ROLE,
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 1,
+            }
+        },
+        AppSpecification={
+            "ImageUri": XGBOOST_IMAGE,
+            "ContainerEntrypoint": ["python3", f"{root}/input/code/evaluate.py"],
+        },
+        ProcessingInputs=[
+            source("model", trained["ModelArtifacts"]["S3ModelArtifacts"], f"{root}/model"),
+            source("test", f"s3://{bucket}/{data_prefix}/test", f"{root}/test"),
+            source("code", f"s3://{bucket}/{name}/code/evaluate.py", f"{root}/input/code"),
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/{name}/evaluation",
+                        "LocalPath": f"{root}/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    )
+    job = wait_for(
+        lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=name),
+        "ProcessingJobStatus",
+    )
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    report = json.loads(
+        aws("s3").get_object(Bucket=bucket, Key=f"{name}/evaluation/evaluation.json")["Body"].read()
+    )
+    assert report["metrics"]["accuracy"]["value"] >= 0.86
+    assert report["metrics"]["roc_auc"]["value"] >= 0.92
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"max_depth": "-1"}, "Hyperparameter max_depth: value '-1' is invalid"),
+        ({"num_round": None}, "Missing required hyperparameter: num_round"),
+        ({"colour": "blue"}, "not supported by the XGBoost algorithm: colour"),
+        ({"eta": "fast"}, "Hyperparameter eta: value 'fast' is invalid"),
+    ],
+)
+def test_invalid_hyperparameters_fail_the_job_naming_them(
+    aws, bucket, data_prefix, change: dict, reason: str
+) -> None:
+    hyperparameters = {**SEED_HYPERPARAMETERS, **change}
+    hyperparameters = {k: v for k, v in hyperparameters.items() if v is not None}
+    job = train(aws, bucket, data_prefix, hyperparameters)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("ClientError: ")
+    assert reason in job["FailureReason"]
+
+
+@pytest.fixture()
+def connection(emulator, monkeypatch) -> str:
+    extra = {"endpoint_url": emulator.url, "region_name": "us-east-1"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_EMULATOR_TEST",
+        json.dumps({"conn_type": "aws", "login": "t", "password": "t", "extra": extra}),
+    )
+    return "emulator_test"
+
+
+def test_provider_training_operator_streams_the_metrics(
+    aws, bucket, data_prefix, connection, capfd
+) -> None:
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
+
+    name = f"op-train-{uuid.uuid4().hex[:6]}"
+    operator = SageMakerTrainingOperator(
+        task_id="train",
+        config=training_request(name, bucket, data_prefix, SEED_HYPERPARAMETERS),
+        aws_conn_id=connection,
+        print_log=True,
+        check_interval=1,
+        action_if_job_exists="fail",
+    )
+    result = operator.execute({})
+    assert result["Training"]["TrainingJobStatus"] == "Completed"
+    # Airflow's task logging writes to the process's streams; the rounds come from CloudWatch.
+    printed = "".join(capfd.readouterr())
+    assert "[49]" in printed and "validation-logloss" in printed
+
+
+def test_provider_processing_operator_completes(aws, bucket, connection) -> None:
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerProcessingOperator
+
+    from tests.emulator.test_processing_jobs import COPY_SCRIPT, job_request
+
+    name = f"op-proc-{uuid.uuid4().hex[:6]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/in/a.txt", Body=b"a")
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/code/job.py", Body=COPY_SCRIPT)
+    operator = SageMakerProcessingOperator(
+        task_id="process",
+        config=job_request(name, bucket, "job.py"),
+        aws_conn_id=connection,
+        check_interval=1,
+        action_if_job_exists="fail",
+    )
+    assert operator.execute({})["Processing"]["ProcessingJobStatus"] == "Completed"
