@@ -42,7 +42,8 @@ def data_prefix(aws, bucket, tmp_path_factory) -> str:
     )
     prefix = f"training-{uuid.uuid4().hex[:6]}"
     for split in ("train", "validation", "test"):
-        aws("s3").upload_file(str(out / split / f"{split}.csv"), bucket, f"{prefix}/{split}/{split}.csv")
+        key = f"{prefix}/{split}/{split}.csv"
+        aws("s3").upload_file(str(out / split / f"{split}.csv"), bucket, key)
     return prefix
 
 
