@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipeline", choices=sorted(DAG_IDS), default="main")
     parser.add_argument("--date", default=dt.date.today().isoformat(), help="logical date")
     parser.add_argument("--conf", default="{}", help="run conf JSON (the DAG's params)")
+    parser.add_argument(
+        "--state-dir", type=Path, default=LOCAL, help="where runs, Airflow's DB and logs go"
+    )
     args = parser.parse_args(argv)
     try:
         dt.date.fromisoformat(args.date)
@@ -81,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("CONF must be a JSON object")
 
     dag_id = DAG_IDS[args.pipeline]
-    work_dir = LOCAL / "runs" / "latest"
+    local = args.state_dir
+    work_dir = local / "runs" / "latest"
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    with EmulatorProcess(LOCAL / "emulator", log_path=work_dir / "emulator.log") as emulator:
-        env = offline_environment(emulator.url, LOCAL / "airflow")
+    with EmulatorProcess(local / "emulator", log_path=work_dir / "emulator.log") as emulator:
+        env = offline_environment(emulator.url, local / "airflow")
         ensure_airflow_db(env)
         input_uri = seed_input(emulator.url, args.date)
         print(f"emulator: {emulator.url}; input: {input_uri}", flush=True)
@@ -96,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = find_summary(emulator.url, dag_id, args.date)
         run_dir = work_dir
         if summary is not None:
-            run_dir = LOCAL / "runs" / safe_dir_name(summary["run_id"])
+            run_dir = local / "runs" / safe_dir_name(summary["run_id"])
             run_dir.mkdir(parents=True, exist_ok=True)
-            for name in ("airflow.log",):
+            for name in ("airflow.log", "emulator.log"):
                 (work_dir / name).replace(run_dir / name)
             download(emulator.url, summary.get("evaluation_uri"), run_dir / "evaluation.json")
             download(emulator.url, summary.get("model_uri"), run_dir / "model.tar.gz")

@@ -1,0 +1,155 @@
+"""Attach-or-create against the emulator: re-runs reuse, a killed task re-attaches,
+a failed job gets a new attempt, and a model is registered once per training job."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from include.adult_income import names
+from include.adult_income.operators import (
+    AttachOrCreateProcessingOperator,
+    CreateOrReuseModelOperator,
+    RegisterOnceOperator,
+)
+from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE
+
+DAG_ID = "adult_income_pipeline"
+
+
+@pytest.fixture()
+def connection(emulator, monkeypatch) -> str:
+    extra = {"endpoint_url": emulator.url, "region_name": "us-east-1"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_EMULATOR_ATTACH",
+        json.dumps({"conn_type": "aws", "login": "t", "password": "t", "extra": extra}),
+    )
+    return "emulator_attach"
+
+
+def context_for(run_id: str, task_id: str) -> dict:
+    return {"ti": SimpleNamespace(dag_id=DAG_ID, task_id=task_id), "run_id": run_id}
+
+
+def processing_config(bucket: str, script: bytes, aws):
+    def build(context: dict, job_name: str) -> dict:
+        aws("s3").put_object(Bucket=bucket, Key=f"{job_name}/code/job.py", Body=script)
+        return {
+            "ProcessingJobName": job_name,
+            "RoleArn": ROLE,
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+            "AppSpecification": {
+                "ImageUri": SKLEARN_IMAGE,
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": f"s3://{bucket}/{job_name}/code/job.py",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+        }
+
+    return build
+
+
+def jobs_named(aws, base: str) -> list[str]:
+    listed = aws("sagemaker").list_processing_jobs(NameContains=base, MaxResults=100)
+    return sorted(job["ProcessingJobName"] for job in listed["ProcessingJobSummaries"])
+
+
+def operator(connection: str, build) -> AttachOrCreateProcessingOperator:
+    return AttachOrCreateProcessingOperator(
+        task_id="preprocess", build_config=build, aws_conn_id=connection, check_interval=1
+    )
+
+
+def test_rerun_reuses_and_killed_task_reattaches(aws, bucket, connection) -> None:
+    run_id = f"manual__{uuid.uuid4().hex}"
+    context = context_for(run_id, "preprocess")
+    base = names.resource_name(DAG_ID, run_id, "preprocess")
+    build = processing_config(bucket, b"import time\ntime.sleep(1.5)\nprint('done')\n", aws)
+
+    # A task killed right after CreateProcessingJob: the job exists and is running.
+    aws("sagemaker").create_processing_job(**build(context, base))
+    first = operator(connection, build).execute(context)
+    assert first["Processing"]["ProcessingJobStatus"] == "Completed"
+    # The retry attached to the running job instead of starting a second one.
+    assert jobs_named(aws, base) == [base]
+
+    # The same run again (a cleared task): reuses the Completed job.
+    again = operator(connection, build).execute(context)
+    assert again["Processing"]["ProcessingJobName"] == base
+    assert jobs_named(aws, base) == [base]
+
+
+def test_failed_job_gets_the_next_attempt(aws, bucket, connection) -> None:
+    run_id = f"manual__{uuid.uuid4().hex}"
+    context = context_for(run_id, "preprocess")
+    base = names.resource_name(DAG_ID, run_id, "preprocess")
+    failing = processing_config(bucket, b"raise SystemExit('broken input')\n", aws)
+    with pytest.raises(Exception, match="broken input"):
+        operator(connection, failing).execute(context)
+    fixed = processing_config(bucket, b"print('ok')\n", aws)
+    result = operator(connection, fixed).execute(context)
+    assert result["Processing"]["ProcessingJobName"] == f"{base}-a2"
+    assert jobs_named(aws, base) == [base, f"{base}-a2"]
+
+
+def test_model_is_reused_and_registered_once(aws, bucket, connection) -> None:
+    run_id = f"manual__{uuid.uuid4().hex}"
+    group = f"group-{uuid.uuid4().hex[:8]}"
+    model_url = f"s3://{bucket}/model.tar.gz"
+
+    def model_config(context: dict, name: str) -> dict:
+        return {
+            "ModelName": name,
+            "ExecutionRoleArn": ROLE,
+            "PrimaryContainer": {"Image": XGBOOST_IMAGE, "ModelDataUrl": model_url},
+        }
+
+    def package_request(context: dict) -> dict:
+        from include.adult_income.requests import model_package_request
+
+        return model_package_request(
+            group_name=group,
+            image_uri=XGBOOST_IMAGE,
+            model_data_url=model_url,
+            evaluation_json_uri=f"s3://{bucket}/evaluation.json",
+            approval_status="PendingManualApproval",
+            metadata={"training_job": f"train-{run_id[-8:]}", "accuracy": "0.87"},
+            description="test",
+        )
+
+    for _ in range(2):
+        model = CreateOrReuseModelOperator(
+            task_id="create_model", build_config=model_config, aws_conn_id=connection
+        ).execute(context_for(run_id, "create_model"))
+        assert model["Model"]["ModelName"] == names.resource_name(DAG_ID, run_id, "create_model")
+    arns = {
+        RegisterOnceOperator(
+            task_id="register_model_version", build_request=package_request, aws_conn_id=connection
+        ).execute(context_for(run_id, "register_model_version"))
+        for _ in range(3)
+    }
+    assert len(arns) == 1
+    versions = aws("sagemaker").list_model_packages(ModelPackageGroupName=group)
+    assert len(versions["ModelPackageSummaryList"]) == 1
+    package = aws("sagemaker").describe_model_package(ModelPackageName=arns.pop())
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["S3Uri"] == f"s3://{bucket}/evaluation.json"
