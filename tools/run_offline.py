@@ -114,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         refused = [line for line in log_lines if "ParamValidationError:" in line]
         if refused:
             # A bad conf is refused before any task runs: say so plainly.
-            print(
-                "\nconf refused: " + refused[-1].split("ParamValidationError:")[1], file=sys.stderr
-            )
+            reason = refused[-1].split("ParamValidationError:")[1].strip()
+            print(f"\nconf refused before any task ran: {reason}", file=sys.stderr)
         print(
             f"\nrun FAILED (airflow exit code {result.returncode}); "
             f"full log: {run_dir / 'airflow.log'}",

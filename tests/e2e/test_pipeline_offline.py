@@ -1,0 +1,81 @@
+"""The whole DAG offline, as `make run` runs it: pass, reject, bad conf, two dates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools import run_offline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One Airflow DB for the module: migrating it once saves seconds per run.
+    return tmp_path_factory.mktemp("offline-state")
+
+
+def run(state_dir: Path, date: str, conf: dict | None = None) -> tuple[int, dict | None]:
+    code = run_offline.main(
+        ["--date", date, "--conf", json.dumps(conf or {}), "--state-dir", str(state_dir)]
+    )
+    summaries = [
+        json.loads(path.read_text())
+        for path in (state_dir / "runs").glob("*/summary.json")
+        if json.loads(path.read_text())["logical_date"] == date
+    ]
+    return code, max(summaries, key=lambda s: s["run_id"]) if summaries else None
+
+
+@pytest.fixture(scope="module")
+def passed(state_dir: Path) -> dict:
+    code, summary = run(state_dir, "2026-11-01")
+    assert code == 0
+    return summary
+
+
+def test_pass_registers_a_version_with_metrics(passed: dict, state_dir: Path) -> None:
+    assert passed["decision"] == "registered"
+    assert passed["accuracy"] >= 0.86
+    assert passed["threshold"] == 0.8
+    assert passed["model_package_arn"].endswith(":model-package/adult-income-xgboost/1")
+    assert passed["model_name"]
+    run_dir = state_dir / "runs" / run_offline.safe_dir_name(passed["run_id"])
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["metrics"]["accuracy"]["value"] == passed["accuracy"]
+    assert (run_dir / "model.tar.gz").stat().st_size > 1000
+    for key in ("input_uri", "data_uri", "model_uri", "evaluation_uri"):
+        assert passed[key].startswith("s3://"), key
+
+
+def test_threshold_above_accuracy_rejects_and_registers_nothing(state_dir: Path) -> None:
+    code, summary = run(state_dir, "2026-11-02", {"accuracy_threshold": 0.99})
+    assert code == 0
+    assert summary["decision"] == "rejected"
+    assert summary["model_package_arn"] is None and summary["model_name"] is None
+    assert "< threshold 0.9900" in summary["reason"]
+
+
+def test_bad_conf_fails_before_any_job_naming_the_field(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary = run(state_dir, "2026-11-03", {"accuracy_threshold": 2})
+    assert code == 1
+    assert summary is None
+    err = capsys.readouterr().err
+    assert "conf refused before any task ran" in err and "accuracy_threshold" in err
+    airflow_log = (state_dir / "runs" / "latest" / "airflow.log").read_text()
+    assert "start task" not in airflow_log and "end task" not in airflow_log
+
+
+def test_two_dates_share_no_names_or_paths(passed: dict, state_dir: Path) -> None:
+    code, other = run(state_dir, "2026-11-04")
+    assert code == 0 and other["decision"] == "registered"
+    assert other["run_id"] != passed["run_id"]
+    assert other["input_uri"].endswith("/raw/ds=2026-11-04/")
+    assert passed["input_uri"].endswith("/raw/ds=2026-11-01/")
+    for key in ("data_uri", "model_uri", "evaluation_uri", "model_name", "training_job"):
+        assert other[key] != passed[key], key
