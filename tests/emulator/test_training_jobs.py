@@ -230,3 +230,50 @@ def test_provider_processing_operator_completes(aws, bucket, connection) -> None
         action_if_job_exists="fail",
     )
     assert operator.execute({})["Processing"]["ProcessingJobStatus"] == "Completed"
+
+
+SCRIPT_MODE_TRAIN = b"""
+import argparse, json, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int)
+args = parser.parse_args()
+rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv")).read().splitlines()
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as handle:
+    json.dump({"epochs": args.epochs, "rows": len(rows),
+               "channels": json.loads(os.environ["SM_CHANNELS"])}, handle)
+"""
+
+
+def test_script_mode_runs_the_users_script_with_sm_variables(aws, bucket, data_prefix) -> None:
+    import io
+    import tarfile
+
+    name = f"script-{uuid.uuid4().hex[:8]}"
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(SCRIPT_MODE_TRAIN)
+        tar.addfile(info, io.BytesIO(SCRIPT_MODE_TRAIN))
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/sourcedir.tar.gz", Body=archive.getvalue())
+    request = training_request(
+        name,
+        bucket,
+        data_prefix,
+        {
+            "epochs": "3",
+            # The SageMaker SDK JSON-encodes these two, and so does this request.
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{name}/sourcedir.tar.gz"),
+        },
+    )
+    request["InputDataConfig"] = request["InputDataConfig"][:1]
+    aws("sagemaker").create_training_job(**request)
+    job = wait_for(
+        lambda: aws("sagemaker").describe_training_job(TrainingJobName=name), "TrainingJobStatus"
+    )
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    artifact = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix(f"s3://{bucket}/")
+    body = aws("s3").get_object(Bucket=bucket, Key=artifact)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        model = json.load(tar.extractfile("model.json"))
+    assert model == {"epochs": 3, "rows": 18097, "channels": ["train"]}
