@@ -79,3 +79,14 @@ def test_two_dates_share_no_names_or_paths(passed: dict, state_dir: Path) -> Non
     assert passed["input_uri"].endswith("/raw/ds=2026-11-01/")
     for key in ("data_uri", "model_uri", "evaluation_uri", "model_name", "training_job"):
         assert other[key] != passed[key], key
+
+
+def test_deferrable_mode_run_completes_through_triggers(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADULT_PIPELINE_DEFERRABLE", "true")
+    code, summary = run(state_dir, "2026-11-05")
+    assert code == 0 and summary["decision"] == "registered"
+    log = state_dir / "runs" / run_offline.safe_dir_name(summary["run_id"]) / "airflow.log"
+    # preprocess, train and evaluate each deferred to SageMakerTrigger and resumed.
+    assert log.read_text().count("running trigger in line") == 3
