@@ -276,6 +276,18 @@ def publish_logs(
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
 
 
+def publish_job_log(
+    engine: Engine, group: str, name: str, log_file: Path, started: dt.datetime
+) -> None:
+    """The job's whole log as stream ``<job>/algo-1-<epoch>``, as SageMaker names it."""
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+        stream = f"{name}/algo-1-{int(started.timestamp())}"
+        publish_logs(engine, group, stream, lines, int(time.time() * 1000) - len(lines))
+    except Exception:  # logs are best effort; the job's outcome stands
+        log.exception("publishing logs of %s failed", name)
+
+
 def sandbox_for(engine: Engine, kind: str, name: str) -> Path:
     sandbox = engine.data_dir / "jobs" / kind / name / "opt_ml"
     if sandbox.exists():

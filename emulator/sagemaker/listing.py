@@ -40,3 +40,22 @@ def list_records(
     page = selected[start : start + size]
     token = str(start + size) if start + size < len(selected) else None
     return page, token
+
+
+def list_response(
+    records: list[dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    list_key: str,
+    summary_keys: tuple[str, ...],
+    name_key: str,
+    status_key: str | None = None,
+) -> dict[str, Any]:
+    """A List* response: the selected page as summaries under ``list_key``, plus NextToken."""
+    page, token = list_records(records, params, name_key=name_key, status_key=status_key)
+    result: dict[str, Any] = {
+        list_key: [{key: record[key] for key in summary_keys if key in record} for record in page]
+    }
+    if token:
+        result["NextToken"] = token
+    return result

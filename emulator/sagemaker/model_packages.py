@@ -8,7 +8,7 @@ from typing import Any
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
 
 GROUP = "ModelPackageGroup"
@@ -61,20 +61,19 @@ def delete_group(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("ListModelPackageGroups")
 def list_groups(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    page, token = list_records(engine.store.all(GROUP), params, name_key="ModelPackageGroupName")
-    keys = (
-        "ModelPackageGroupName",
-        "ModelPackageGroupArn",
-        "ModelPackageGroupDescription",
-        "CreationTime",
-        "ModelPackageGroupStatus",
+    return list_response(
+        engine.store.all(GROUP),
+        params,
+        list_key="ModelPackageGroupSummaryList",
+        summary_keys=(
+            "ModelPackageGroupName",
+            "ModelPackageGroupArn",
+            "ModelPackageGroupDescription",
+            "CreationTime",
+            "ModelPackageGroupStatus",
+        ),
+        name_key="ModelPackageGroupName",
     )
-    result: dict[str, Any] = {
-        "ModelPackageGroupSummaryList": [{k: r[k] for k in keys if k in r} for r in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 def package_key(arn_or_name: str) -> str:
@@ -163,20 +162,19 @@ def list_packages(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         records = [r for r in records if r["ModelApprovalStatus"] == params["ModelApprovalStatus"]]
     if params.get("ModelPackageType") == "Unversioned":
         records = []  # only versioned packages exist here
-    page, token = list_records(records, params, name_key="ModelPackageName")
-    keys = (
-        "ModelPackageName",
-        "ModelPackageGroupName",
-        "ModelPackageVersion",
-        "ModelPackageArn",
-        "ModelPackageDescription",
-        "CreationTime",
-        "ModelPackageStatus",
-        "ModelApprovalStatus",
+    return list_response(
+        records,
+        params,
+        list_key="ModelPackageSummaryList",
+        summary_keys=(
+            "ModelPackageName",
+            "ModelPackageGroupName",
+            "ModelPackageVersion",
+            "ModelPackageArn",
+            "ModelPackageDescription",
+            "CreationTime",
+            "ModelPackageStatus",
+            "ModelApprovalStatus",
+        ),
+        name_key="ModelPackageName",
     )
-    result: dict[str, Any] = {
-        "ModelPackageSummaryList": [{k: r[k] for k in keys if k in r} for r in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result

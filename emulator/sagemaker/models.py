@@ -8,7 +8,7 @@ from typing import Any
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
 
 KIND = "Model"
@@ -53,10 +53,10 @@ def delete_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("ListModels")
 def list_models(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    page, token = list_records(engine.store.all(KIND), params, name_key="ModelName")
-    result: dict[str, Any] = {
-        "Models": [{k: r[k] for k in ("ModelName", "ModelArn", "CreationTime")} for r in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
+    return list_response(
+        engine.store.all(KIND),
+        params,
+        list_key="Models",
+        summary_keys=("ModelName", "ModelArn", "CreationTime"),
+        name_key="ModelName",
+    )

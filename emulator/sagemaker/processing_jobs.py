@@ -7,14 +7,13 @@ run the entrypoint with the emulator's own Python; see ``images.py`` for the tab
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
 
 KIND = "ProcessingJob"
@@ -63,28 +62,23 @@ def describe_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str,
 
 @action("ListProcessingJobs")
 def list_processing_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    summaries, token = list_records(
+    return list_response(
         engine.store.all(KIND),
         params,
+        list_key="ProcessingJobSummaries",
+        summary_keys=(
+            "ProcessingJobName",
+            "ProcessingJobArn",
+            "CreationTime",
+            "ProcessingEndTime",
+            "LastModifiedTime",
+            "ProcessingJobStatus",
+            "FailureReason",
+            "ExitMessage",
+        ),
         name_key="ProcessingJobName",
         status_key="ProcessingJobStatus",
     )
-    keys = (
-        "ProcessingJobName",
-        "ProcessingJobArn",
-        "CreationTime",
-        "ProcessingEndTime",
-        "LastModifiedTime",
-        "ProcessingJobStatus",
-        "FailureReason",
-        "ExitMessage",
-    )
-    result: dict[str, Any] = {
-        "ProcessingJobSummaries": [{k: r[k] for k in keys if k in r} for r in summaries]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 @action("StopProcessingJob")
@@ -179,7 +173,7 @@ def run_processing_job(
         fields["FailureReason"] = f"InternalServerError: emulator error: {exc}"[:1024]
     finally:
         engine.unregister_stopper(KIND, name)
-    publish(engine, name, log_file, started)
+    jobs.publish_job_log(engine, LOG_GROUP, name, log_file, started)
     finish(engine, name, status, **fields)
 
 
@@ -189,12 +183,3 @@ def failure_reason(sandbox: Path, log_file: Path, code: int) -> str:
     if failure.exists() and failure.read_text(errors="replace").strip():
         return "AlgorithmError: " + failure.read_text(errors="replace").strip()
     return f"AlgorithmError: exit code {code}. Last lines of output:\n{jobs.tail(log_file)}"
-
-
-def publish(engine: Engine, name: str, log_file: Path, started: Any) -> None:
-    try:
-        lines = log_file.read_text(errors="replace").splitlines()
-        stream = f"{name}/algo-1-{int(started.timestamp())}"
-        jobs.publish_logs(engine, LOG_GROUP, stream, lines, int(time.time() * 1000) - len(lines))
-    except Exception:  # logs are best effort; the job's outcome stands
-        jobs.log.exception("publishing logs of %s failed", name)

@@ -14,7 +14,6 @@ import json
 import re
 import sys
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from emulator.algorithms import xgboost_builtin
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
 
 KIND = "TrainingJob"
@@ -75,24 +74,22 @@ def describe_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, A
 
 @action("ListTrainingJobs")
 def list_training_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    page, token = list_records(
-        engine.store.all(KIND), params, name_key="TrainingJobName", status_key="TrainingJobStatus"
+    return list_response(
+        engine.store.all(KIND),
+        params,
+        list_key="TrainingJobSummaries",
+        summary_keys=(
+            "TrainingJobName",
+            "TrainingJobArn",
+            "CreationTime",
+            "TrainingEndTime",
+            "LastModifiedTime",
+            "TrainingJobStatus",
+            "SecondaryStatus",
+        ),
+        name_key="TrainingJobName",
+        status_key="TrainingJobStatus",
     )
-    keys = (
-        "TrainingJobName",
-        "TrainingJobArn",
-        "CreationTime",
-        "TrainingEndTime",
-        "LastModifiedTime",
-        "TrainingJobStatus",
-        "SecondaryStatus",
-    )
-    result: dict[str, Any] = {
-        "TrainingJobSummaries": [{k: r[k] for k in keys if k in r} for r in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 @action("StopTrainingJob")
@@ -315,12 +312,7 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
         fields["FailureReason"] = f"InternalServerError: emulator error: {exc}"[:1024]
     finally:
         engine.unregister_stopper(KIND, name)
-    try:
-        lines = log_file.read_text(errors="replace").splitlines()
-        stream = f"{name}/algo-1-{int(started.timestamp())}"
-        jobs.publish_logs(engine, LOG_GROUP, stream, lines, int(time.time() * 1000) - len(lines))
-    except Exception:
-        jobs.log.exception("publishing logs of %s failed", name)
+    jobs.publish_job_log(engine, LOG_GROUP, name, log_file, started)
     set_secondary(engine, name, status, f"Training job {status.lower()}")
     ended = jobs.now()
 
