@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ log = logging.getLogger("emulator.jobs")
 CONTAINER_ROOT = "/opt/ml"
 STDERR_TAIL_LINES = 10
 LOG_BATCH = 500
+# A job that floods its output keeps its whole log on disk; CloudWatch gets the last lines.
+MAX_PUBLISHED_LINES = 10_000
 
 
 class JobFailure(Exception):
@@ -276,12 +279,26 @@ def publish_logs(
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
 
 
+def log_tail_lines(log_file: Path, limit: int) -> list[str]:
+    """The last ``limit`` lines, read without loading a huge log into memory."""
+    total = 0
+    kept: deque[str] = deque(maxlen=limit)
+    with log_file.open(errors="replace") as handle:
+        for line in handle:
+            total += 1
+            kept.append(line.rstrip("\n"))
+    if total > limit:
+        kept.popleft()  # room for the note, so at most ``limit`` lines in all
+        kept.appendleft(f"[emulator] {total - limit + 1} earlier lines are in the job's local log")
+    return list(kept)
+
+
 def publish_job_log(
     engine: Engine, group: str, name: str, log_file: Path, started: dt.datetime
 ) -> None:
     """The job's whole log as stream ``<job>/algo-1-<epoch>``, as SageMaker names it."""
     try:
-        lines = log_file.read_text(errors="replace").splitlines()
+        lines = log_tail_lines(log_file, MAX_PUBLISHED_LINES)
         stream = f"{name}/algo-1-{int(started.timestamp())}"
         publish_logs(engine, group, stream, lines, int(time.time() * 1000) - len(lines))
     except Exception:  # logs are best effort; the job's outcome stands

@@ -196,3 +196,20 @@ def test_list_filters_by_name(aws, bucket) -> None:
     describe(aws, name)
     listed = aws("sagemaker").list_processing_jobs(NameContains=name)["ProcessingJobSummaries"]
     assert [job["ProcessingJobName"] for job in listed] == [name]
+
+
+def test_a_job_flooding_its_output_completes_and_logs_its_tail(aws, bucket) -> None:
+    flood = b"for i in range(300000):\n    print('line', i)\n"
+    name = start(aws, bucket, flood)
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    stream = aws("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/"
+    )["logStreams"][0]["logStreamName"]
+    events = aws("logs").get_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream, startFromHead=False
+    )["events"]
+    messages = [event["message"] for event in events]
+    assert "line 299999" in messages and "line 1000" not in messages
+    # The server is still answering.
+    assert aws("sagemaker").describe_processing_job(ProcessingJobName=name)["ProcessingJobName"]
