@@ -54,6 +54,8 @@ def offline_environment(endpoint_url: str, airflow_home: Path) -> dict[str, str]
             "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
             f"AIRFLOW_CONN_{OFFLINE_CONN_ID.upper()}": connection_uri_json(endpoint_url),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            # Airflow starts its components as `airflow ...`: the venv's must come first.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
             # A safety net: any client that ignores the connection still cannot reach AWS.
             "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_DEFAULT_REGION": OFFLINE_REGION,
