@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emulator.sagemaker.errors import ValidationError
+
 if TYPE_CHECKING:
     from emulator.sagemaker.engine import Engine
 
@@ -311,3 +313,38 @@ def sandbox_for(engine: Engine, kind: str, name: str) -> Path:
         shutil.rmtree(sandbox)
     sandbox.mkdir(parents=True)
     return sandbox
+
+
+def launch(
+    engine: Engine,
+    kind: str,
+    name: str,
+    arn: str,
+    record: dict[str, Any],
+    *,
+    tags: list[dict[str, str]],
+    duplicate_message: str,
+    run: Any,
+) -> None:
+    """Record a new job (its name unique, as on AWS), tag it, and queue ``run(control)``."""
+    record.pop("Tags", None)
+    engine.store.create(
+        kind, name, record, duplicate_error=ValidationError, duplicate_message=duplicate_message
+    )
+    engine.tags.set(arn, tags)
+    control = RunningProcess()
+    engine.register_stopper(kind, name, control.stop)
+    engine.executor.submit(run, control)
+
+
+def request_stop(
+    engine: Engine, kind: str, name: str, status_key: str, missing_message: str, **stopping: str
+) -> None:
+    """StopX*: only an InProgress job can be stopped; it shows Stopping until it ends."""
+    record = engine.store.get(kind, name, missing_message=missing_message)
+    if record[status_key] != "InProgress":
+        raise ValidationError(
+            f"The request was rejected because the job is in status {record[status_key]}."
+        )
+    engine.store.update(kind, name, lambda r: r.update({status_key: "Stopping", **stopping}))
+    engine.stop_job(kind, name)

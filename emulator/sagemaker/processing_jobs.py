@@ -7,12 +7,12 @@ run the entrypoint with the emulator's own Python; see ``images.py`` for the tab
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any
 
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
-from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
 
@@ -38,19 +38,17 @@ def create_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, A
         "CreationTime": created,
         "LastModifiedTime": created,
     }
-    record.pop("Tags", None)
-    engine.store.create(
+    jobs.launch(
+        engine,
         KIND,
         name,
+        arn,
         record,
-        duplicate_error=ValidationError,
+        tags=params.get("Tags", []),
         duplicate_message=f"Job name must be unique within an AWS account and region, "
         f"and a job with this name already exists ({arn})",
+        run=functools.partial(run_processing_job, engine, name, runtime),
     )
-    engine.tags.set(arn, params.get("Tags", []))
-    control = jobs.RunningProcess()
-    engine.register_stopper(KIND, name, control.stop)
-    engine.executor.submit(run_processing_job, engine, name, runtime, control)
     return {"ProcessingJobArn": arn}
 
 
@@ -84,14 +82,7 @@ def list_processing_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, An
 @action("StopProcessingJob")
 def stop_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["ProcessingJobName"]
-    record = engine.store.get(KIND, name, missing_message=missing(name))
-    if record["ProcessingJobStatus"] != "InProgress":
-        raise ValidationError(
-            f"The request was rejected because the processing job is in status "
-            f"{record['ProcessingJobStatus']}."
-        )
-    engine.store.update(KIND, name, lambda r: r.update(ProcessingJobStatus="Stopping"))
-    engine.stop_job(KIND, name)
+    jobs.request_stop(engine, KIND, name, "ProcessingJobStatus", missing(name))
     return {}
 
 

@@ -10,6 +10,7 @@ Either way /opt/ml/model is packed as ``{S3OutputPath}/{job}/output/model.tar.gz
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import sys
@@ -20,7 +21,6 @@ from typing import Any
 from emulator.algorithms import xgboost_builtin
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
-from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
 
@@ -50,19 +50,17 @@ def create_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any
         ],
         "ModelArtifacts": {"S3ModelArtifacts": ""},
     }
-    record.pop("Tags", None)
-    engine.store.create(
+    jobs.launch(
+        engine,
         KIND,
         name,
+        arn,
         record,
-        duplicate_error=ValidationError,
+        tags=params.get("Tags", []),
         duplicate_message=f"Training job names must be unique within an AWS account and region, "
         f"and a training job with this name already exists ({arn})",
+        run=functools.partial(run_training_job, engine, name),
     )
-    engine.tags.set(arn, params.get("Tags", []))
-    control = jobs.RunningProcess()
-    engine.register_stopper(KIND, name, control.stop)
-    engine.executor.submit(run_training_job, engine, name, control)
     return {"TrainingJobArn": arn}
 
 
@@ -95,16 +93,9 @@ def list_training_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]
 @action("StopTrainingJob")
 def stop_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TrainingJobName"]
-    record = engine.store.get(KIND, name, missing_message=missing(name))
-    if record["TrainingJobStatus"] != "InProgress":
-        raise ValidationError(
-            f"The request was rejected because the training job is in status "
-            f"{record['TrainingJobStatus']}."
-        )
-    engine.store.update(
-        KIND, name, lambda r: r.update(TrainingJobStatus="Stopping", SecondaryStatus="Stopping")
+    jobs.request_stop(
+        engine, KIND, name, "TrainingJobStatus", missing(name), SecondaryStatus="Stopping"
     )
-    engine.stop_job(KIND, name)
     return {}
 
 
