@@ -68,6 +68,19 @@ def wait_for(describe: Callable[[], dict], key: str, timeout: float = 120) -> di
     raise AssertionError(f"still {description[key]} after {timeout}s")
 
 
+@pytest.fixture()
+def connection(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An Airflow AWS connection id for the emulator, for running provider operators."""
+    import json
+
+    extra = {"endpoint_url": emulator.url, "region_name": "us-east-1"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_EMULATOR_TEST",
+        json.dumps({"conn_type": "aws", "login": "t", "password": "t", "extra": extra}),
+    )
+    return "emulator_test"
+
+
 @pytest.fixture(scope="session")
 def bucket(aws) -> str:
     aws("s3").create_bucket(Bucket="emulator-tests")

@@ -44,6 +44,8 @@ class Engine:
         self._clients_lock = threading.Lock()
         self._stoppers: dict[tuple[str, str], Any] = {}
         self.tags = TagStore()
+        # What is being served right now, by endpoint name (endpoints.py owns the entries).
+        self.deployments: dict[str, Any] = {}
         # Importing the resource modules registers their actions.
         from emulator.sagemaker import load_resources
 

@@ -1,7 +1,8 @@
 """SageMaker inference toolkit handlers: score raw census records with the trained booster.
 
 Runs in the XGBoost 1.7-1 framework container (Python 3.8 syntax; pandas, numpy, xgboost). The
-model directory holds ``xgboost-model`` and ``schema.json`` (written by preprocess.py), so the
+model directory holds ``xgboost-model``; ``schema.json`` (written by preprocess.py) is in the
+model directory or beside this script in the code bundle, so the
 endpoint takes records as people have them — the raw columns of adult.csv — not the one-hot
 matrix.
 
@@ -35,7 +36,14 @@ class InputError(ValueError):
 def model_fn(model_dir: str) -> Dict[str, Any]:
     booster = xgb.Booster()
     booster.load_model(os.path.join(model_dir, "xgboost-model"))
-    with open(os.path.join(model_dir, "schema.json")) as handle:
+    # The schema travels in model.tar.gz or, when the model is the training job's archive as
+    # is, in the code bundle beside this script.
+    candidates = [model_dir, os.path.dirname(os.path.abspath(__file__))]
+    paths = [os.path.join(d, "schema.json") for d in candidates]
+    existing = [p for p in paths if os.path.exists(p)]
+    if not existing:
+        raise FileNotFoundError("schema.json is in neither {}".format(" nor ".join(candidates)))
+    with open(existing[0]) as handle:
         schema = json.load(handle)
     return {"booster": booster, "schema": schema}
 

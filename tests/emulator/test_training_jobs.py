@@ -183,16 +183,6 @@ def test_invalid_hyperparameters_fail_the_job_naming_them(
     assert reason in job["FailureReason"]
 
 
-@pytest.fixture()
-def connection(emulator, monkeypatch) -> str:
-    extra = {"endpoint_url": emulator.url, "region_name": "us-east-1"}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_EMULATOR_TEST",
-        json.dumps({"conn_type": "aws", "login": "t", "password": "t", "extra": extra}),
-    )
-    return "emulator_test"
-
-
 def test_provider_training_operator_streams_the_metrics(
     aws, bucket, data_prefix, connection, capfd
 ) -> None:

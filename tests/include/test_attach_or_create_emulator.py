@@ -3,7 +3,6 @@ a failed job gets a new attempt, and a model is registered once per training job
 
 from __future__ import annotations
 
-import json
 import uuid
 from types import SimpleNamespace
 
@@ -18,16 +17,6 @@ from include.adult_income.operators import (
 from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE
 
 DAG_ID = "adult_income_pipeline"
-
-
-@pytest.fixture()
-def connection(emulator, monkeypatch) -> str:
-    extra = {"endpoint_url": emulator.url, "region_name": "us-east-1"}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_EMULATOR_ATTACH",
-        json.dumps({"conn_type": "aws", "login": "t", "password": "t", "extra": extra}),
-    )
-    return "emulator_attach"
 
 
 def context_for(run_id: str, task_id: str) -> dict:

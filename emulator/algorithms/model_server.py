@@ -1,0 +1,268 @@
+"""The serving side of a SageMaker model container, run as one worker process per instance.
+
+Two contracts, chosen by the model's environment as the XGBoost container chooses them:
+
+- built-in XGBoost (no ``SAGEMAKER_PROGRAM``): loads the booster file from the model directory
+  and scores ``text/csv`` rows of features (no label), ``text/libsvm`` or ``application/json``
+  (``{"instances": [{"features": [...]}, ...]}`` or a list of feature lists); answers one
+  probability per line for ``text/csv`` and ``{"predictions": [{"score": p}, ...]}`` for JSON;
+- script mode (``--program``): imports the inference script and calls the SageMaker inference
+  toolkit's ``model_fn`` / ``input_fn`` / ``predict_fn`` / ``output_fn`` (defaults for any the
+  script leaves out). An exception with an integer ``status_code`` in 400..499 is answered with
+  that status and its message; anything else is a 500.
+
+The worker talks to the emulator over two inherited pipes, never stdout (user code may print):
+a request is a JSON header line ``{"content_type", "accept", "length"}`` followed by ``length``
+bytes; the answer is ``{"status", "content_type", "length"}`` and the body. The first answer,
+sent before any request, says whether the model loaded (status 200) or why not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+
+class ClientInputError(ValueError):
+    """A request the model cannot score: answered as a 4xx, like the container does."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+# --- built-in XGBoost -----------------------------------------------------------------------
+def builtin_model_fn(model_dir: str) -> Any:
+    import xgboost as xgb
+
+    candidates = sorted(p for p in Path(model_dir).iterdir() if p.is_file())
+    if not candidates:
+        raise RuntimeError(f"model archive is empty: no booster file in {model_dir}")
+    errors = []
+    for path in candidates:  # the container loads the first file that is a booster
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(path))
+            return booster
+        except xgb.core.XGBoostError as exc:
+            errors.append(f"{path.name}: {str(exc).splitlines()[0]}")
+    raise RuntimeError("no loadable XGBoost booster in the model archive: " + "; ".join(errors))
+
+
+def parse_csv(text: str) -> np.ndarray:
+    rows = [line for line in text.splitlines() if line.strip()]
+    if not rows:
+        raise ClientInputError("text/csv body has no rows")
+    try:
+        return np.array([[float(v) if v.strip() else np.nan for v in r.split(",")] for r in rows])
+    except ValueError as exc:
+        raise ClientInputError(f"text/csv body is not numeric: {exc}") from exc
+
+
+def parse_json_features(text: str) -> np.ndarray:
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise ClientInputError(f"application/json body is not valid JSON: {exc}") from exc
+    if isinstance(payload, dict):
+        payload = payload.get("instances", payload.get("features"))
+    if isinstance(payload, list) and payload and not isinstance(payload[0], list | dict):
+        payload = [payload]  # one flat row of features
+    if not isinstance(payload, list) or not payload:
+        raise ClientInputError(
+            'application/json body must be {"instances": [{"features": [...]}, ...]} '
+            "or a list of feature lists"
+        )
+    rows = [r.get("features") if isinstance(r, dict) else r for r in payload]
+    try:
+        matrix = np.array(rows, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ClientInputError(f"application/json features are not numeric rows: {exc}") from exc
+    if matrix.ndim != 2:
+        raise ClientInputError("application/json rows must all have the same number of features")
+    return matrix
+
+
+def builtin_input_fn(body: bytes, content_type: str) -> Any:
+    import xgboost as xgb
+
+    kind = media_type(content_type)
+    text = body.decode("utf-8", errors="strict")
+    if kind == "text/csv":
+        return xgb.DMatrix(parse_csv(text))
+    if kind == "application/json":
+        return xgb.DMatrix(parse_json_features(text))
+    if kind == "text/libsvm":
+        from sklearn.datasets import load_svmlight_file
+
+        try:
+            features, _ = load_svmlight_file(io.BytesIO(body), zero_based=True)
+        except ValueError as exc:
+            raise ClientInputError(f"text/libsvm body is malformed: {exc}") from exc
+        return xgb.DMatrix(features)
+    raise ClientInputError(
+        f"Content type {content_type!r} is not supported; use text/csv, text/libsvm or "
+        "application/json",
+        415,
+    )
+
+
+def builtin_predict_fn(data: Any, model: Any) -> np.ndarray:
+    expected = model.num_features()
+    if data.num_col() > expected:
+        raise ClientInputError(
+            f"Feature size of the request ({data.num_col()}) does not match the model "
+            f"({expected}); send features only, without the label column"
+        )
+    return model.predict(data, validate_features=False)
+
+
+def builtin_output_fn(prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
+    kind = media_type(accept) or "text/csv"
+    rows = prediction.tolist()
+    if kind in {"text/csv", "*/*"}:
+        lines = [",".join(map(repr, r)) if isinstance(r, list) else repr(r) for r in rows]
+        return ("\n".join(lines) + "\n").encode(), "text/csv"
+    if kind == "application/json":
+        return json.dumps({"predictions": [{"score": r} for r in rows]}).encode(), kind
+    if kind == "application/jsonlines":
+        return "".join(json.dumps({"score": r}) + "\n" for r in rows).encode(), kind
+    raise ClientInputError(f"Accept type {accept!r} is not supported", 406)
+
+
+# --- script mode (SageMaker inference toolkit handlers) --------------------------------------
+def default_input_fn(body: bytes, content_type: str) -> Any:
+    kind = media_type(content_type)
+    text = body.decode("utf-8")
+    if kind == "text/csv":
+        return parse_csv(text)
+    if kind == "application/json":
+        return np.array(json.loads(text))
+    raise ClientInputError(f"Content type {content_type!r} is not supported", 415)
+
+
+def default_predict_fn(data: Any, model: Any) -> Any:
+    import xgboost as xgb
+
+    if isinstance(model, xgb.Booster):
+        return model.predict(xgb.DMatrix(data))
+    return model.predict(data)
+
+
+def default_output_fn(prediction: Any, accept: str) -> Any:
+    body, _ = builtin_output_fn(np.asarray(prediction), accept)
+    return body
+
+
+def load_script(code_dir: Path, program: str) -> Any:
+    path = code_dir / program
+    if not path.is_file():
+        raise RuntimeError(f"SAGEMAKER_PROGRAM {program!r} is not in the code directory")
+    sys.path.insert(0, str(code_dir))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Handlers:
+    """The four inference handlers, each from the script when it defines it."""
+
+    def __init__(self, program: str | None, code_dir: Path | None) -> None:
+        self.accept_from_output = program is None
+        if program is None:
+            self.model_fn: Callable = builtin_model_fn
+            self.input_fn: Callable = builtin_input_fn
+            self.predict_fn: Callable = builtin_predict_fn
+            self.output_fn: Callable = builtin_output_fn
+            return
+        assert code_dir is not None
+        script = load_script(code_dir, program)
+        if not hasattr(script, "model_fn"):
+            raise RuntimeError(f"{program} defines no model_fn")
+        self.model_fn = script.model_fn
+        self.input_fn = getattr(script, "input_fn", default_input_fn)
+        self.predict_fn = getattr(script, "predict_fn", default_predict_fn)
+        self.output_fn = getattr(script, "output_fn", default_output_fn)
+
+    def invoke(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        data = self.input_fn(body, content_type)
+        prediction = self.predict_fn(data, model)
+        output = self.output_fn(prediction, accept)
+        if self.accept_from_output:
+            return output
+        if isinstance(output, tuple):  # toolkit handlers may return (body, content type)
+            output, accept = output
+        if isinstance(output, str):
+            output = output.encode()
+        return bytes(output), media_type(accept) if accept not in {"", "*/*"} else "text/csv"
+
+
+def media_type(value: str | None) -> str:
+    return (value or "").split(";")[0].strip().lower()
+
+
+# --- the pipe protocol ----------------------------------------------------------------------
+def send(channel: BinaryIO, status: int, body: bytes, content_type: str = "text/plain") -> None:
+    header = {"status": status, "content_type": content_type, "length": len(body)}
+    channel.write(json.dumps(header).encode() + b"\n" + body)
+    channel.flush()
+
+
+def serve(handlers: Handlers, model: Any, requests: BinaryIO, responses: BinaryIO) -> None:
+    while True:
+        line = requests.readline()
+        if not line:
+            return  # the emulator closed the pipe: shut down
+        header = json.loads(line)
+        body = requests.read(header["length"])
+        try:
+            output, content_type = handlers.invoke(
+                model, body, header.get("content_type", ""), header.get("accept", "")
+            )
+            send(responses, 200, output, content_type)
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and 400 <= status < 500:
+                send(responses, status, str(exc).encode())
+            else:
+                traceback.print_exc()
+                send(responses, 500, f"{type(exc).__name__}: {exc}".encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True, type=Path)
+    parser.add_argument("--program", default=None)
+    parser.add_argument("--code-dir", type=Path, default=None)
+    parser.add_argument("--request-fd", type=int, required=True)
+    parser.add_argument("--response-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    requests = os.fdopen(args.request_fd, "rb")
+    responses = os.fdopen(args.response_fd, "wb")
+    try:
+        handlers = Handlers(args.program, args.code_dir)
+        model = handlers.model_fn(str(args.model_dir))
+    except Exception as exc:
+        traceback.print_exc()
+        send(responses, 500, f"{type(exc).__name__}: {exc}".encode())
+        return 1
+    print(f"[model server] model loaded from {args.model_dir}", flush=True)
+    send(responses, 200, b"ready")
+    serve(handlers, model, requests, responses)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""Endpoint configs, endpoints and SageMaker Runtime InvokeEndpoint, through real boto3 clients."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from botocore.exceptions import ClientError
+
+from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, TrainedModel, tar_bytes
+from tests.scripts.conftest import ADULT_CSV, load_script
+
+
+def wait_for_endpoint(sagemaker, name: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = sagemaker.describe_endpoint(EndpointName=name)
+        if description["EndpointStatus"] not in {"Creating", "Updating"}:
+            return description
+        time.sleep(0.05)
+    raise AssertionError(f"endpoint {name} still {description['EndpointStatus']}")
+
+
+def deploy(sagemaker, model: str, *, variant: str = "AllTraffic", instances: int = 1) -> str:
+    name = f"ep-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": instances,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+    described = wait_for_endpoint(sagemaker, name)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    return name
+
+
+@pytest.fixture(scope="module")
+def test_rows(trained_model: TrainedModel) -> np.ndarray:
+    """100 rows of test.csv, label first."""
+    return np.loadtxt(trained_model.processed / "test" / "test.csv", delimiter=",")[:100]
+
+
+@pytest.fixture(scope="module")
+def builtin_endpoint(aws, trained_model: TrainedModel) -> str:
+    return deploy(aws("sagemaker"), trained_model.builtin_model, instances=2)
+
+
+@pytest.fixture(scope="module")
+def script_endpoint(aws, trained_model: TrainedModel) -> str:
+    return deploy(aws("sagemaker"), trained_model.script_model)
+
+
+def booster_scores(trained_model: TrainedModel, features: np.ndarray) -> np.ndarray:
+    booster = xgb.Booster()
+    booster.load_model(bytearray(trained_model.booster_path.read_bytes()))
+    return booster.predict(xgb.DMatrix(features))
+
+
+def invoke(aws, endpoint: str, body: str | bytes, content_type: str, accept: str = "text/csv"):
+    return aws("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept
+    )
+
+
+def test_builtin_endpoint_matches_the_booster_on_100_rows(
+    aws, trained_model, builtin_endpoint, test_rows
+) -> None:
+    features = test_rows[:, 1:]
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in features)
+    response = invoke(aws, builtin_endpoint, body, "text/csv")
+    served = np.array([float(line) for line in response["Body"].read().decode().splitlines()])
+    assert response["ContentType"] == "text/csv"
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+    assert len(served) == 100
+    np.testing.assert_allclose(served, booster_scores(trained_model, features), atol=1e-6)
+
+
+def test_builtin_endpoint_accepts_json_and_answers_json(
+    aws, trained_model, builtin_endpoint, test_rows
+) -> None:
+    features = test_rows[:5, 1:]
+    payload = {"instances": [{"features": row.tolist()} for row in features]}
+    response = invoke(
+        aws, builtin_endpoint, json.dumps(payload), "application/json", "application/json"
+    )
+    scores = [p["score"] for p in json.loads(response["Body"].read())["predictions"]]
+    np.testing.assert_allclose(scores, booster_scores(trained_model, features), atol=1e-6)
+
+
+def test_builtin_endpoint_refuses_rows_with_the_label_column(
+    aws, builtin_endpoint, test_rows
+) -> None:
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in test_rows[:3])
+    with pytest.raises(ClientError) as caught:
+        invoke(aws, builtin_endpoint, body, "text/csv")
+    error = caught.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 400
+    assert "without the label column" in error["Error"]["Message"]
+
+
+@pytest.fixture(scope="module")
+def raw_records() -> pd.DataFrame:
+    frame = pd.read_csv(ADULT_CSV, dtype=str, keep_default_na=False)
+    return frame[~(frame == "?").any(axis=1)].head(100)
+
+
+def test_raw_records_through_inference_py_agree_with_the_preprocessed_rows(
+    aws, trained_model, script_endpoint, builtin_endpoint, raw_records
+) -> None:
+    schema = json.loads((trained_model.processed / "schema" / "schema.json").read_text())
+    encoded = load_script("preprocess").encode(raw_records, schema)
+    expected_body = "\n".join(",".join(repr(float(v)) for v in row) for row in encoded)
+    expected = invoke(aws, builtin_endpoint, expected_body, "text/csv")["Body"].read().decode()
+
+    raw_csv = invoke(aws, script_endpoint, raw_records.to_csv(index=False), "text/csv")
+    raw_json = invoke(
+        aws,
+        script_endpoint,
+        json.dumps({"instances": raw_records.to_dict(orient="records")}),
+        "application/json",
+        "application/json",
+    )
+    served_csv = [float(v) for v in raw_csv["Body"].read().decode().split()]
+    served_json = json.loads(raw_json["Body"].read())["predictions"]
+    np.testing.assert_allclose(served_csv, [float(v) for v in expected.split()], atol=1e-6)
+    np.testing.assert_allclose([p["score"] for p in served_json], served_csv, atol=1e-6)
+    assert {p["label"] for p in served_json} <= {">50K", "<=50K"}
+
+
+@pytest.mark.parametrize(
+    ("record", "named"),
+    [
+        ({"age": "forty"}, "field 'age' is not a number"),
+        ({"hours.per.week": None}, "missing field(s): hours.per.week"),
+    ],
+)
+def test_a_malformed_record_gets_a_4xx_naming_the_field(
+    aws, script_endpoint, raw_records, record, named
+) -> None:
+    row = raw_records.iloc[0].to_dict()
+    for key, value in record.items():
+        if value is None:
+            row.pop(key)
+        else:
+            row[key] = value
+    with pytest.raises(ClientError) as caught:
+        invoke(aws, script_endpoint, json.dumps([row]), "application/json")
+    error = caught.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["OriginalStatusCode"] == 400
+    assert named in error["OriginalMessage"]
+
+
+def test_unsupported_content_type_is_415_from_the_model(aws, script_endpoint) -> None:
+    with pytest.raises(ClientError) as caught:
+        invoke(aws, script_endpoint, b"\x00\x01", "application/x-npy")
+    assert caught.value.response["OriginalStatusCode"] == 415
+
+
+def test_a_model_that_cannot_load_fails_the_endpoint_with_a_reason(aws, bucket) -> None:
+    sagemaker = aws("sagemaker")
+    key = f"broken-{uuid.uuid4().hex[:6]}/model.tar.gz"
+    aws("s3").put_object(Bucket=bucket, Key=key, Body=tar_bytes({"xgboost-model": b"not a model"}))
+    model = key.split("/")[0]
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{key}"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=model,
+        ProductionVariants=[
+            {
+                "VariantName": "v",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=model, EndpointConfigName=model)
+    described = wait_for_endpoint(sagemaker, model)
+    assert described["EndpointStatus"] == "Failed"
+    assert "no loadable XGBoost booster" in described["FailureReason"]
+    with pytest.raises(ClientError, match="not found"):
+        invoke(aws, model, "1,2", "text/csv")
+    with pytest.raises(ClientError, match="Cannot update failed endpoint"):
+        sagemaker.update_endpoint(EndpointName=model, EndpointConfigName=model)
+
+
+def test_update_swaps_the_model_without_refusing_requests(aws, trained_model, test_rows) -> None:
+    sagemaker = aws("sagemaker")
+    endpoint = deploy(sagemaker, trained_model.builtin_model, variant="blue")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{endpoint}-green",
+        ProductionVariants=[
+            {
+                "VariantName": "green",
+                "ModelName": trained_model.builtin_model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    body = ",".join(repr(float(v)) for v in test_rows[0, 1:])
+    variants: list[str] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def keep_calling() -> None:
+        while not stop.is_set():
+            try:
+                variants.append(invoke(aws, endpoint, body, "text/csv")["InvokedProductionVariant"])
+            except Exception as exc:
+                errors.append(exc)
+
+    caller = threading.Thread(target=keep_calling)
+    caller.start()
+    try:
+        time.sleep(0.2)
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-green")
+        assert sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Updating"
+        described = wait_for_endpoint(sagemaker, endpoint)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        caller.join()
+    assert errors == []
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == f"{endpoint}-green"
+    assert variants[0] == "blue" and variants[-1] == "green"
+    # Once green answered, blue never did again: one swap, no flapping.
+    first_green = variants.index("green")
+    assert set(variants[first_green:]) == {"green"}
+
+
+def test_describe_list_tags_and_delete(aws, trained_model) -> None:
+    sagemaker = aws("sagemaker")
+    endpoint = deploy(sagemaker, trained_model.builtin_model)
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+    assert (
+        described["ProductionVariants"][0]["DeployedImages"][0]["SpecifiedImage"] == XGBOOST_IMAGE
+    )
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=f"{endpoint}-config")
+    assert config["ProductionVariants"][0]["ModelName"] == trained_model.builtin_model
+    listed = sagemaker.list_endpoints(NameContains=endpoint, StatusEquals="InService")["Endpoints"]
+    assert [e["EndpointName"] for e in listed] == [endpoint]
+    sagemaker.add_tags(ResourceArn=described["EndpointArn"], Tags=[{"Key": "team", "Value": "ml"}])
+    assert sagemaker.list_tags(ResourceArn=described["EndpointArn"])["Tags"] == [
+        {"Key": "team", "Value": "ml"}
+    ]
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
+    sagemaker.delete_endpoint(EndpointName=endpoint)
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        sagemaker.describe_endpoint(EndpointName=endpoint)
+    with pytest.raises(ClientError, match="not found"):
+        invoke(aws, endpoint, "1", "text/csv")
+    sagemaker.delete_endpoint_config(EndpointConfigName=f"{endpoint}-config")
+    with pytest.raises(ClientError, match="Could not find endpoint configuration"):
+        sagemaker.describe_endpoint_config(EndpointConfigName=f"{endpoint}-config")
+
+
+def test_endpoint_config_refuses_a_missing_model(aws) -> None:
+    with pytest.raises(ClientError, match='Could not find model "nope"'):
+        aws("sagemaker").create_endpoint_config(
+            EndpointConfigName=f"c-{uuid.uuid4().hex[:6]}",
+            ProductionVariants=[
+                {
+                    "VariantName": "v",
+                    "ModelName": "nope",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
+
+
+def test_provider_endpoint_operator_creates_then_updates(aws, trained_model, connection) -> None:
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerEndpointOperator
+
+    name = f"op-ep-{uuid.uuid4().hex[:6]}"
+
+    def config(suffix: str) -> dict:
+        return {
+            "EndpointConfig": {
+                "EndpointConfigName": f"{name}-{suffix}",
+                "ProductionVariants": [
+                    {
+                        "VariantName": suffix,
+                        "ModelName": trained_model.builtin_model,
+                        "InstanceType": "ml.m5.large",
+                        "InitialInstanceCount": 1,
+                    }
+                ],
+            },
+            "Endpoint": {"EndpointName": name, "EndpointConfigName": f"{name}-{suffix}"},
+        }
+
+    for suffix in ("first", "second"):  # the second "create" finds it and updates instead
+        operator = SageMakerEndpointOperator(
+            task_id=f"deploy-{suffix}",
+            config=config(suffix),
+            aws_conn_id=connection,
+            check_interval=1,
+            operation="create",
+        )
+        result = operator.execute({})
+        assert result["Endpoint"]["EndpointStatus"] == "InService"
+        assert result["Endpoint"]["EndpointConfigName"] == f"{name}-{suffix}"
