@@ -1,0 +1,118 @@
+"""Batch transform over S3 prefixes: one prediction per input line, as AWS writes them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+import xgboost as xgb
+from botocore.exceptions import ClientError
+
+from tests.emulator.conftest import TrainedModel
+
+
+def transform(aws, model: str, source: str, output: str, **extra) -> dict:
+    sagemaker = aws("sagemaker")
+    name = f"tr-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_transform_job(
+        TransformJobName=name,
+        ModelName=model,
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": output, "AssembleWith": "Line", "Accept": "text/csv"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        **extra,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = sagemaker.describe_transform_job(TransformJobName=name)
+        if job["TransformJobStatus"] not in {"InProgress", "Stopping"}:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"transform job {name} did not finish")
+
+
+def booster_scores(trained_model: TrainedModel, features: np.ndarray) -> np.ndarray:
+    booster = xgb.Booster()
+    booster.load_model(bytearray(trained_model.booster_path.read_bytes()))
+    return booster.predict(xgb.DMatrix(features))
+
+
+def test_transform_over_test_csv_writes_one_prediction_per_line(aws, bucket, trained_model) -> None:
+    prefix = f"transform-{uuid.uuid4().hex[:6]}"
+    test_csv = trained_model.processed / "test" / "test.csv"
+    aws("s3").upload_file(str(test_csv), bucket, f"{prefix}/in/test.csv")
+    job = transform(
+        aws,
+        trained_model.builtin_model,
+        f"s3://{bucket}/{prefix}/in",
+        f"s3://{bucket}/{prefix}/out",
+        # test.csv is label first: send the features, keep the label beside each prediction
+        DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"},
+        BatchStrategy="MultiRecord",
+        MaxPayloadInMB=1,
+    )
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    body = aws("s3").get_object(Bucket=bucket, Key=f"{prefix}/out/test.csv.out")["Body"].read()
+    lines = body.decode().splitlines()
+    rows = np.loadtxt(test_csv, delimiter=",")
+    assert len(lines) == len(rows) == 9049
+    pairs = np.array([[float(v) for v in line.split(",")] for line in lines])
+    np.testing.assert_array_equal(pairs[:, 0], rows[:, 0])
+    np.testing.assert_allclose(pairs[:, 1], booster_scores(trained_model, rows[:, 1:]), atol=1e-6)
+
+
+def test_transform_of_several_files_names_each_output_after_its_input(
+    aws, bucket, trained_model
+) -> None:
+    prefix = f"transform-{uuid.uuid4().hex[:6]}"
+    rows = np.loadtxt(trained_model.processed / "test" / "test.csv", delimiter=",")[:30, 1:]
+    for part, chunk in (("a.csv", rows[:10]), ("nested/b.csv", rows[10:])):
+        body = "\n".join(",".join(repr(float(v)) for v in row) for row in chunk)
+        aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/{part}", Body=body.encode())
+    job = transform(
+        aws,
+        trained_model.builtin_model,
+        f"s3://{bucket}/{prefix}/in",
+        f"s3://{bucket}/{prefix}/out",
+        BatchStrategy="SingleRecord",
+    )
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    s3 = aws("s3")
+    first = s3.get_object(Bucket=bucket, Key=f"{prefix}/out/a.csv.out")["Body"].read().split()
+    second = s3.get_object(Bucket=bucket, Key=f"{prefix}/out/nested/b.csv.out")["Body"].read()
+    assert len(first) == 10 and len(second.split()) == 20
+    listed = aws("sagemaker").list_transform_jobs(NameContains=job["TransformJobName"])
+    assert listed["TransformJobSummaries"][0]["TransformJobStatus"] == "Completed"
+
+
+def test_bad_input_fails_the_job_naming_the_file_and_the_problem(
+    aws, bucket, trained_model
+) -> None:
+    prefix = f"transform-{uuid.uuid4().hex[:6]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/bad.csv", Body=b"1,2,three\n")
+    job = transform(
+        aws, trained_model.builtin_model, f"s3://{bucket}/{prefix}/in", f"s3://{bucket}/{prefix}/o"
+    )
+    assert job["TransformJobStatus"] == "Failed"
+    assert "bad.csv" in job["FailureReason"] and "not numeric" in job["FailureReason"]
+
+
+def test_unsupported_filter_and_missing_model_are_refused_at_create(
+    aws, bucket, trained_model
+) -> None:
+    with pytest.raises(ClientError, match="Could not find model"):
+        transform(aws, "no-such-model", f"s3://{bucket}/x", f"s3://{bucket}/y")
+    with pytest.raises(ClientError, match=r"JSONPath '\$.features' is not emulated"):
+        transform(
+            aws,
+            trained_model.builtin_model,
+            f"s3://{bucket}/x",
+            f"s3://{bucket}/y",
+            DataProcessing={"InputFilter": "$.features"},
+        )
