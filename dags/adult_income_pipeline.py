@@ -6,6 +6,7 @@ The SageMaker Pipelines tutorial (UCI Adult census income) as an Airflow DAG:
 ```
 wait for input ─► prepare run ─► preprocess ─► train ─► evaluate ─► accuracy gate
     accuracy gate ├─ pass ─► create model + register model version (independent)
+                  │            └─► should deploy ─► deploy endpoint ─► smoke check
                   └─ fail ─► model rejected (nothing created or registered)
     summary (always runs): summary.json with the decision
 ```
@@ -16,6 +17,11 @@ wait for input ─► prepare run ─► preprocess ─► train ─► evaluate
   a backfill re-attaches to its own work instead of duplicating it.
 - **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`. Below it,
   nothing is created or registered.
+- **Model**: the booster behind `inference.py` (the run's feature schema inside), so it scores
+  raw census records (CSV with a header, or JSON records).
+- **Deploy** (optional): with `deploy: true` and the version `Approved`
+  (`model_approval_status`), the endpoint `endpoint_name` is created or updated in place to
+  this run's endpoint config, then a few raw input records are scored as a smoke check.
 - **Settings** (bucket, role, connection, poll interval, deferrable) come from
   `ADULT_PIPELINE_*` environment variables or `adult_pipeline_*` Variables; see
   `include/adult_income/settings.py`.
@@ -25,7 +31,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
+from airflow.providers.standard.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
 from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import DAG
 
@@ -34,6 +44,7 @@ from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
     AttachOrCreateTrainingOperator,
     CreateOrReuseModelOperator,
+    DeployEndpointOperator,
     RegisterOnceOperator,
 )
 from include.adult_income.params import pipeline_params
@@ -86,10 +97,20 @@ with DAG(
         aws_conn_id=AWS_CONN_ID,
     )
     model_rejected = PythonOperator(task_id=tasks.REJECT_TASK, python_callable=tasks.model_rejected)
+    should_deploy = ShortCircuitOperator(
+        task_id=tasks.DEPLOY_GATE_TASK,
+        python_callable=tasks.should_deploy,
+        ignore_downstream_trigger_rules=False,  # skip the deploy only; the summary still runs
+    )
+    deploy = DeployEndpointOperator(
+        task_id=tasks.DEPLOY_TASK, build_config=tasks.endpoint_config, **JOB_ARGS
+    )
+    smoke_check = PythonOperator(task_id=tasks.SMOKE_TASK, python_callable=tasks.smoke_check)
     summary = PythonOperator(
         task_id="summary", python_callable=tasks.summarize, trigger_rule="all_done", retries=0
     )
 
     wait_for_input >> prepare_run >> preprocess >> train >> evaluate >> accuracy_gate
     accuracy_gate >> [create_model, register_model_version, model_rejected]
-    [create_model, register_model_version, model_rejected] >> summary
+    [create_model, register_model_version] >> should_deploy >> deploy >> smoke_check
+    [create_model, register_model_version, model_rejected, smoke_check] >> summary

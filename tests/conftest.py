@@ -2,13 +2,22 @@
 
 Airflow never touches the user's AIRFLOW_HOME or loads examples; one emulator per session is
 reached through real boto3 clients (black-box tests).
+
+``trained_model`` (for the hosting tests) is one real built-in XGBoost training job on
+preprocess.py's output, with two models created from it: the booster as the built-in container
+serves it, and the same booster behind include/scripts/inference.py, which scores raw records.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
@@ -85,3 +94,92 @@ def connection(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> str
 def bucket(aws) -> str:
     aws("s3").create_bucket(Bucket="emulator-tests")
     return "emulator-tests"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    processed: Path  # preprocess.py's output: train/ validation/ test/ schema/
+    booster_path: Path  # the training job's xgboost-model, downloaded
+    model_data_url: str
+    builtin_model: str  # CreateModel on the XGBoost image, no script
+    script_model: str  # the same archive with SAGEMAKER_PROGRAM=inference.py
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def trained_model(aws, bucket, tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    from tests.scripts.conftest import ADULT_CSV, SCRIPTS, load_script, preprocess_args
+
+    processed = tmp_path_factory.mktemp("hosting-processed")
+    assert load_script("preprocess").main(preprocess_args(ADULT_CSV.parent, processed)) == 0
+    prefix = f"hosting-{uuid.uuid4().hex[:6]}"
+    s3, sagemaker = aws("s3"), aws("sagemaker")
+    for split in ("train", "validation"):
+        s3.upload_file(str(processed / split / f"{split}.csv"), bucket, f"{prefix}/{split}/x.csv")
+    job = f"{prefix}-train"
+    sagemaker.create_training_job(
+        TrainingJobName=job,
+        RoleArn=ROLE,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"objective": "binary:logistic", "num_round": "30", "max_depth": "5"},
+        InputDataConfig=[
+            {
+                "ChannelName": channel,
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
+                    }
+                },
+            }
+            for channel in ("train", "validation")
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    done = wait_for(
+        lambda: sagemaker.describe_training_job(TrainingJobName=job), "TrainingJobStatus"
+    )
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    model_data_url = done["ModelArtifacts"]["S3ModelArtifacts"]
+    local = tmp_path_factory.mktemp("hosting-model")
+    s3.download_file(bucket, model_data_url.split("/", 3)[3], str(local / "model.tar.gz"))
+    with tarfile.open(local / "model.tar.gz") as archive:
+        archive.extractall(local, filter="data")
+    code = tar_bytes(
+        {
+            "inference.py": (SCRIPTS / "inference.py").read_bytes(),
+            "schema.json": (processed / "schema" / "schema.json").read_bytes(),
+        }
+    )
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/code/sourcedir.tar.gz", Body=code)
+    builtin, script = f"{prefix}-builtin", f"{prefix}-script"
+    sagemaker.create_model(
+        ModelName=builtin,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": model_data_url},
+    )
+    sagemaker.create_model(
+        ModelName=script,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": model_data_url,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/{prefix}/code/sourcedir.tar.gz",
+            },
+        },
+    )
+    return TrainedModel(processed, local / "xgboost-model", model_data_url, builtin, script)

@@ -15,10 +15,12 @@ the pure builders in requests.py. The provider's "timestamp" renaming is switche
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.sagemaker import (
+    SageMakerEndpointOperator,
     SageMakerModelOperator,
     SageMakerProcessingOperator,
     SageMakerRegisterModelVersionOperator,
@@ -31,6 +33,7 @@ from include.adult_income import names
 
 ConfigBuilder = Callable[[Any, str], dict[str, Any]]
 IN_PROGRESS = {"InProgress", "Stopping"}
+ENDPOINT_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 REUSABLE = {"Completed"}
 MAX_ATTEMPTS = 20
 
@@ -225,4 +228,65 @@ class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
             for key, value in request.items()
             if key not in {"ModelPackageGroupName", "ModelPackageDescription"}
         }
+        return super().execute(context)
+
+
+class DeployEndpointOperator(SageMakerEndpointOperator):
+    """SageMakerEndpointOperator that creates the endpoint, or updates it in place, to serve
+    this run's endpoint config (named after (dag, run, task)); safe to retry:
+
+    - the run's endpoint config already exists (a retry) -> it is not created again;
+    - the endpoint already serves it -> nothing to do;
+    - the endpoint is busy (Creating/Updating) -> wait for it first, then decide;
+    - the endpoint is Failed (AWS refuses to update those) -> delete it, then create it.
+
+    ``build_config(context, config_name)`` returns ``{"EndpointConfig": ..., "Endpoint": ...}``.
+    """
+
+    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
+        super().__init__(config={}, operation="create", **kwargs)
+        self.build_config = build_config
+
+    def describe_or_none(self, describe: Callable[[str], dict], name: str) -> dict | None:
+        try:
+            return describe(name)
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+
+    def settled_endpoint(self, name: str) -> dict | None:
+        """The endpoint once no change is in progress on it; None if it does not exist."""
+        while True:
+            endpoint = self.describe_or_none(self.hook.describe_endpoint, name)
+            if endpoint is None or endpoint["EndpointStatus"] not in ENDPOINT_BUSY:
+                return endpoint
+            self.log.info("Endpoint %s is %s: waiting.", name, endpoint["EndpointStatus"])
+            time.sleep(self.check_interval)
+
+    def execute(self, context: Any) -> dict:
+        config_name = base_job_name(context)
+        self.config = self.build_config(context, config_name)
+        endpoint_name = self.config["Endpoint"]["EndpointName"]
+        if self.describe_or_none(self.hook.describe_endpoint_config, config_name) is not None:
+            self.log.info("Endpoint config %s exists (a retry): not creating it.", config_name)
+            self.config.pop("EndpointConfig")
+        endpoint = self.settled_endpoint(endpoint_name)
+        if endpoint is not None and endpoint["EndpointStatus"] == "Failed":
+            self.log.warning(
+                "Endpoint %s is Failed (%s): deleting it to create it again.",
+                endpoint_name,
+                endpoint.get("FailureReason"),
+            )
+            self.hook.conn.delete_endpoint(EndpointName=endpoint_name)
+            while self.describe_or_none(self.hook.describe_endpoint, endpoint_name) is not None:
+                time.sleep(self.check_interval)
+            endpoint = None
+        if endpoint is not None and endpoint["EndpointConfigName"] == config_name:
+            self.log.info("Endpoint %s already serves %s.", endpoint_name, config_name)
+            return {
+                "EndpointConfig": serialize(self.hook.describe_endpoint_config(config_name)),
+                "Endpoint": serialize(endpoint),
+            }
+        self.operation = "create" if endpoint is None else "update"
         return super().execute(context)

@@ -56,7 +56,14 @@ def pipeline_params() -> dict[str, Param]:
             "PendingManualApproval", type="string", enum=["PendingManualApproval", "Approved"]
         ),
         "deploy": Param(False, type="boolean", description="deploy an Approved version"),
+        "endpoint_name": Param(
+            "adult-income-xgboost",
+            type="string",
+            pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+            description="the endpoint created, or updated in place, when deploy is true",
+        ),
         "endpoint_instance_type": Param("ml.m5.large", type="string", enum=INSTANCE_TYPES),
+        "endpoint_instance_count": Param(1, type="integer", minimum=1, maximum=10),
     }
 
 

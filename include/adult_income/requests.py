@@ -23,6 +23,9 @@ SEED_HYPERPARAMETERS: dict[str, Any] = {
     "eval_metric": "logloss",
 }
 MAX_RUNTIME_SECONDS = 3600
+INFERENCE_SCRIPT = "inference.py"
+# inference.py takes raw records as CSV with a header row or as JSON records.
+SERVED_CONTENT_TYPES = ["text/csv", "application/json"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class RunLayout:
     @property
     def evaluation_uri(self) -> str:
         return f"{self.run_uri}/evaluation"
+
+    @property
+    def inference_code_uri(self) -> str:
+        """inference.py and the run's schema.json, as the model's SAGEMAKER_SUBMIT_DIRECTORY."""
+        return f"{self.code_uri}/inference.tar.gz"
 
     @property
     def summary_uri(self) -> str:
@@ -222,14 +230,27 @@ def evaluate_request(
     }
 
 
+def serving_container(image_uri: str, model_data_url: str, code_uri: str) -> dict[str, Any]:
+    """The trained booster behind include/scripts/inference.py in the XGBoost image, so the
+    model scores raw census records (the script carries the run's feature schema)."""
+    return {
+        "Image": image_uri,
+        "ModelDataUrl": model_data_url,
+        "Environment": {
+            "SAGEMAKER_PROGRAM": INFERENCE_SCRIPT,
+            "SAGEMAKER_SUBMIT_DIRECTORY": code_uri,
+        },
+    }
+
+
 def model_request(
-    *, model_name: str, image_uri: str, model_data_url: str, role_arn: str
+    *, model_name: str, image_uri: str, model_data_url: str, code_uri: str, role_arn: str
 ) -> dict[str, Any]:
-    """CreateModel serving the trained booster with the XGBoost image."""
+    """CreateModel serving the trained booster through inference.py."""
     return {
         "ModelName": model_name,
         "ExecutionRoleArn": role_arn,
-        "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data_url},
+        "PrimaryContainer": serving_container(image_uri, model_data_url, code_uri),
     }
 
 
@@ -238,6 +259,7 @@ def model_package_request(
     group_name: str,
     image_uri: str,
     model_data_url: str,
+    code_uri: str,
     evaluation_json_uri: str,
     approval_status: str,
     metadata: dict[str, str],
@@ -249,9 +271,9 @@ def model_package_request(
         "ModelPackageDescription": description,
         "ModelApprovalStatus": approval_status,
         "InferenceSpecification": {
-            "Containers": [{"Image": image_uri, "ModelDataUrl": model_data_url}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
+            "Containers": [serving_container(image_uri, model_data_url, code_uri)],
+            "SupportedContentTypes": SERVED_CONTENT_TYPES,
+            "SupportedResponseMIMETypes": SERVED_CONTENT_TYPES,
         },
         "ModelMetrics": {
             "ModelQuality": {
@@ -260,6 +282,10 @@ def model_package_request(
         },
         "CustomerMetadataProperties": metadata,
     }
+
+
+def endpoint_request(*, endpoint_name: str, config_name: str) -> dict[str, Any]:
+    return {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
 
 
 def endpoint_config_request(

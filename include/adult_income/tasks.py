@@ -6,7 +6,9 @@ never while the DAG file is parsed.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,10 @@ JOB_SCRIPTS = ("preprocess.py", "evaluate.py")
 REGISTER_TASK = "register_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
+DEPLOY_GATE_TASK = "should_deploy"
+DEPLOY_TASK = "deploy"
+SMOKE_TASK = "smoke_check"
+SMOKE_ROWS = 5
 
 
 def s3_client(config: settings.Settings) -> Any:
@@ -149,12 +155,37 @@ def gate_result(context: Any) -> dict[str, Any]:
     return context["ti"].xcom_pull(task_ids="accuracy_gate", key="gate")
 
 
+def inference_bundle(script: bytes, schema: bytes) -> bytes:
+    """inference.py with the run's schema.json beside it, as a tar.gz code bundle."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (("inference.py", script), ("schema.json", schema)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def upload_inference_bundle(context: Any, config: settings.Settings) -> str:
+    """The model's code bundle under the run's prefix; rewriting it on a retry is harmless."""
+    layout = layout_for(context, config)
+    s3 = s3_client(config)
+    bucket, key = split_uri(f"{layout.data_uri('schema')}/schema.json")
+    schema = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    bundle = inference_bundle((SCRIPTS_DIR / requests.INFERENCE_SCRIPT).read_bytes(), schema)
+    bucket, key = split_uri(layout.inference_code_uri)
+    s3.put_object(Bucket=bucket, Key=key, Body=bundle)
+    return layout.inference_code_uri
+
+
 def model_config(context: Any, model_name: str) -> dict[str, Any]:
     config = settings.load()
     return requests.model_request(
         model_name=model_name,
         image_uri=prepared(context)["images"]["xgboost"],
         model_data_url=trained(context)["ModelArtifacts"]["S3ModelArtifacts"],
+        code_uri=upload_inference_bundle(context, config),
         role_arn=config.role_arn,
     )
 
@@ -168,6 +199,7 @@ def model_package_config(context: Any) -> dict[str, Any]:
         group_name=params["model_package_group"],
         image_uri=prepared(context)["images"]["xgboost"],
         model_data_url=training["ModelArtifacts"]["S3ModelArtifacts"],
+        code_uri=layout_for(context, config).inference_code_uri,
         evaluation_json_uri=f"{layout_for(context, config).evaluation_uri}/evaluation.json",
         approval_status=params["model_approval_status"],
         metadata={
@@ -187,6 +219,86 @@ def model_rejected(**context: Any) -> dict[str, Any]:
     return result
 
 
+def sagemaker_client(config: settings.Settings, service: str = "sagemaker") -> Any:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(
+        aws_conn_id=config.aws_conn_id, client_type=service, region_name=config.region
+    ).conn
+
+
+def should_deploy(**context: Any) -> bool:
+    """ShortCircuitOperator callable: deploy only when asked to and the version is Approved."""
+    if not context["params"]["deploy"]:
+        print("deploy is false: the endpoint is left as it is")
+        return False
+    package_arn = context["ti"].xcom_pull(task_ids=REGISTER_TASK)
+    package = sagemaker_client(settings.load()).describe_model_package(ModelPackageName=package_arn)
+    status = package["ModelApprovalStatus"]
+    if status != "Approved":
+        print(
+            f"{package_arn} is {status}, not Approved: not deploying. Approve the version and "
+            f"clear the {DEPLOY_GATE_TASK} task to deploy it."
+        )
+        return False
+    print(f"{package_arn} is Approved: deploying it")
+    return True
+
+
+def endpoint_config(context: Any, config_name: str) -> dict[str, Any]:
+    """The provider's SageMakerEndpointOperator config: this run's endpoint config, and the
+    endpoint (created, or updated in place) pointing at it."""
+    params = context["params"]
+    model_name = context["ti"].xcom_pull(task_ids=MODEL_TASK)["Model"]["ModelName"]
+    return {
+        "EndpointConfig": requests.endpoint_config_request(
+            config_name=config_name,
+            model_name=model_name,
+            instance_type=params["endpoint_instance_type"],
+            instance_count=params["endpoint_instance_count"],
+        ),
+        "Endpoint": requests.endpoint_request(
+            endpoint_name=params["endpoint_name"], config_name=config_name
+        ),
+    }
+
+
+def sample_records(context: Any, config: settings.Settings, rows: int) -> str:
+    """The header and first ``rows`` records of the run's first input CSV."""
+    s3 = s3_client(config)
+    bucket, prefix = split_uri(layout_for(context, config).input_uri)
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    key = sorted(i["Key"] for i in listing.get("Contents", []) if i["Key"].endswith(".csv"))[0]
+    body = s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-65535")["Body"].read()
+    lines = body.decode("utf-8", errors="replace").splitlines()
+    complete = [line for line in lines[1:-1] if "?" not in line]  # the last may be cut short
+    return "\n".join([lines[0], *complete[:rows]]) + "\n"
+
+
+def smoke_check(**context: Any) -> dict[str, Any]:
+    """Score a few raw input records on the endpoint; it must serve this run's config."""
+    config = settings.load()
+    deployed = context["ti"].xcom_pull(task_ids=DEPLOY_TASK)
+    expected = deployed["EndpointConfig"]["EndpointConfigName"]
+    name = deployed["Endpoint"]["EndpointName"]
+    endpoint = sagemaker_client(config).describe_endpoint(EndpointName=name)
+    if endpoint["EndpointStatus"] != "InService" or endpoint["EndpointConfigName"] != expected:
+        raise RuntimeError(
+            f"endpoint {name} is {endpoint['EndpointStatus']} on "
+            f"{endpoint['EndpointConfigName']}, not on {expected}: "
+            f"{endpoint.get('FailureReason', 'no reason given')}"
+        )
+    records = sample_records(context, config, SMOKE_ROWS)
+    response = sagemaker_client(config, "sagemaker-runtime").invoke_endpoint(
+        EndpointName=name, Body=records, ContentType="text/csv", Accept="text/csv"
+    )
+    scores = [float(line) for line in response["Body"].read().decode().split()]
+    if len(scores) != records.count("\n") - 1 or not all(0.0 <= p <= 1.0 for p in scores):
+        raise RuntimeError(f"endpoint {name} answered {scores} for {SMOKE_ROWS} records")
+    print(f"endpoint {name} ({expected}) scored {len(scores)} records: {scores}")
+    return {"endpoint_name": name, "endpoint_config_name": expected, "scores": scores}
+
+
 def summarize(**context: Any) -> dict[str, Any]:
     """Always runs: the run's outcome as summary.json under its prefix (and in XCom)."""
     config = settings.load()
@@ -196,6 +308,8 @@ def summarize(**context: Any) -> dict[str, Any]:
     training = (ti.xcom_pull(task_ids="train") or {}).get("Training", {})
     model = (ti.xcom_pull(task_ids=MODEL_TASK) or {}).get("Model", {})
     package_arn = ti.xcom_pull(task_ids=REGISTER_TASK)
+    deploy_requested = bool(ti.xcom_pull(task_ids=DEPLOY_GATE_TASK))
+    smoke = ti.xcom_pull(task_ids=SMOKE_TASK) or {}
     if package_arn:
         decision = "registered"
     elif gate_value and not gate_value.get("passed"):
@@ -212,6 +326,8 @@ def summarize(**context: Any) -> dict[str, Any]:
         "reason": gate_value.get("reason"),
         "model_package_arn": package_arn,
         "model_name": model.get("ModelName"),
+        "endpoint": smoke.get("endpoint_name"),
+        "endpoint_config": smoke.get("endpoint_config_name"),
         "training_job": training.get("TrainingJobName"),
         "input_uri": layout.input_uri,
         "data_uri": f"{layout.run_uri}/data",
@@ -226,4 +342,6 @@ def summarize(**context: Any) -> dict[str, Any]:
     print(json.dumps(summary, indent=2))
     if decision == "failed":
         raise RuntimeError("the pipeline failed before a decision; see the failed task's log")
+    if deploy_requested and not smoke:
+        raise RuntimeError("deploying the approved version failed; see the deploy task's log")
     return summary

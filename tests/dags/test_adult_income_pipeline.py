@@ -38,11 +38,18 @@ def test_shape_follows_the_pipeline_diagram(dagbag: DagBag) -> None:
         ("accuracy_gate", "create_model"),
         ("accuracy_gate", "register_model_version"),
         ("accuracy_gate", "model_rejected"),
+        ("create_model", "should_deploy"),
+        ("register_model_version", "should_deploy"),
+        ("should_deploy", "deploy"),
+        ("deploy", "smoke_check"),
         ("create_model", "summary"),
         ("register_model_version", "summary"),
         ("model_rejected", "summary"),
+        ("smoke_check", "summary"),
     }
     assert dag.task_dict["summary"].trigger_rule == "all_done"
+    # A skipped deploy skips only the deploy path; the summary still runs.
+    assert dag.task_dict["should_deploy"].ignore_downstream_trigger_rules is False
 
 
 def test_schedule_docs_tags_and_retries(dagbag: DagBag) -> None:
@@ -72,6 +79,7 @@ def test_operators_are_the_providers_sagemaker_operators(dagbag: DagBag) -> None
     # A name decided by attach-or-create is the name used: no timestamp renaming.
     assert tasks["preprocess"].action_if_job_exists == "fail"
     assert tasks["train"].action_if_job_exists == "fail"
+    assert isinstance(tasks["deploy"], sagemaker.SageMakerEndpointOperator)
 
 
 def test_params_schema_defaults_and_bad_conf_refused(dagbag: DagBag) -> None:
@@ -91,7 +99,7 @@ def test_deferrable_setting_reaches_the_long_running_operators(monkeypatch) -> N
     monkeypatch.setenv("ADULT_PIPELINE_DEFERRABLE", "true")
     bag = DagBag(dag_folder=str(ROOT / "dags" / "adult_income_pipeline.py"))
     tasks = bag.dags[DAG_ID].task_dict
-    assert all(tasks[t].deferrable for t in ("preprocess", "train", "evaluate"))
+    assert all(tasks[t].deferrable for t in ("preprocess", "train", "evaluate", "deploy"))
 
 
 def test_parse_imports_nothing_heavy() -> None:

@@ -1,4 +1,5 @@
-"""The whole DAG offline, as `make run` runs it: pass, reject, bad conf, two dates."""
+"""The whole DAG offline, as `make run` runs it: pass, reject, bad conf, two dates (the second
+deploying its Approved version to an endpoint), deferrable."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from include.adult_income import names
 from tools import run_offline
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +34,8 @@ def run(state_dir: Path, date: str, conf: dict | None = None) -> tuple[int, dict
 
 @pytest.fixture(scope="module")
 def passed(state_dir: Path) -> dict:
-    code, summary = run(state_dir, "2026-11-01")
+    # deploy asked for, but the version stays PendingManualApproval: nothing is deployed
+    code, summary = run(state_dir, "2026-11-01", {"deploy": True})
     assert code == 0
     return summary
 
@@ -49,6 +52,9 @@ def test_pass_registers_a_version_with_metrics(passed: dict, state_dir: Path) ->
     assert (run_dir / "model.tar.gz").stat().st_size > 1000
     for key in ("input_uri", "data_uri", "model_uri", "evaluation_uri"):
         assert passed[key].startswith("s3://"), key
+    assert passed["endpoint"] is None
+    airflow_log = (run_dir / "airflow.log").read_text()
+    assert "is PendingManualApproval, not Approved: not deploying" in airflow_log
 
 
 def test_threshold_above_accuracy_rejects_and_registers_nothing(state_dir: Path) -> None:
@@ -71,9 +77,19 @@ def test_bad_conf_fails_before_any_job_naming_the_field(
     assert "start task" not in airflow_log and "end task" not in airflow_log
 
 
-def test_two_dates_share_no_names_or_paths(passed: dict, state_dir: Path) -> None:
-    code, other = run(state_dir, "2026-11-04")
+def test_two_dates_share_no_names_or_paths_and_approved_deploys(
+    passed: dict, state_dir: Path
+) -> None:
+    conf = {"deploy": True, "model_approval_status": "Approved"}
+    code, other = run(state_dir, "2026-11-04", conf)
     assert code == 0 and other["decision"] == "registered"
+    # created, InService on this run's endpoint config, and it scored raw input records
+    assert other["endpoint"] == "adult-income-xgboost"
+    assert other["endpoint_config"] == names.resource_name(
+        other["dag_id"], other["run_id"], "deploy"
+    )
+    run_dir = state_dir / "runs" / run_offline.safe_dir_name(other["run_id"])
+    assert "scored 5 records" in (run_dir / "airflow.log").read_text()
     assert other["run_id"] != passed["run_id"]
     assert other["input_uri"].endswith("/raw/ds=2026-11-04/")
     assert passed["input_uri"].endswith("/raw/ds=2026-11-01/")

@@ -1,5 +1,6 @@
 """Attach-or-create against the emulator: re-runs reuse, a killed task re-attaches,
-a failed job gets a new attempt, and a model is registered once per training job."""
+a failed job gets a new attempt, a model is registered once per training job, and the endpoint
+is created, left alone on a retry, updated by the next run, and re-created when Failed."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from include.adult_income import names
 from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
     CreateOrReuseModelOperator,
+    DeployEndpointOperator,
     RegisterOnceOperator,
 )
-from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE
+from include.adult_income.requests import endpoint_config_request, endpoint_request
+from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, TrainedModel, tar_bytes
 
 DAG_ID = "adult_income_pipeline"
 
@@ -118,6 +121,7 @@ def test_model_is_reused_and_registered_once(aws, bucket, connection) -> None:
             group_name=group,
             image_uri=XGBOOST_IMAGE,
             model_data_url=model_url,
+            code_uri=f"s3://{bucket}/code/inference.tar.gz",
             evaluation_json_uri=f"s3://{bucket}/evaluation.json",
             approval_status="PendingManualApproval",
             metadata={"training_job": f"train-{run_id[-8:]}", "accuracy": "0.87"},
@@ -142,3 +146,76 @@ def test_model_is_reused_and_registered_once(aws, bucket, connection) -> None:
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["S3Uri"] == f"s3://{bucket}/evaluation.json"
+
+
+def deploy_operator(connection: str, endpoint: str, model: str) -> DeployEndpointOperator:
+    def build(context: dict, config_name: str) -> dict:
+        return {
+            "EndpointConfig": endpoint_config_request(
+                config_name=config_name,
+                model_name=model,
+                instance_type="ml.m5.large",
+                instance_count=1,
+            ),
+            "Endpoint": endpoint_request(endpoint_name=endpoint, config_name=config_name),
+        }
+
+    return DeployEndpointOperator(
+        task_id="deploy", build_config=build, aws_conn_id=connection, check_interval=1
+    )
+
+
+def test_deploy_creates_keeps_on_retry_then_updates(
+    aws, connection, trained_model: TrainedModel
+) -> None:
+    endpoint = f"ep-{uuid.uuid4().hex[:8]}"
+    first, second = (f"scheduled__{uuid.uuid4().hex}" for _ in range(2))
+    deploy = deploy_operator(connection, endpoint, trained_model.builtin_model)
+    created = deploy.execute(context_for(first, "deploy"))
+    config_one = names.resource_name(DAG_ID, first, "deploy")
+    assert created["Endpoint"]["EndpointConfigName"] == config_one
+    assert created["Endpoint"]["EndpointStatus"] == "InService"
+    sagemaker = aws("sagemaker")
+    modified = sagemaker.describe_endpoint(EndpointName=endpoint)["LastModifiedTime"]
+
+    retried = deploy_operator(connection, endpoint, trained_model.builtin_model).execute(
+        context_for(first, "deploy")
+    )
+    assert retried["Endpoint"]["EndpointConfigName"] == config_one
+    assert sagemaker.describe_endpoint(EndpointName=endpoint)["LastModifiedTime"] == modified
+    configs = sagemaker.list_endpoint_configs(NameContains=config_one)["EndpointConfigs"]
+    assert len(configs) == 1
+
+    updated = deploy_operator(connection, endpoint, trained_model.builtin_model).execute(
+        context_for(second, "deploy")
+    )
+    assert updated["Endpoint"]["EndpointConfigName"] == names.resource_name(
+        DAG_ID, second, "deploy"
+    )
+    assert updated["Endpoint"]["EndpointStatus"] == "InService"
+
+
+def test_deploy_recreates_a_failed_endpoint(
+    aws, bucket, connection, trained_model: TrainedModel
+) -> None:
+    sagemaker = aws("sagemaker")
+    endpoint = f"ep-{uuid.uuid4().hex[:8]}"
+    aws("s3").put_object(
+        Bucket=bucket, Key=f"{endpoint}/model.tar.gz", Body=tar_bytes({"xgboost-model": b"x"})
+    )
+    sagemaker.create_model(
+        ModelName=f"{endpoint}-broken",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/{endpoint}/model.tar.gz",
+        },
+    )
+    broken = deploy_operator(connection, endpoint, f"{endpoint}-broken")
+    with pytest.raises(Exception, match="Failed"):
+        broken.execute(context_for(f"manual__{uuid.uuid4().hex}", "deploy"))
+    assert sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Failed"
+
+    fixed = deploy_operator(connection, endpoint, trained_model.builtin_model)
+    result = fixed.execute(context_for(f"manual__{uuid.uuid4().hex}", "deploy"))
+    assert result["Endpoint"]["EndpointStatus"] == "InService"

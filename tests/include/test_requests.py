@@ -54,12 +54,14 @@ BODIES = {
         model_name=name("create_model"),
         image_uri=IMAGE,
         model_data_url=f"{LAYOUT.model_output_uri}/x/output/model.tar.gz",
+        code_uri=LAYOUT.inference_code_uri,
         role_arn=ROLE,
     ),
     "CreateModelPackage": requests.model_package_request(
         group_name="adult-income-xgboost",
         image_uri=IMAGE,
         model_data_url=f"{LAYOUT.model_output_uri}/x/output/model.tar.gz",
+        code_uri=LAYOUT.inference_code_uri,
         evaluation_json_uri=f"{LAYOUT.evaluation_uri}/evaluation.json",
         approval_status="PendingManualApproval",
         metadata={"dag_id": "adult_income_pipeline", "run_id": RUN_ID, "training_job": "t"},
@@ -70,6 +72,9 @@ BODIES = {
         model_name=name("create_model"),
         instance_type="ml.m5.large",
         instance_count=1,
+    ),
+    "CreateEndpoint": requests.endpoint_request(
+        endpoint_name="adult-income-xgboost", config_name=name("endpoint_config")
     ),
 }
 
@@ -109,3 +114,14 @@ def test_jobs_read_their_run_and_write_under_it() -> None:
     assert training["OutputDataConfig"]["S3OutputPath"].startswith(LAYOUT.run_uri)
     metrics = BODIES["CreateModelPackage"]["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert metrics["S3Uri"] == f"{LAYOUT.evaluation_uri}/evaluation.json"
+
+
+def test_model_and_version_serve_raw_records_through_the_runs_inference_bundle() -> None:
+    container = BODIES["CreateModel"]["PrimaryContainer"]
+    assert container["Environment"] == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": f"{LAYOUT.run_uri}/code/inference.tar.gz",
+    }
+    specification = BODIES["CreateModelPackage"]["InferenceSpecification"]
+    assert specification["Containers"] == [container]
+    assert "application/json" in specification["SupportedContentTypes"]
