@@ -34,10 +34,12 @@ class RunLayout:
 
     input_uri: str
     run_uri: str
+    # Where the job scripts are; per run by default, shared by a native pipeline's executions.
+    code_prefix: str | None = None
 
     @property
     def code_uri(self) -> str:
-        return f"{self.run_uri}/code"
+        return self.code_prefix or f"{self.run_uri}/code"
 
     def data_uri(self, split: str) -> str:
         return f"{self.run_uri}/data/{split}"
@@ -52,8 +54,9 @@ class RunLayout:
 
     @property
     def inference_code_uri(self) -> str:
-        """inference.py and the run's schema.json, as the model's SAGEMAKER_SUBMIT_DIRECTORY."""
-        return f"{self.code_uri}/inference.tar.gz"
+        """inference.py with the run's schema.json (packaged by preprocess.py), as the model's
+        SAGEMAKER_SUBMIT_DIRECTORY."""
+        return f"{self.data_uri('schema')}/inference.tar.gz"
 
     @property
     def summary_uri(self) -> str:
@@ -108,12 +111,20 @@ def preprocess_request(
         "AppSpecification": {
             "ImageUri": image_uri,
             "ContainerEntrypoint": ["python3", f"{root}/input/code/preprocess.py"],
-            "ContainerArguments": ["--seed", str(seed)],
+            "ContainerArguments": [
+                "--seed",
+                str(seed),
+                "--bundle-script",
+                f"{root}/input/serving/{INFERENCE_SCRIPT}",
+            ],
         },
         "ProcessingResources": cluster(instance_type, instance_count),
         "ProcessingInputs": [
             processing_input("raw", layout.input_uri, f"{root}/input"),
             processing_input("code", f"{layout.code_uri}/preprocess.py", f"{root}/input/code"),
+            processing_input(
+                "serving", f"{layout.code_uri}/{INFERENCE_SCRIPT}", f"{root}/input/serving"
+            ),
         ],
         "ProcessingOutputConfig": {
             "Outputs": [

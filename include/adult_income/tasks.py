@@ -6,16 +6,14 @@ never while the DAG file is parsed.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 from typing import Any
 
 from include.adult_income import gate, names, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
-JOB_SCRIPTS = ("preprocess.py", "evaluate.py")
+JOB_SCRIPTS = ("preprocess.py", "evaluate.py", requests.INFERENCE_SCRIPT)
 REGISTER_TASK = "register_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
@@ -155,37 +153,13 @@ def gate_result(context: Any) -> dict[str, Any]:
     return context["ti"].xcom_pull(task_ids="accuracy_gate", key="gate")
 
 
-def inference_bundle(script: bytes, schema: bytes) -> bytes:
-    """inference.py with the run's schema.json beside it, as a tar.gz code bundle."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in (("inference.py", script), ("schema.json", schema)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def upload_inference_bundle(context: Any, config: settings.Settings) -> str:
-    """The model's code bundle under the run's prefix; rewriting it on a retry is harmless."""
-    layout = layout_for(context, config)
-    s3 = s3_client(config)
-    bucket, key = split_uri(f"{layout.data_uri('schema')}/schema.json")
-    schema = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    bundle = inference_bundle((SCRIPTS_DIR / requests.INFERENCE_SCRIPT).read_bytes(), schema)
-    bucket, key = split_uri(layout.inference_code_uri)
-    s3.put_object(Bucket=bucket, Key=key, Body=bundle)
-    return layout.inference_code_uri
-
-
 def model_config(context: Any, model_name: str) -> dict[str, Any]:
     config = settings.load()
     return requests.model_request(
         model_name=model_name,
         image_uri=prepared(context)["images"]["xgboost"],
         model_data_url=trained(context)["ModelArtifacts"]["S3ModelArtifacts"],
-        code_uri=upload_inference_bundle(context, config),
+        code_uri=layout_for(context, config).inference_code_uri,
         role_arn=config.role_arn,
     )
 

@@ -23,6 +23,7 @@ import glob
 import json
 import os
 import sys
+import tarfile
 from typing import Dict, List, Optional, Sequence  # noqa: F401 - List in a type comment
 
 import numpy as np
@@ -212,6 +213,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--test-dir", default="/opt/ml/processing/test")
     parser.add_argument("--schema-dir", default="/opt/ml/processing/schema")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--bundle-script",
+        default=None,
+        help="an inference script to package with schema.json as <schema-dir>/inference.tar.gz",
+    )
     parser.add_argument("--train-ratio", type=float, default=0.6)
     parser.add_argument("--validation-ratio", type=float, default=0.1)
     args = parser.parse_args(argv)
@@ -254,6 +260,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.makedirs(args.schema_dir, exist_ok=True)
     with open(os.path.join(args.schema_dir, "schema.json"), "w") as handle:
         json.dump(schema, handle, indent=2, sort_keys=True)
+    if args.bundle_script:
+        # The serving code bundle (SAGEMAKER_SUBMIT_DIRECTORY) carries the schema it needs, so
+        # the model scores raw records with exactly the encoding this run trained on.
+        bundle = os.path.join(args.schema_dir, "inference.tar.gz")
+        with tarfile.open(bundle, "w:gz") as archive:
+            archive.add(args.bundle_script, arcname=os.path.basename(args.bundle_script))
+            archive.add(os.path.join(args.schema_dir, "schema.json"), arcname="schema.json")
+        print("serving bundle: {}".format(bundle))
     return 0
 
 

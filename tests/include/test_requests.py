@@ -120,7 +120,7 @@ def test_model_and_version_serve_raw_records_through_the_runs_inference_bundle()
     container = BODIES["CreateModel"]["PrimaryContainer"]
     assert container["Environment"] == {
         "SAGEMAKER_PROGRAM": "inference.py",
-        "SAGEMAKER_SUBMIT_DIRECTORY": f"{LAYOUT.run_uri}/code/inference.tar.gz",
+        "SAGEMAKER_SUBMIT_DIRECTORY": f"{LAYOUT.run_uri}/data/schema/inference.tar.gz",
     }
     specification = BODIES["CreateModelPackage"]["InferenceSpecification"]
     assert specification["Containers"] == [container]

@@ -182,3 +182,20 @@ def test_scripts_keep_to_python_38_syntax() -> None:
                     "None",
                 }
                 assert not annotation_like, f"{script.name}: X | Y types need Python 3.10"
+
+
+def test_bundle_script_packages_the_inference_script_with_the_schema(
+    preprocess: ModuleType, tmp_path: Path
+) -> None:
+    import tarfile
+
+    args = [
+        *preprocess_args(ADULT_CSV.parent, tmp_path),
+        "--bundle-script",
+        str(SCRIPTS / "inference.py"),
+    ]
+    assert preprocess.main(args) == 0
+    with tarfile.open(tmp_path / "schema" / "inference.tar.gz") as archive:
+        assert sorted(archive.getnames()) == ["inference.py", "schema.json"]
+        packed = archive.extractfile("schema.json").read()
+    assert packed == (tmp_path / "schema" / "schema.json").read_bytes()
