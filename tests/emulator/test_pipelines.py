@@ -1,0 +1,383 @@
+"""SageMaker Pipelines in the emulator: definitions with parameters, property files, conditions
+and branches, run for real through boto3 and the provider's SageMakerStartPipelineOperator."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE
+
+SCORE_SCRIPT = b"""
+import json, os, sys
+score = int(sys.argv[sys.argv.index("--score") + 1])
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+with open("/opt/ml/processing/output/report.json", "w") as handle:
+    json.dump({"metrics": {"score": {"value": score}}}, handle)
+"""
+
+
+def get(path: str) -> dict:
+    return {"Get": path}
+
+
+def out_uri(bucket: str, prefix: str) -> dict:
+    return {
+        "Std:Join": {
+            "On": "/",
+            "Values": [f"s3://{bucket}/{prefix}", get("Execution.PipelineExecutionId"), "out"],
+        }
+    }
+
+
+def score_step(bucket: str, prefix: str, name: str = "Score") -> dict:
+    return {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": {
+            "RoleArn": ROLE,
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+            "AppSpecification": {
+                "ImageUri": SKLEARN_IMAGE,
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/score.py"],
+                # an Integer parameter in a string field: sent as text, as the service does
+                "ContainerArguments": ["--score", get("Parameters.Score")],
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": f"s3://{bucket}/{prefix}/code/score.py",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "report",
+                        "S3Output": {
+                            "S3Uri": out_uri(bucket, prefix),
+                            "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        },
+        "PropertyFiles": [
+            {"PropertyFileName": "Report", "OutputName": "report", "FilePath": "report.json"}
+        ],
+    }
+
+
+def definition(bucket: str, prefix: str) -> dict:
+    score = {
+        "Std:JsonGet": {
+            "PropertyFile": get("Steps.Score.PropertyFiles.Report"),
+            "Path": "metrics.score.value",
+        }
+    }
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": "Score", "Type": "Integer", "DefaultValue": 3},
+            {"Name": "Threshold", "Type": "Float", "DefaultValue": 5.0},
+            {"Name": "Group", "Type": "String"},
+        ],
+        "Steps": [
+            score_step(bucket, prefix),
+            score_step(bucket, prefix, name="Sibling"),  # independent: a parallel branch
+            {
+                "Name": "Gate",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {
+                            "Type": "GreaterThanOrEqualTo",
+                            "LeftValue": score,
+                            "RightValue": get("Parameters.Threshold"),
+                        },
+                        {
+                            "Type": "Not",
+                            "Condition": {"Type": "In", "QueryValue": score, "Values": [13, 99]},
+                        },
+                    ],
+                    "IfSteps": [
+                        {
+                            "Name": "MakeModel",
+                            "Type": "Model",
+                            "Arguments": {
+                                "ExecutionRoleArn": ROLE,
+                                "PrimaryContainer": {
+                                    "Image": XGBOOST_IMAGE,
+                                    "ModelDataUrl": get(
+                                        "Steps.Score.ProcessingOutputConfig.Outputs['report'].S3Output.S3Uri"
+                                    ),
+                                },
+                            },
+                        },
+                        {
+                            "Name": "Register",
+                            "Type": "RegisterModel",
+                            "DependsOn": ["MakeModel"],
+                            "Arguments": {
+                                "ModelPackageGroupName": get("Parameters.Group"),
+                                "ModelApprovalStatus": "PendingManualApproval",
+                                "InferenceSpecification": {
+                                    "Containers": [
+                                        {
+                                            "Image": XGBOOST_IMAGE,
+                                            "ModelDataUrl": get(
+                                                "Steps.MakeModel.PrimaryContainer.ModelDataUrl"
+                                            ),
+                                        }
+                                    ],
+                                    "SupportedContentTypes": ["text/csv"],
+                                    "SupportedResponseMIMETypes": ["text/csv"],
+                                },
+                                "CustomerMetadataProperties": {
+                                    "score": {"Std:Join": {"On": "", "Values": [score]}}
+                                },
+                            },
+                        },
+                    ],
+                    "ElseSteps": [
+                        {
+                            "Name": "TooLow",
+                            "Type": "Fail",
+                            "Arguments": {
+                                "ErrorMessage": {
+                                    "Std:Join": {
+                                        "On": " ",
+                                        "Values": [
+                                            "score",
+                                            score,
+                                            "below",
+                                            get("Parameters.Threshold"),
+                                        ],
+                                    }
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+        ],
+    }
+
+
+@pytest.fixture()
+def pipeline(aws, bucket) -> tuple[str, dict]:
+    prefix = f"pipe-{uuid.uuid4().hex[:6]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/code/score.py", Body=SCORE_SCRIPT)
+    group = f"{prefix}-group"
+    aws("sagemaker").create_model_package_group(ModelPackageGroupName=group)
+    body = definition(bucket, prefix)
+    aws("sagemaker").create_pipeline(
+        PipelineName=prefix,
+        PipelineDefinition=json.dumps(body),
+        RoleArn=ROLE,
+        ClientRequestToken=uuid.uuid4().hex,
+    )
+    return prefix, {"Group": group}
+
+
+def start(aws, name: str, **parameters) -> str:
+    return aws("sagemaker").start_pipeline_execution(
+        PipelineName=name,
+        PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in parameters.items()],
+    )["PipelineExecutionArn"]
+
+
+def wait_execution(aws, arn: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = aws("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)
+        if described["PipelineExecutionStatus"] not in {"Executing", "Stopping"}:
+            return described
+        time.sleep(0.1)
+    raise AssertionError(f"{arn} still running")
+
+
+def steps_of(aws, arn: str) -> dict[str, dict]:
+    listed = aws("sagemaker").list_pipeline_execution_steps(PipelineExecutionArn=arn)
+    return {s["StepName"]: s for s in listed["PipelineExecutionSteps"]}
+
+
+def test_condition_true_creates_and_registers_with_resolved_references(aws, pipeline) -> None:
+    name, params = pipeline
+    arn = start(aws, name, Score=7, **params)
+    described = wait_execution(aws, arn)
+    assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
+    steps = steps_of(aws, arn)
+    assert set(steps) == {"Score", "Sibling", "Gate", "MakeModel", "Register"}
+    assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
+    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "true"
+    package_arn = steps["Register"]["Metadata"]["RegisterModel"]["Arn"]
+    package = aws("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    assert package["CustomerMetadataProperties"] == {"score": "7"}
+    execution_id = arn.rsplit("/", 1)[1]
+    url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert url == f"s3://emulator-tests/{name}/{execution_id}/out"
+    job = steps["Score"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    assert job.startswith(f"pipelines-{execution_id}-score-")
+    parameters = aws("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    assert {"Name": "Score", "Value": "7"} in parameters["PipelineParameters"]
+    definition_used = aws("sagemaker").describe_pipeline_definition_for_execution(
+        PipelineExecutionArn=arn
+    )
+    assert json.loads(definition_used["PipelineDefinition"])["Steps"][0]["Name"] == "Score"
+
+
+def test_condition_false_runs_the_else_branch_and_registers_nothing(aws, pipeline) -> None:
+    name, params = pipeline
+    arn = start(aws, name, Score=2, **params)
+    described = wait_execution(aws, arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert "score 2 below 5.0" in described["FailureReason"]
+    steps = steps_of(aws, arn)
+    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "false"
+    assert steps["TooLow"]["StepStatus"] == "Failed"
+    assert "Register" not in steps and "MakeModel" not in steps
+    packages = aws("sagemaker").list_model_packages(ModelPackageGroupName=params["Group"])
+    assert packages["ModelPackageSummaryList"] == []
+
+
+def test_or_and_in_conditions(aws, pipeline) -> None:
+    name, params = pipeline
+    arn = start(aws, name, Score=13, **params)  # >= threshold but excluded by Not(In)
+    wait_execution(aws, arn)
+    assert steps_of(aws, arn)["Gate"]["Metadata"]["Condition"]["Outcome"] == "false"
+
+
+def create_raw(aws, body: dict) -> str:
+    name = f"raw-{uuid.uuid4().hex[:6]}"
+    aws("sagemaker").create_pipeline(
+        PipelineName=name,
+        PipelineDefinition=json.dumps(body),
+        RoleArn=ROLE,
+        ClientRequestToken=uuid.uuid4().hex,
+    )
+    return name
+
+
+def test_a_broken_step_reference_fails_with_a_clear_reason(aws, bucket) -> None:
+    step = score_step(bucket, "broken")
+    step["Arguments"]["AppSpecification"]["ContainerArguments"] = [
+        "--score",
+        get("Steps.Nope.Whatever"),
+    ]
+    name = create_raw(aws, {"Version": "2020-12-01", "Parameters": [], "Steps": [step]})
+    described = wait_execution(aws, start(aws, name))
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert (
+        "step 'Score' references step 'Nope', which is not in the pipeline definition"
+        in (described["FailureReason"])
+    )
+
+
+def test_an_unsupported_step_type_fails_naming_it(aws) -> None:
+    body = {
+        "Version": "2020-12-01",
+        "Steps": [{"Name": "Notify", "Type": "Lambda", "Arguments": {}}],
+    }
+    described = wait_execution(aws, start(aws, create_raw(aws, body)))
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert "step 'Notify' has type 'Lambda'" in described["FailureReason"]
+
+
+def test_parameters_are_checked_at_start(aws, pipeline) -> None:
+    name, params = pipeline
+    with pytest.raises(ClientError, match="Parameters without a default need a value: Group"):
+        start(aws, name)
+    with pytest.raises(ClientError, match="must be of type Integer"):
+        start(aws, name, Score="many", **params)
+    with pytest.raises(ClientError, match="'Nope' is not defined"):
+        start(aws, name, Nope=1, **params)
+
+
+def test_same_client_token_is_the_same_execution(aws, pipeline) -> None:
+    name, params = pipeline
+    parameters = [{"Name": k, "Value": v} for k, v in params.items()]
+    arns = {
+        aws("sagemaker").start_pipeline_execution(
+            PipelineName=name,
+            PipelineParameters=parameters,
+            ClientRequestToken=f"{name}-token".ljust(32, "0"),
+        )["PipelineExecutionArn"]
+        for _ in range(2)
+    }
+    assert len(arns) == 1
+    wait_execution(aws, arns.pop())
+
+
+def test_update_versions_the_definition_and_list(aws, pipeline, bucket) -> None:
+    name, _ = pipeline
+    sagemaker = aws("sagemaker")
+    body = {"Version": "2020-12-01", "Parameters": [], "Steps": [score_step(bucket, name)]}
+    body["Parameters"] = [{"Name": "Score", "Type": "Integer", "DefaultValue": 9}]
+    updated = sagemaker.update_pipeline(PipelineName=name, PipelineDefinition=json.dumps(body))
+    assert updated["PipelineVersionId"] == 2
+    assert json.loads(sagemaker.describe_pipeline(PipelineName=name)["PipelineDefinition"]) == body
+    listed = sagemaker.list_pipelines(PipelineNamePrefix=name)["PipelineSummaries"]
+    assert [p["PipelineName"] for p in listed] == [name]
+    with pytest.raises(ClientError, match="already exists"):
+        sagemaker.create_pipeline(
+            PipelineName=name,
+            PipelineDefinition=json.dumps(body),
+            RoleArn=ROLE,
+            ClientRequestToken=uuid.uuid4().hex,
+        )
+
+
+def test_provider_start_pipeline_operator_waits_for_success(aws, pipeline, connection) -> None:
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerStartPipelineOperator
+
+    name, params = pipeline
+    operator = SageMakerStartPipelineOperator(
+        task_id="start",
+        pipeline_name=name,
+        pipeline_params={"Score": "8", **params},
+        wait_for_completion=True,
+        check_interval=1,
+        aws_conn_id=connection,
+    )
+    arn = operator.execute({})
+    assert (
+        aws("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)[
+            "PipelineExecutionStatus"
+        ]
+        == "Succeeded"
+    )
+
+
+def test_stop_ends_the_execution_stopped(aws, bucket) -> None:
+    slow = b"import time; time.sleep(30)\n"
+    prefix = f"stop-{uuid.uuid4().hex[:6]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/code/score.py", Body=slow)
+    body = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Score", "Type": "Integer", "DefaultValue": 1}],
+        "Steps": [score_step(bucket, prefix)],
+    }
+    arn = start(aws, create_raw(aws, body))
+    time.sleep(1)
+    aws("sagemaker").stop_pipeline_execution(
+        PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex
+    )
+    described = wait_execution(aws, arn, timeout=60)
+    assert described["PipelineExecutionStatus"] == "Stopped"
+    assert steps_of(aws, arn)["Score"]["StepStatus"] == "Stopped"
