@@ -299,6 +299,7 @@ class ExecutionRun:
                 metadata = {"Model": {"Arn": self.properties[name]["ModelArn"]}}
                 self.record_step(name, Metadata=metadata)
             elif kind == "RegisterModel":
+                self.ensure_package_group(arguments.get("ModelPackageGroupName", ""))
                 arn = call(self.engine, "CreateModelPackage", arguments)["ModelPackageArn"]
                 self.properties[name] = call(
                     self.engine, "DescribeModelPackage", {"ModelPackageName": arn}
@@ -318,6 +319,14 @@ class ExecutionRun:
             raise
         self.record_step(name, StepStatus="Succeeded", EndTime=now())
         return unlocked
+
+    def ensure_package_group(self, group: str) -> None:
+        """The RegisterModel step creates its model package group when it does not exist yet,
+        as the Pipelines service does."""
+        name = group.split("/")[-1]
+        if name and self.engine.store.find("ModelPackageGroup", name) is None:
+            with contextlib.suppress(StepFailure):  # created meanwhile by a parallel step
+                call(self.engine, "CreateModelPackageGroup", {"ModelPackageGroupName": name})
 
     def run_condition(self, name: str, step: dict[str, Any]) -> list[dict[str, Any]]:
         arguments = step.get("Arguments", {})

@@ -24,9 +24,11 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerModelOperator,
     SageMakerProcessingOperator,
     SageMakerRegisterModelVersionOperator,
+    SageMakerStartPipelineOperator,
     SageMakerTrainingOperator,
     serialize,
 )
+from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerPipelineTrigger
 from botocore.exceptions import ClientError
 
 from include.adult_income import names
@@ -290,3 +292,79 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
             }
         self.operation = "create" if endpoint is None else "update"
         return super().execute(context)
+
+
+def executions_by_display_name(sagemaker: Any, pipeline_name: str) -> dict[str, dict[str, Any]]:
+    """The pipeline's executions, newest first per display name."""
+    found: dict[str, dict[str, Any]] = {}
+    pages = sagemaker.get_paginator("list_pipeline_executions").paginate(
+        PipelineName=pipeline_name, SortOrder="Descending"
+    )
+    for page in pages:
+        for summary in page["PipelineExecutionSummaries"]:
+            found.setdefault(summary.get("PipelineExecutionDisplayName", ""), summary)
+    return found
+
+
+class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
+    """SageMakerStartPipelineOperator that never starts a second execution for its run.
+
+    The execution's display name derives from (dag, run, task). An Executing one is waited for,
+    a Succeeded one is reused, a Failed/Stopped one gets a new attempt (``-a2``, ...), as the
+    job operators do. ``build_params(context)`` gives the PipelineParameters.
+    """
+
+    def __init__(self, *, build_params: Callable[[Any], dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(wait_for_completion=True, **kwargs)
+        self.build_params = build_params
+
+    def execute(self, context: Any) -> str:
+        base = base_job_name(context)
+        # decide_job speaks the jobs' statuses: Executing is InProgress, Succeeded is Completed.
+        translate = {"Executing": "InProgress", "Succeeded": "Completed"}
+        executions = executions_by_display_name(self.hook.conn, self.pipeline_name)
+        attempts = {}
+        for display_name, summary in executions.items():
+            status = summary["PipelineExecutionStatus"]
+            attempts[display_name] = {**summary, "Status": translate.get(status, status)}
+
+        def describe(name: str) -> dict[str, Any]:
+            if name not in attempts:
+                raise ClientError({"Error": {"Code": "ResourceNotFound", "Message": name}}, "List")
+            return attempts[name]
+
+        verdict, name, found = decide_job(base, describe, "Status")
+        self.pipeline_params = self.build_params(context)
+        self.display_name = name
+        if verdict == "create":
+            self.log.info("Starting pipeline execution %s.", name)
+            return super().execute(context)
+        assert found is not None
+        arn = found["PipelineExecutionArn"]
+        if verdict == "reuse":
+            self.log.info("Execution %s already succeeded: reusing %s.", name, arn)
+            return arn
+        self.log.info("Execution %s is running: waiting for %s.", name, arn)
+        if self.deferrable:
+            self.defer(
+                trigger=SageMakerPipelineTrigger(
+                    waiter_type=SageMakerPipelineTrigger.Type.COMPLETE,
+                    pipeline_execution_arn=arn,
+                    waiter_delay=self.check_interval,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        self.hook.check_status(
+            arn,
+            "PipelineExecutionStatus",
+            lambda p: self.hook.describe_pipeline_exec(p, self.verbose),
+            self.check_interval,
+            non_terminal_states=self.hook.pipeline_non_terminal_states,
+            max_ingestion_time=self.waiter_max_attempts * self.check_interval,
+        )
+        return arn

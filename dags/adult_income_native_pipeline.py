@@ -1,0 +1,81 @@
+"""
+# Adult income: the same pipeline, delegated to a native SageMaker Pipeline
+
+Airflow schedules, parameterises and watches; SageMaker Pipelines runs the steps:
+
+```
+wait for input ─► upsert pipeline ─► start pipeline (and wait) ─► summary (always runs)
+
+SageMaker Pipeline: Preprocess ─► Train ─► Evaluate ─► AccuracyGate
+                    AccuracyGate ├─ true  ─► CreateModel, RegisterModel
+                                 └─ false ─► (nothing registered)
+```
+
+- **upsert pipeline** builds the definition with the SageMaker Python SDK from the same request
+  bodies as `adult_income_pipeline` (same scripts, images, hyperparameters) and creates the
+  pipeline, or updates it only when the definition changed.
+- **start pipeline** (SageMakerStartPipelineOperator) passes the DAG's params as pipeline
+  parameters and waits; a retried task re-attaches to its run's execution instead of starting
+  another.
+- **summary** records every step's status, the decision (`registered` | `rejected`), the
+  accuracy and the registered version in `summary.json`, with the main DAG's keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.sensors.python import PythonSensor
+from airflow.sdk import DAG
+
+from include.adult_income import native_tasks, settings, tasks
+from include.adult_income.operators import AttachOrStartPipelineOperator
+from include.adult_income.params import pipeline_params
+
+# Parse-time settings come from the environment only: Variables would cost a DB call per parse.
+AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
+POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
+RETRY_DELAY = dt.timedelta(seconds=int(settings.parse_time_setting("retry_delay_seconds", "60")))
+DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
+# The main DAG's params; deploying is that DAG's job, so its deploy params are left out here.
+PARAMS = {k: v for k, v in pipeline_params().items() if not k.startswith(("deploy", "endpoint"))}
+
+with DAG(
+    dag_id="adult_income_native_pipeline",
+    description="UCI Adult income as a native SageMaker Pipeline, started and watched by Airflow",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=3,
+    params=PARAMS,
+    tags=["sagemaker", "sagemaker-pipelines", "xgboost", "adult-income"],
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
+) as dag:
+    wait_for_input = PythonSensor(
+        task_id="wait_for_input",
+        python_callable=tasks.input_ready,
+        poke_interval=POLL_SECONDS,
+        timeout=6 * 3600,
+        mode="reschedule",
+    )
+    upsert_pipeline = PythonOperator(
+        task_id=native_tasks.UPSERT_TASK, python_callable=native_tasks.upsert_pipeline
+    )
+    start_pipeline = AttachOrStartPipelineOperator(
+        task_id=native_tasks.START_TASK,
+        pipeline_name=native_tasks.PIPELINE_NAME,
+        build_params=native_tasks.execution_parameters,
+        aws_conn_id=AWS_CONN_ID,
+        check_interval=POLL_SECONDS,
+        deferrable=DEFERRABLE,
+    )
+    summary = PythonOperator(
+        task_id="summary",
+        python_callable=native_tasks.summarize,
+        trigger_rule="all_done",
+        retries=0,
+    )
+
+    wait_for_input >> upsert_pipeline >> start_pipeline >> summary

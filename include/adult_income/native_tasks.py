@@ -1,0 +1,170 @@
+"""The Python callables of the native-pipeline DAG: upsert the SageMaker Pipeline definition,
+build an execution's parameters from the DAG's params, and summarise the execution.
+
+The SageMaker SDK (the definition builder) is imported only inside the upsert task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from include.adult_income import native_parameters, settings, tasks
+
+PIPELINE_NAME = "adult-income-xgboost-pipeline"
+START_TASK = "start_pipeline"
+UPSERT_TASK = "upsert_pipeline"
+SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py")
+
+
+def scripts_digest() -> str:
+    """Content address of the job scripts: unchanged scripts keep the same definition."""
+    digest = hashlib.sha256()
+    for script in SCRIPTS:
+        digest.update(script.encode() + b"\0" + (tasks.SCRIPTS_DIR / script).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def upsert_pipeline(**context: Any) -> dict[str, Any]:
+    """Create the pipeline, or update it when its definition changed; idempotent."""
+    from include.adult_income import native_pipeline
+
+    config = settings.load()
+    code_uri = f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+    s3 = tasks.s3_client(config)
+    for script in SCRIPTS:
+        bucket, key = tasks.split_uri(f"{code_uri}/{script}")
+        s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
+    images = tasks.resolve_images(config.region)
+    pipeline_settings = native_pipeline.PipelineSettings(
+        pipeline_name=PIPELINE_NAME,
+        role_arn=config.role_arn,
+        root_uri=config.root_uri,
+        code_uri=code_uri,
+        sklearn_image=images["sklearn"],
+        xgboost_image=images["xgboost"],
+    )
+    definition = json.dumps(native_pipeline.definition(pipeline_settings), sort_keys=True)
+    sagemaker = tasks.sagemaker_client(config)
+    try:
+        current = sagemaker.describe_pipeline(PipelineName=PIPELINE_NAME)
+    except sagemaker.exceptions.ResourceNotFound:
+        current = None
+    if current is None:
+        # The token is the run's: a retried create is the same request, not a second pipeline.
+        token = uuid.uuid5(uuid.NAMESPACE_URL, f"{context['dag'].dag_id}/{context['run_id']}")
+        arn = sagemaker.create_pipeline(
+            PipelineName=PIPELINE_NAME,
+            PipelineDefinition=definition,
+            PipelineDescription="UCI Adult income: preprocess, train, evaluate, gate, register",
+            RoleArn=config.role_arn,
+            ClientRequestToken=token.hex,
+        )["PipelineArn"]
+        change = "created"
+    elif json.loads(current["PipelineDefinition"]) != json.loads(definition):
+        arn = sagemaker.update_pipeline(
+            PipelineName=PIPELINE_NAME, PipelineDefinition=definition, RoleArn=config.role_arn
+        )["PipelineArn"]
+        change = "updated"
+    else:
+        arn, change = current["PipelineArn"], "unchanged"
+    print(f"pipeline {PIPELINE_NAME}: {change} ({arn})")
+    return {"pipeline_name": PIPELINE_NAME, "pipeline_arn": arn, "change": change}
+
+
+def execution_parameters(context: Any) -> dict[str, Any]:
+    """The execution's PipelineParameters from the DAG run's params (and its input partition)."""
+    params = {key: context["params"][key] for key in context["params"]}
+    return native_parameters.execution_parameters(params, tasks.layout_for(context).input_uri)
+
+
+def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    for page in sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=execution_arn, SortOrder="Ascending"
+    ):
+        steps += page["PipelineExecutionSteps"]
+    return steps
+
+
+def summarize(**context: Any) -> dict[str, Any]:
+    """Always runs: the execution's outcome as summary.json, with the main DAG's keys."""
+    config = settings.load()
+    execution_arn = context["ti"].xcom_pull(task_ids=START_TASK)
+    layout = tasks.layout_for(context, config)
+    summary: dict[str, Any] = {
+        "dag_id": context["dag"].dag_id,
+        "run_id": context["run_id"],
+        "logical_date": context["ds"],
+        "accuracy": None,
+        "threshold": float(context["params"]["accuracy_threshold"]),
+        "decision": "failed",
+        "reason": None,
+        "model_package_arn": None,
+        "model_name": None,
+        "endpoint": None,
+        "endpoint_config": None,
+        "training_job": None,
+        "input_uri": layout.input_uri,
+        "data_uri": None,
+        "model_uri": None,
+        "evaluation_uri": None,
+        "summary_uri": layout.summary_uri,
+        "pipeline_execution_arn": execution_arn,
+        "steps": {},
+    }
+    if execution_arn:
+        summary.update(execution_outcome(config, execution_arn))
+    else:
+        summary["reason"] = "no execution succeeded; see the start_pipeline task's log"
+    bucket, key = tasks.split_uri(layout.summary_uri)
+    tasks.s3_client(config).put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(summary, indent=2).encode()
+    )
+    print(json.dumps(summary, indent=2))
+    if summary["decision"] == "failed":
+        raise RuntimeError(f"the pipeline execution failed: {summary['reason']}")
+    return summary
+
+
+def execution_outcome(config: settings.Settings, execution_arn: str) -> dict[str, Any]:
+    """Decision, accuracy and resources of one execution, read from its steps."""
+    sagemaker = tasks.sagemaker_client(config)
+    execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    steps = {s["StepName"]: s for s in step_statuses(sagemaker, execution_arn)}
+    metadata = {name: step.get("Metadata", {}) for name, step in steps.items()}
+    execution_id = execution_arn.rsplit("/", 1)[1]
+    run_uri = f"{native_parameters.executions_uri(config.root_uri, PIPELINE_NAME)}/{execution_id}"
+    outcome: dict[str, Any] = {
+        "steps": {name: step["StepStatus"] for name, step in steps.items()},
+        "data_uri": f"{run_uri}/data",
+    }
+    training_arn = metadata.get("Train", {}).get("TrainingJob", {}).get("Arn")
+    if training_arn:
+        outcome["training_job"] = training_arn.rsplit("/", 1)[1]
+        training = sagemaker.describe_training_job(TrainingJobName=outcome["training_job"])
+        outcome["model_uri"] = training.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    if steps.get("Evaluate", {}).get("StepStatus") == "Succeeded":
+        outcome["evaluation_uri"] = f"{run_uri}/evaluation/evaluation.json"
+        bucket, key = tasks.split_uri(outcome["evaluation_uri"])
+        evaluation = json.loads(
+            tasks.s3_client(config).get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
+        outcome["accuracy"] = evaluation["metrics"]["accuracy"]["value"]
+    gate = metadata.get("AccuracyGate", {}).get("Condition", {}).get("Outcome")
+    registered = metadata.get("RegisterModel", {}).get("RegisterModel", {}).get("Arn")
+    model_arn = metadata.get("CreateModel", {}).get("Model", {}).get("Arn")
+    status = execution["PipelineExecutionStatus"]
+    if status == "Succeeded" and registered:
+        outcome.update(decision="registered", model_package_arn=registered)
+        outcome["reason"] = "accuracy >= threshold: the AccuracyGate took its if-branch"
+    elif status == "Succeeded" and gate == "false":
+        outcome.update(decision="rejected")
+        outcome["reason"] = "accuracy < threshold: the AccuracyGate took its else-branch"
+    else:
+        outcome["reason"] = f"execution {status}: {execution.get('FailureReason', '')}"
+    if model_arn:
+        outcome["model_name"] = model_arn.rsplit("/", 1)[1]
+    return outcome
