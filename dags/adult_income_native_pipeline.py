@@ -38,8 +38,13 @@ AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
 POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
 RETRY_DELAY = dt.timedelta(seconds=int(settings.parse_time_setting("retry_delay_seconds", "60")))
 DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
-# The main DAG's params; deploying is that DAG's job, so its deploy params are left out here.
-PARAMS = {k: v for k, v in pipeline_params().items() if not k.startswith(("deploy", "endpoint"))}
+# The main DAG's params but deploy (that DAG's job) and early stopping (a pipeline parameter
+# cannot be left unset, and the built-in algorithm refuses an empty value).
+PARAMS = {
+    k: v
+    for k, v in pipeline_params().items()
+    if not k.startswith(("deploy", "endpoint")) and k != "early_stopping_rounds"
+}
 
 with DAG(
     dag_id="adult_income_native_pipeline",

@@ -1,0 +1,68 @@
+"""The native-pipeline DAG: imports offline, its shape, its operator and params."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from airflow.models.dagbag import DagBag
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_ID = "adult_income_native_pipeline"
+DAG_FILE = ROOT / "dags" / "adult_income_native_pipeline.py"
+
+
+@pytest.fixture(scope="module")
+def dag():
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    return bag.dags[DAG_ID]
+
+
+def test_shape_schedule_and_retries(dag) -> None:
+    edges = {(up, down) for down, task in dag.task_dict.items() for up in task.upstream_task_ids}
+    assert edges == {
+        ("wait_for_input", "upsert_pipeline"),
+        ("upsert_pipeline", "start_pipeline"),
+        ("start_pipeline", "summary"),
+    }
+    assert dag.schedule == "@daily" and dag.catchup is False
+    assert dag.task_dict["summary"].trigger_rule == "all_done"
+    assert all(t.retries >= 1 for t in dag.tasks if t.task_id != "summary")
+    assert "SageMakerStartPipelineOperator" in dag.doc_md
+
+
+def test_start_is_the_providers_operator_and_waits(dag) -> None:
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerStartPipelineOperator
+
+    start = dag.task_dict["start_pipeline"]
+    assert isinstance(start, SageMakerStartPipelineOperator)
+    assert start.wait_for_completion is True
+    assert start.pipeline_name == "adult-income-xgboost-pipeline"
+
+
+def test_params_are_the_main_dags_without_deploy(dag) -> None:
+    assert dag.params["accuracy_threshold"] == 0.8
+    assert "num_round" in dag.params and "model_approval_status" in dag.params
+    assert not any(key.startswith(("deploy", "endpoint")) for key in dag.params)
+
+
+def test_parse_imports_no_sagemaker_sdk() -> None:
+    probe = (
+        "import sys, json, runpy; runpy.run_path(sys.argv[1]);"
+        "print(json.dumps(sorted(m for m in ('pandas','xgboost','sklearn','sagemaker') "
+        "if m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(DAG_FILE)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "AIRFLOW_HOME": "/tmp/af-probe"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
