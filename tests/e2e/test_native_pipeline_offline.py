@@ -1,0 +1,73 @@
+"""The native-pipeline DAG offline, as `make run PIPELINE=native` runs it: the emulator executes
+the SageMaker Pipeline definition; pass registers a version, threshold 0.99 registers nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools import run_offline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("native-state")
+
+
+def run(state_dir: Path, date: str, conf: dict | None = None) -> tuple[int, dict | None]:
+    code = run_offline.main(
+        [
+            "--pipeline",
+            "native",
+            "--date",
+            date,
+            "--conf",
+            json.dumps(conf or {}),
+            "--state-dir",
+            str(state_dir),
+        ]
+    )
+    summaries = [
+        json.loads(path.read_text())
+        for path in (state_dir / "runs").glob("*/summary.json")
+        if json.loads(path.read_text())["logical_date"] == date
+    ]
+    return code, max(summaries, key=lambda s: s["run_id"]) if summaries else None
+
+
+def test_native_pipeline_registers_a_version_with_every_step_succeeded(state_dir: Path) -> None:
+    code, summary = run(state_dir, "2026-11-01")
+    assert code == 0
+    assert summary["dag_id"] == "adult_income_native_pipeline"
+    assert summary["decision"] == "registered"
+    assert summary["accuracy"] >= 0.86
+    assert summary["steps"] == {
+        "Preprocess": "Succeeded",
+        "Train": "Succeeded",
+        "Evaluate": "Succeeded",
+        "AccuracyGate": "Succeeded",
+        "CreateModel": "Succeeded",
+        "RegisterModel": "Succeeded",
+    }
+    assert summary["model_package_arn"].endswith(":model-package/adult-income-xgboost/1")
+    run_dir = state_dir / "runs" / run_offline.safe_dir_name(summary["run_id"])
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["metrics"]["accuracy"]["value"] == summary["accuracy"]
+    log = (run_dir / "airflow.log").read_text()
+    assert "pipeline adult-income-xgboost-pipeline: created" in log
+
+
+def test_threshold_099_takes_the_else_branch_and_registers_nothing(state_dir: Path) -> None:
+    code, summary = run(state_dir, "2026-11-02", {"accuracy_threshold": 0.99})
+    assert code == 0
+    assert summary["decision"] == "rejected"
+    assert summary["model_package_arn"] is None and summary["model_name"] is None
+    assert "RegisterModel" not in summary["steps"] and "CreateModel" not in summary["steps"]
+    assert summary["steps"]["AccuracyGate"] == "Succeeded"
+    log = state_dir / "runs" / run_offline.safe_dir_name(summary["run_id"]) / "airflow.log"
+    # the second run found the same definition: no update, no second pipeline
+    assert "pipeline adult-income-xgboost-pipeline: unchanged" in log.read_text()
