@@ -28,6 +28,14 @@ from tools.offline import (
     seed_input,
 )
 
+REPORT_FILES = (
+    "report.html",
+    "roc.png",
+    "precision_recall.png",
+    "calibration.png",
+    "confusion_matrix.png",
+    "feature_importance.png",
+)
 DAG_IDS = {"main": "adult_income_pipeline", "native": "adult_income_native_pipeline"}
 
 
@@ -106,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
                 (work_dir / name).replace(run_dir / name)
             download(emulator.url, summary.get("evaluation_uri"), run_dir / "evaluation.json")
             download(emulator.url, summary.get("model_uri"), run_dir / "model.tar.gz")
+            report = summary.get("report_uri")
+            if report:  # report.html and its PNGs, beside summary.json
+                for name in REPORT_FILES:
+                    download(emulator.url, report.rsplit("/", 1)[0] + f"/{name}", run_dir / name)
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     if result.returncode != 0 or summary is None:

@@ -112,6 +112,7 @@ def summarize(**context: Any) -> dict[str, Any]:
         "model_uri": None,
         "evaluation_uri": None,
         "summary_uri": layout.summary_uri,
+        "report_uri": None,
         "pipeline_execution_arn": execution_arn,
         "steps": {},
     }
@@ -119,6 +120,25 @@ def summarize(**context: Any) -> dict[str, Any]:
         summary.update(execution_outcome(config, execution_arn))
     else:
         summary["reason"] = "no execution succeeded; see the start_pipeline task's log"
+    if summary["evaluation_uri"] and summary["model_uri"]:
+        execution_root = summary["data_uri"].removesuffix("/data")
+        tasks.report_or_error(
+            config,
+            summary,
+            evaluation_uri=summary["evaluation_uri"],
+            model_uri=summary["model_uri"],
+            schema_uri=f"{summary['data_uri']}/schema/schema.json",
+            report_uri=f"{execution_root}/report",
+            title=f"Adult income XGBoost — {context['dag'].dag_id}, {context['ds']}",
+            facts={
+                "run": context["run_id"],
+                "pipeline execution": str(execution_arn),
+                "accuracy": f"{summary['accuracy']:.4f}",
+                "threshold": f"{summary['threshold']:.4f}",
+                "decision": summary["decision"],
+                "model version": str(summary["model_package_arn"] or "none"),
+            },
+        )
     bucket, key = tasks.split_uri(layout.summary_uri)
     tasks.s3_client(config).put_object(
         Bucket=bucket, Key=key, Body=json.dumps(summary, indent=2).encode()

@@ -59,6 +59,11 @@ class RunLayout:
         return f"{self.data_uri('schema')}/inference.tar.gz"
 
     @property
+    def report_uri(self) -> str:
+        """report.html and its charts (the summary task renders them)."""
+        return f"{self.run_uri}/report"
+
+    @property
     def summary_uri(self) -> str:
         return f"{self.run_uri}/summary.json"
 

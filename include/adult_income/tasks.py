@@ -181,6 +181,8 @@ def model_package_config(context: Any) -> dict[str, Any]:
             "run_id": context["run_id"],
             "training_job": training["TrainingJobName"],
             "accuracy": f"{accuracy:.6f}",
+            # the summary task renders it there once the run's branches are done
+            "report": f"{layout_for(context, config).report_uri}/report.html",
         },
         description=f"XGBoost on UCI Adult, {context['run_id']}",
     )
@@ -273,6 +275,58 @@ def smoke_check(**context: Any) -> dict[str, Any]:
     return {"endpoint_name": name, "endpoint_config_name": expected, "scores": scores}
 
 
+def render_report(
+    config: settings.Settings,
+    *,
+    evaluation_uri: str,
+    model_uri: str,
+    schema_uri: str,
+    report_uri: str,
+    title: str,
+    facts: dict[str, str],
+) -> str:
+    """Render report.html and its charts from the run's evaluation, booster and schema, and
+    upload them under ``report_uri``; returns the report's URI."""
+    import tarfile
+    import tempfile
+
+    from include.adult_income import report
+
+    s3 = s3_client(config)
+
+    def fetch(uri: str, target: Path) -> Path:
+        bucket, key = split_uri(uri)
+        s3.download_file(bucket, key, str(target))
+        return target
+
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        evaluation = json.loads(fetch(evaluation_uri, folder / "evaluation.json").read_text())
+        schema = json.loads(fetch(schema_uri, folder / "schema.json").read_text())
+        with tarfile.open(fetch(model_uri, folder / "model.tar.gz")) as archive:
+            archive.extract("xgboost-model", folder / "model", filter="data")
+        importance = report.feature_importance(
+            folder / "model" / "xgboost-model", schema["feature_columns"]
+        )
+        files = report.render_report(
+            evaluation, importance, folder / "report", title=title, facts=facts
+        )
+        for path in files:
+            bucket, key = split_uri(f"{report_uri}/{path.name}")
+            s3.upload_file(str(path), bucket, key)
+    return f"{report_uri}/report.html"
+
+
+def report_or_error(config: settings.Settings, summary: dict[str, Any], **kwargs: Any) -> None:
+    """Add report_uri to the summary; a report that cannot be drawn is recorded, and the run's
+    decision stands."""
+    try:
+        summary["report_uri"] = render_report(config, **kwargs)
+    except Exception as exc:
+        print(f"WARNING: the model report could not be rendered: {exc!r}")
+        summary["report_uri"], summary["report_error"] = None, repr(exc)
+
+
 def summarize(**context: Any) -> dict[str, Any]:
     """Always runs: the run's outcome as summary.json under its prefix (and in XCom)."""
     config = settings.load()
@@ -308,7 +362,26 @@ def summarize(**context: Any) -> dict[str, Any]:
         "model_uri": training.get("ModelArtifacts", {}).get("S3ModelArtifacts"),
         "evaluation_uri": f"{layout.evaluation_uri}/evaluation.json" if gate_value else None,
         "summary_uri": layout.summary_uri,
+        "report_uri": None,
     }
+    if gate_value and summary["model_uri"]:
+        report_or_error(
+            config,
+            summary,
+            evaluation_uri=summary["evaluation_uri"],
+            model_uri=summary["model_uri"],
+            schema_uri=f"{layout.data_uri('schema')}/schema.json",
+            report_uri=layout.report_uri,
+            title=f"Adult income XGBoost — {context['dag'].dag_id}, {context['ds']}",
+            facts={
+                "run": context["run_id"],
+                "training job": str(summary["training_job"]),
+                "accuracy": f"{summary['accuracy']:.4f}",
+                "threshold": f"{summary['threshold']:.4f}",
+                "decision": decision,
+                "model version": str(package_arn or "none"),
+            },
+        )
     bucket, key = split_uri(layout.summary_uri)
     s3_client(config).put_object(
         Bucket=bucket, Key=key, Body=json.dumps(summary, indent=2).encode()

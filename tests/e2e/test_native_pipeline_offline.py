@@ -59,6 +59,7 @@ def test_native_pipeline_registers_a_version_with_every_step_succeeded(state_dir
     assert evaluation["metrics"]["accuracy"]["value"] == summary["accuracy"]
     log = (run_dir / "airflow.log").read_text()
     assert "pipeline adult-income-xgboost-pipeline: created" in log
+    assert (run_dir / "report.html").exists() and (run_dir / "calibration.png").exists()
 
 
 def test_threshold_099_takes_the_else_branch_and_registers_nothing(state_dir: Path) -> None:

@@ -53,6 +53,10 @@ def test_pass_registers_a_version_with_metrics(passed: dict, state_dir: Path) ->
     for key in ("input_uri", "data_uri", "model_uri", "evaluation_uri"):
         assert passed[key].startswith("s3://"), key
     assert passed["endpoint"] is None
+    # the model report, rendered by the summary task, copied beside summary.json
+    assert passed["report_uri"].endswith("/report/report.html")
+    assert "feature_importance.png" in (run_dir / "report.html").read_text()
+    assert (run_dir / "roc.png").stat().st_size > 10_000
     airflow_log = (run_dir / "airflow.log").read_text()
     assert "is PendingManualApproval, not Approved: not deploying" in airflow_log
 
