@@ -54,6 +54,8 @@ AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
 POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
 RETRY_DELAY = dt.timedelta(seconds=int(settings.parse_time_setting("retry_delay_seconds", "60")))
 DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
+# Stream the training job's log into the task log (the provider then polls every 30 s).
+STREAM_TRAINING_LOG = settings.as_bool(settings.parse_time_setting("stream_training_log", "true"))
 JOB_ARGS = {"aws_conn_id": AWS_CONN_ID, "check_interval": POLL_SECONDS, "deferrable": DEFERRABLE}
 
 with DAG(
@@ -80,7 +82,10 @@ with DAG(
         task_id="preprocess", build_config=tasks.preprocess_config, **JOB_ARGS
     )
     train = AttachOrCreateTrainingOperator(
-        task_id="train", build_config=tasks.training_config, print_log=True, **JOB_ARGS
+        task_id="train",
+        build_config=tasks.training_config,
+        print_log=STREAM_TRAINING_LOG,
+        **JOB_ARGS,
     )
     evaluate = AttachOrCreateProcessingOperator(
         task_id="evaluate", build_config=tasks.evaluate_config, **JOB_ARGS

@@ -68,6 +68,11 @@ def offline_environment(endpoint_url: str, airflow_home: Path) -> dict[str, str]
             "ADULT_PIPELINE_ROLE_ARN": OFFLINE_ROLE_ARN,
             # Jobs here take seconds, not minutes: poll often so feedback is quick.
             "ADULT_PIPELINE_POLL_SECONDS": env.get("ADULT_PIPELINE_POLL_SECONDS", "1"),
+            # The provider's log tailing re-describes a training job only every 30 s, which
+            # would be most of an offline run; the job's log stays in CloudWatch Logs.
+            "ADULT_PIPELINE_STREAM_TRAINING_LOG": env.get(
+                "ADULT_PIPELINE_STREAM_TRAINING_LOG", "false"
+            ),
             "ADULT_PIPELINE_RETRY_DELAY_SECONDS": env.get(
                 "ADULT_PIPELINE_RETRY_DELAY_SECONDS", "2"
             ),

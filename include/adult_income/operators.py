@@ -135,14 +135,23 @@ class AttachOrCreateTrainingOperator(SageMakerTrainingOperator):
             return super().execute(context)
         if verdict == "attach":
             self.log.info("Training job %s is already running: waiting for it.", name)
-            self.hook.check_training_status_with_log(
-                name,
-                self.hook.non_terminal_states,
-                self.hook.training_failed_states,
-                True,
-                self.check_interval,
-                self.max_ingestion_time,
-            )
+            if self.print_log:
+                self.hook.check_training_status_with_log(
+                    name,
+                    self.hook.non_terminal_states,
+                    self.hook.training_failed_states,
+                    True,
+                    self.check_interval,
+                    self.max_ingestion_time,
+                )
+            else:
+                self.hook.check_status(
+                    name,
+                    "TrainingJobStatus",
+                    self.hook.describe_training_job,
+                    self.check_interval,
+                    self.max_ingestion_time,
+                )
             description = self.hook.describe_training_job(name)
         else:
             self.log.info("Training job %s already completed: reusing it.", name)
