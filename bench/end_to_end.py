@@ -119,7 +119,7 @@ def parse_seconds(dag_file: Path, repeats: int = 5) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     pipeline_times, bare_times = [], []
     with tempfile.TemporaryDirectory() as state:
