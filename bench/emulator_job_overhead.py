@@ -28,7 +28,7 @@ open("/opt/ml/processing/output/runtime.txt", "w").write(str(time.perf_counter()
 """
 
 
-def main() -> dict:
+def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as data_dir, EmulatorServer(data_dir, port=0) as server:
         kwargs = {
             "endpoint_url": server.url,

@@ -3,11 +3,12 @@ time and peak memory, and a description of the machine."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,20 +19,36 @@ class Measured:
     peak_mb: float
 
 
+# Runs the measured command and reports its own wait4() usage. A child started straight from
+# a large parent (vfork, then exec) is charged the parent's resident pages as its peak, so the
+# measured command is started from this small launcher instead.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+command, log = json.loads(sys.argv[1]), sys.argv[2]
+with open(log, "wb") as output:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(process.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - started,
+                  "code": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss}))
+"""
+
+
 def run_measured(command: list[str], *, cwd: Path | None = None) -> Measured:
-    """Run ``command``; its wall time and its own peak RSS (``wait4`` gives the child's usage,
-    which ``getrusage(RUSAGE_CHILDREN)`` would mix with every earlier child's)."""
-    with tempfile.TemporaryFile() as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            output.seek(0)
-            tail = output.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"{command[1:3]} exited {process.returncode}:\n{tail}")
-    return Measured(round(elapsed, 3), round(usage.ru_maxrss / 1024, 1))  # ru_maxrss is KiB
+    """Run ``command``; its wall time and its own peak RSS."""
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        launched = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, json.dumps(command), log.name],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            check=True,
+        )
+        report = json.loads(launched.stdout.strip().splitlines()[-1])
+        if report["code"] != 0:
+            tail = Path(log.name).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{command[1:3]} exited {report['code']}:\n{tail}")
+    return Measured(round(report["seconds"], 3), round(report["maxrss_kib"] / 1024, 1))
 
 
 def cpu_model() -> str:

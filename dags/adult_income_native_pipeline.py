@@ -33,11 +33,7 @@ from include.adult_income import native_tasks, settings, tasks
 from include.adult_income.operators import AttachOrStartPipelineOperator
 from include.adult_income.params import pipeline_params
 
-# Parse-time settings come from the environment only: Variables would cost a DB call per parse.
-AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
-POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
-RETRY_DELAY = dt.timedelta(seconds=int(settings.parse_time_setting("retry_delay_seconds", "60")))
-DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
+SETTINGS = settings.dag_settings()
 # The main DAG's params but deploy (that DAG's job) and early stopping (a pipeline parameter
 # cannot be left unset, and the built-in algorithm refuses an empty value).
 PARAMS = {
@@ -56,12 +52,12 @@ with DAG(
     max_active_runs=3,
     params=PARAMS,
     tags=["sagemaker", "sagemaker-pipelines", "xgboost", "adult-income"],
-    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
+    default_args={"retries": 2, "retry_delay": SETTINGS.retry_delay},
 ) as dag:
     wait_for_input = PythonSensor(
         task_id="wait_for_input",
         python_callable=tasks.input_ready,
-        poke_interval=POLL_SECONDS,
+        poke_interval=SETTINGS.poll_seconds,
         timeout=6 * 3600,
         mode="reschedule",
     )
@@ -72,9 +68,9 @@ with DAG(
         task_id=native_tasks.START_TASK,
         pipeline_name=native_tasks.PIPELINE_NAME,
         build_params=native_tasks.execution_parameters,
-        aws_conn_id=AWS_CONN_ID,
-        check_interval=POLL_SECONDS,
-        deferrable=DEFERRABLE,
+        aws_conn_id=SETTINGS.aws_conn_id,
+        check_interval=SETTINGS.poll_seconds,
+        deferrable=SETTINGS.deferrable,
     )
     summary = PythonOperator(
         task_id="summary",

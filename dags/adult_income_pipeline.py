@@ -49,14 +49,12 @@ from include.adult_income.operators import (
 )
 from include.adult_income.params import pipeline_params
 
-# Parse-time settings come from the environment only: Variables would cost a DB call per parse.
-AWS_CONN_ID = settings.parse_time_setting("aws_conn_id", "aws_default")
-POLL_SECONDS = int(settings.parse_time_setting("poll_seconds", "30"))
-RETRY_DELAY = dt.timedelta(seconds=int(settings.parse_time_setting("retry_delay_seconds", "60")))
-DEFERRABLE = settings.as_bool(settings.parse_time_setting("deferrable", "false"))
-# Stream the training job's log into the task log (the provider then polls every 30 s).
-STREAM_TRAINING_LOG = settings.as_bool(settings.parse_time_setting("stream_training_log", "true"))
-JOB_ARGS = {"aws_conn_id": AWS_CONN_ID, "check_interval": POLL_SECONDS, "deferrable": DEFERRABLE}
+SETTINGS = settings.dag_settings()
+JOB_ARGS = {
+    "aws_conn_id": SETTINGS.aws_conn_id,
+    "check_interval": SETTINGS.poll_seconds,
+    "deferrable": SETTINGS.deferrable,
+}
 
 with DAG(
     dag_id="adult_income_pipeline",
@@ -68,12 +66,12 @@ with DAG(
     max_active_runs=3,
     params=pipeline_params(),
     tags=["sagemaker", "xgboost", "adult-income"],
-    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
+    default_args={"retries": 2, "retry_delay": SETTINGS.retry_delay},
 ) as dag:
     wait_for_input = PythonSensor(
         task_id="wait_for_input",
         python_callable=tasks.input_ready,
-        poke_interval=POLL_SECONDS,
+        poke_interval=SETTINGS.poll_seconds,
         timeout=6 * 3600,
         mode="reschedule",
     )
@@ -84,7 +82,7 @@ with DAG(
     train = AttachOrCreateTrainingOperator(
         task_id="train",
         build_config=tasks.training_config,
-        print_log=STREAM_TRAINING_LOG,
+        print_log=SETTINGS.stream_training_log,
         **JOB_ARGS,
     )
     evaluate = AttachOrCreateProcessingOperator(
@@ -94,12 +92,12 @@ with DAG(
         task_id="accuracy_gate", python_callable=tasks.accuracy_gate
     )
     create_model = CreateOrReuseModelOperator(
-        task_id=tasks.MODEL_TASK, build_config=tasks.model_config, aws_conn_id=AWS_CONN_ID
+        task_id=tasks.MODEL_TASK, build_config=tasks.model_config, aws_conn_id=SETTINGS.aws_conn_id
     )
     register_model_version = RegisterOnceOperator(
         task_id=tasks.REGISTER_TASK,
         build_request=tasks.model_package_config,
-        aws_conn_id=AWS_CONN_ID,
+        aws_conn_id=SETTINGS.aws_conn_id,
     )
     model_rejected = PythonOperator(task_id=tasks.REJECT_TASK, python_callable=tasks.model_rejected)
     should_deploy = ShortCircuitOperator(

@@ -1,7 +1,8 @@
 """`make airflow`: the emulator plus `airflow standalone` with the project's DAGs, offline.
 
 Open http://localhost:8080 (no login: a local development UI where everyone is admin), then
-trigger `adult_income_pipeline` with a conf from the trigger form. Ctrl-C stops both.
+trigger `adult_income_pipeline` (or `adult_income_native_pipeline`) with a conf from the
+trigger form. Ctrl-C stops both.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from emulator.process import EmulatorProcess
 from tools.offline import LOCAL, ensure_airflow_db, offline_environment, seed_input
+from tools.run_offline import DAG_IDS
 
 
 def main() -> int:
@@ -29,7 +31,8 @@ def main() -> int:
         # paused), so the daily schedule and the trigger form work at once.
         airflow = [sys.executable, "-m", "airflow"]
         subprocess.run([*airflow, "dags", "reserialize"], env=env, check=False)
-        subprocess.run([*airflow, "dags", "unpause", "adult_income_pipeline"], env=env, check=False)
+        for dag_id in DAG_IDS.values():
+            subprocess.run([*airflow, "dags", "unpause", dag_id], env=env, check=False)
         print(f"emulator at {emulator.url}; Airflow UI at http://localhost:8080", flush=True)
         try:
             return subprocess.call([*airflow, "standalone"], env=env)

@@ -18,6 +18,7 @@ SageMaker execution role must be configured.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 
@@ -110,3 +111,27 @@ def load(*, use_variables: bool = True) -> Settings:
 def parse_time_setting(name: str, default: str) -> str:
     """A setting needed while the DAG is parsed (no Variables there: they cost a DB call)."""
     return lookup(name, use_variables=False) or default
+
+
+@dataclass(frozen=True)
+class DagSettings:
+    """What the DAG files read while they are parsed: environment only (Variables would cost a
+    database call per parse)."""
+
+    aws_conn_id: str
+    poll_seconds: int
+    retry_delay: dt.timedelta
+    deferrable: bool
+    # Stream the training job's log into the task log (the provider then re-describes the
+    # job every 30 s).
+    stream_training_log: bool
+
+
+def dag_settings() -> DagSettings:
+    return DagSettings(
+        aws_conn_id=parse_time_setting("aws_conn_id", "aws_default"),
+        poll_seconds=int(parse_time_setting("poll_seconds", "30")),
+        retry_delay=dt.timedelta(seconds=int(parse_time_setting("retry_delay_seconds", "60"))),
+        deferrable=as_bool(parse_time_setting("deferrable", "false")),
+        stream_training_log=as_bool(parse_time_setting("stream_training_log", "true")),
+    )
