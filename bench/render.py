@@ -206,7 +206,9 @@ Growth exponent (slope of log time on log rows; 1.0 is linear):
 How: `python -m bench.scale`: {result["method"]}; preprocess.py, the built-in XGBoost algorithm
 (seed hyperparameters, 50 rounds) and evaluate.py, each timed with its own peak RSS (`wait4`).
 The exponent over all sizes is pulled below 1 by the fixed start-up (interpreter and imports,
-about 1.5 s per step). Machine: {describe_machine(result.get("machine"))}.
+about 1.5 s per step). This is a load test, not a quality measure: resampled rows repeat, so
+copies of a row land in both train and test and accuracy rises with size.
+Machine: {describe_machine(result.get("machine"))}.
 """
 
 
