@@ -2,19 +2,26 @@
 
 Charts: ROC curve, precision-recall curve, calibration (predicted vs observed per bin),
 confusion matrix and the booster's feature importance (total gain, named after the schema's
-feature columns). report.html refers to the PNGs by relative path, so the folder can be
-uploaded to S3 as it is and opened from a local copy.
+feature columns). report.html refers to the PNGs by relative path and needs nothing else (inline
+CSS, no script, no remote resource), so the folder can be uploaded to S3 as it is and opened
+from a local copy.
 
-matplotlib and xgboost are imported inside the functions: Airflow imports this module only in
-the summary task, never while parsing the DAG.
+matplotlib and xgboost are imported inside the functions: Airflow tasks import this module, and
+only the task that draws the report should pay for them.
 """
 
 from __future__ import annotations
 
 import html
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+# File name -> alt text (each chart carries its own title), in the order the page shows them.
 CHARTS = {
     "roc.png": "ROC curve",
     "precision_recall.png": "Precision-recall curve",
@@ -22,34 +29,66 @@ CHARTS = {
     "confusion_matrix.png": "Confusion matrix",
     "feature_importance.png": "Feature importance (total gain)",
 }
-HEADLINE_METRICS = ("accuracy", "roc_auc", "precision", "recall", "f1", "log_loss", "row_count")
+# metrics.<name>.value in evaluation.json -> the label the page gives it.
+HEADLINE_METRICS = {
+    "accuracy": "Accuracy",
+    "roc_auc": "ROC AUC",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "log_loss": "Log loss",
+    "threshold": "Threshold",
+    "row_count": "Test rows",
+}
+DPI = 110
+CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
 
 
 def feature_importance(
     booster_path: Path, feature_columns: list[str], top: int = 15
 ) -> list[tuple[str, float]]:
-    """Total-gain importance of the booster's features, named, largest first."""
+    """Total-gain importance of the booster's features, named after ``feature_columns``,
+    largest first, at most ``top`` of them."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1, not {top}")
+    booster = load_booster(Path(booster_path))
+    if booster.num_features() != len(feature_columns):
+        # Naming f<i> after another run's schema would label every bar wrongly, silently.
+        raise ValueError(
+            f"{booster_path}: the booster has {booster.num_features()} features but the schema "
+            f"lists {len(feature_columns)}: not the schema this model was trained with"
+        )
+    # The built-in algorithm trains on an unnamed matrix, so xgboost calls column i "f<i>".
+    names = booster.feature_names or [f"f{i}" for i in range(len(feature_columns))]
+    columns = dict(zip(names, feature_columns, strict=True))
+    scores = booster.get_score(importance_type="total_gain")
+    named = [(columns[key], float(gain)) for key, gain in scores.items()]
+    # Ties broken by name so that the same model always draws the same chart.
+    return sorted(named, key=lambda item: (-item[1], item[0]))[:top]
+
+
+def load_booster(path: Path) -> xgb.Booster:
+    """An ``xgboost.Booster`` saved natively (JSON, UBJSON, binary) or pickled, as older built-in
+    containers did; include/scripts/evaluate.py accepts the same two."""
     import xgboost as xgb
 
+    data = path.read_bytes()
+    if data[:1] == b"\x80":  # every pickle protocol >= 2 starts with PROTO
+        import pickle
+
+        # The artefact comes from this pipeline's own training job, as evaluate.py reads it.
+        booster = pickle.loads(data)
+        if not isinstance(booster, xgb.Booster):
+            raise ValueError(f"{path}: the pickle holds a {type(booster).__name__}, not a Booster")
+        return booster
     booster = xgb.Booster()
-    booster.load_model(bytearray(Path(booster_path).read_bytes()))
-    scores = booster.get_score(importance_type="total_gain")
-    named = []
-    for key, gain in scores.items():
-        # The built-in algorithm trains on a matrix without names: features are f0, f1, ...
-        index = int(key[1:]) if key.startswith("f") and key[1:].isdigit() else None
-        name = feature_columns[index] if index is not None and index < len(feature_columns) else key
-        named.append((name, float(gain)))
-    return sorted(named, key=lambda item: item[1], reverse=True)[:top]
-
-
-def required(evaluation: dict[str, Any], *path: str) -> Any:
-    value: Any = evaluation
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            raise ValueError(f"evaluation.json has no {'.'.join(path)}: cannot draw the report")
-        value = value[key]
-    return value
+    try:
+        # From bytes: the file name has no extension for xgboost to guess the format from.
+        booster.load_model(bytearray(data))
+    except xgb.core.XGBoostError as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ValueError(f"{path}: not a model XGBoost can load: {first_line}") from exc
+    return booster
 
 
 def render_report(
@@ -60,132 +99,285 @@ def render_report(
     title: str,
     facts: dict[str, str],
 ) -> list[Path]:
-    """Write the five charts and report.html into ``out_dir``; returns the files, HTML first."""
-    import matplotlib
+    """Write the five charts and report.html into ``out_dir``; returns the files, HTML first.
 
-    matplotlib.use("Agg")  # no display: render to files
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    roc = required(evaluation, "curves", "roc")
-    pr = required(evaluation, "curves", "precision_recall")
-    calibration = required(evaluation, "calibration")
-    confusion = required(evaluation, "metrics", "confusion_matrix")
-    auc = required(evaluation, "metrics", "roc_auc", "value")
+    Raises ValueError naming the missing or unusable key of ``evaluation`` before writing
+    anything, so a broken evaluation never leaves a half-drawn report behind.
+    """
+    data = chart_data(evaluation)
     if not importance:
-        raise ValueError("no feature importance: the booster has no split to rank")
+        raise ValueError("feature importance is empty: the booster has no split to rank")
 
-    def save(figure: Any, name: str) -> Path:
-        path = out_dir / name
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drawers: dict[str, Callable[[Any], None]] = {
+        "roc.png": lambda axes: draw_roc(axes, data["roc"], data["auc"]),
+        "precision_recall.png": lambda axes: draw_precision_recall(
+            axes, data["precision_recall"], data["confusion"]
+        ),
+        "calibration.png": lambda axes: draw_calibration(axes, data["calibration"]),
+        "confusion_matrix.png": lambda axes: draw_confusion(
+            axes, data["confusion"], data["threshold"]
+        ),
+        "feature_importance.png": lambda axes: draw_importance(axes, importance),
+    }
+    # Inches; the importance chart grows with the number of bars so labels never overlap.
+    sizes = {
+        "confusion_matrix.png": (4.5, 4.0),
+        "feature_importance.png": (7.0, 0.35 * len(importance) + 1.2),
+    }
+    charts = []
+    for name, draw in drawers.items():
+        # A bare Figure on the Agg canvas, not pyplot: no global backend switch and no figure
+        # registry to leak from in a long-lived Airflow worker.
+        figure = Figure(figsize=sizes.get(name, (5.0, 4.5)), dpi=DPI)
+        FigureCanvasAgg(figure)
+        draw(figure.add_subplot())
         figure.tight_layout()
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
-        return path
+        figure.savefig(out_dir / name, dpi=DPI)
+        charts.append((out_dir / name, *png_size(out_dir / name)))
+    page = out_dir / "report.html"
+    # The charts first: a page on disk never points at a chart that is not there yet.
+    page.write_text(report_html(evaluation, charts, title=title, facts=facts), encoding="utf-8")
+    return [page, *(path for path, _, _ in charts)]
 
-    written = []
-    figure, axes = plt.subplots(figsize=(5, 4.5))
-    axes.plot(roc["fpr"], roc["tpr"], label=f"model (AUC {auc:.3f})", color="#1f77b4")
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk: what the browser will see, with no rounding
+    of inches times DPI to disagree with it."""
+    with path.open("rb") as handle:
+        header = handle.read(24)
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def chart_data(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """What the charts draw, checked: ValueError names the first missing or unusable key."""
+    roc = series(evaluation, ("curves", "roc"), ("fpr", "tpr"), "ROC curve")
+    precision_recall = series(
+        evaluation,
+        ("curves", "precision_recall"),
+        ("recall", "precision"),
+        "precision-recall curve",
+    )
+    auc = number(evaluation, ("metrics", "roc_auc", "value"), "ROC curve")
+    bins = required(evaluation, ("calibration",), "calibration chart")
+    if not isinstance(bins, list):
+        raise ValueError("evaluation.json: calibration is not a list of bins")
+    calibration = []
+    for index in range(len(bins)):
+        count = number(evaluation, ("calibration", index, "count"), "calibration chart")
+        if count > 0:
+            predicted, observed = (
+                number(evaluation, ("calibration", index, key), "calibration chart")
+                for key in ("mean_predicted", "observed_rate")
+            )
+            calibration.append((predicted, observed, int(count)))
+    if not calibration:
+        raise ValueError("evaluation.json: calibration has no bin with any prediction in it")
+    confusion = {
+        cell: int(number(evaluation, ("metrics", "confusion_matrix", cell), "confusion matrix"))
+        for cell in CONFUSION_CELLS
+    }
+    threshold = evaluation.get("metrics", {}).get("threshold", {}).get("value")
+    return {
+        "roc": roc,
+        "precision_recall": precision_recall,
+        "auc": auc,
+        "calibration": calibration,
+        "confusion": confusion,
+        "threshold": threshold,
+    }
+
+
+def key_name(keys: Sequence[str | int]) -> str:
+    """``("calibration", 3, "count")`` -> ``calibration[3].count``, as the error names it."""
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in keys).lstrip(".")
+
+
+def required(evaluation: dict[str, Any], keys: Sequence[str | int], needed_for: str) -> Any:
+    """The value at ``keys`` in ``evaluation``; a ValueError naming the key if it is absent or
+    null (evaluate.py writes null, for instance, for the AUC of a one-class test set)."""
+    value: Any = evaluation
+    for index, key in enumerate(keys):
+        if isinstance(key, int):
+            present = isinstance(value, list) and 0 <= key < len(value)
+        else:
+            present = isinstance(value, dict) and key in value
+        if not present or value[key] is None:
+            missing = key_name(keys[: index + 1])
+            looked_for = "" if len(keys) == index + 1 else f"looked for {key_name(keys)}, "
+            raise ValueError(
+                f"evaluation.json has no {missing} ({looked_for}needed for the {needed_for})"
+            )
+        value = value[key]
+    return value
+
+
+def number(evaluation: dict[str, Any], keys: Sequence[str | int], needed_for: str) -> float:
+    return finite(required(evaluation, keys, needed_for), key_name(keys))
+
+
+def finite(value: Any, name: str) -> float:
+    # bool is an int to Python, but true is no count or rate.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"evaluation.json: {name} is {value!r}, not a finite number")
+    return float(value)
+
+
+def series(
+    evaluation: dict[str, Any],
+    curve: tuple[str, str],
+    axes: tuple[str, str],
+    needed_for: str,
+) -> tuple[list[float], list[float]]:
+    """A curve's x and y: two equally long, non-empty lists of numbers."""
+    x, y = (required(evaluation, (*curve, axis), needed_for) for axis in axes)
+    for axis, values in zip(axes, (x, y), strict=True):
+        if not isinstance(values, list) or not values:
+            name = key_name((*curve, axis))
+            raise ValueError(f"evaluation.json: {name} is empty (needed for the {needed_for})")
+    if len(x) != len(y):
+        raise ValueError(
+            f"evaluation.json: {key_name((*curve, axes[0]))} and {axes[1]} differ in length "
+            f"({len(x)} and {len(y)})"
+        )
+    xs, ys = (
+        [finite(value, f"{key_name((*curve, axis))}[{i}]") for i, value in enumerate(values)]
+        for axis, values in zip(axes, (x, y), strict=True)
+    )
+    return xs, ys
+
+
+def draw_roc(axes: Any, roc: tuple[list[float], list[float]], auc: float) -> None:
+    fpr, tpr = roc
+    axes.plot(fpr, tpr, color="#1f77b4", label=f"model (AUC {auc:.3f})")
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axes.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve")
+    axes.set(xlim=(0, 1), ylim=(0, 1.02))
     axes.legend(loc="lower right")
-    written.append(save(figure, "roc.png"))
 
-    figure, axes = plt.subplots(figsize=(5, 4.5))
-    axes.plot(pr["recall"], pr["precision"], color="#ff7f0e")
-    positives = confusion["tp"] + confusion["fn"]
-    base_rate = positives / max(1, sum(confusion[k] for k in ("tp", "fp", "tn", "fn")))
+
+def draw_precision_recall(
+    axes: Any, curve: tuple[list[float], list[float]], confusion: dict[str, int]
+) -> None:
+    recall, precision = curve
+    axes.plot(recall, precision, color="#ff7f0e", label="model")
+    # What precision a model with no skill gets: the share of positives in the test set.
+    base_rate = (confusion["tp"] + confusion["fn"]) / max(1, sum(confusion.values()))
     axes.axhline(base_rate, linestyle="--", color="grey", label=f"base rate {base_rate:.2f}")
     axes.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve")
-    axes.set_ylim(0, 1.02)
+    axes.set(xlim=(0, 1), ylim=(0, 1.02))
     axes.legend(loc="lower left")
-    written.append(save(figure, "precision_recall.png"))
 
-    figure, axes = plt.subplots(figsize=(5, 4.5))
-    filled = [b for b in calibration if b.get("count")]
+
+def draw_calibration(axes: Any, calibration: Sequence[tuple[float, float, int]]) -> None:
+    predicted = [row[0] for row in calibration]
+    observed = [row[1] for row in calibration]
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    axes.plot(
-        [b["mean_predicted"] for b in filled],
-        [b["observed_rate"] for b in filled],
-        marker="o",
-        color="#2ca02c",
-        label="model",
-    )
+    axes.plot(predicted, observed, marker="o", color="#2ca02c", label="model")
+    for x, y, count in calibration:
+        # A bin's point is only as trustworthy as the rows behind it.
+        # Right of the point, or left near the right edge; boxed so the lines never hide it.
+        right = x < 0.85
+        axes.annotate(
+            f"{count:,}",
+            (x, y),
+            textcoords="offset points",
+            xytext=(6 if right else -6, -10),
+            ha="left" if right else "right",
+            fontsize=7,
+            color="#444",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+        )
     axes.set(xlabel="Mean predicted probability", ylabel="Observed rate of >50K")
-    axes.set_title("Calibration (10 bins)")
+    axes.set(title="Calibration (rows per bin annotated)", xlim=(0, 1), ylim=(0, 1.02))
     axes.legend(loc="upper left")
-    written.append(save(figure, "calibration.png"))
 
-    figure, axes = plt.subplots(figsize=(4.5, 4))
+
+def draw_confusion(axes: Any, confusion: dict[str, int], threshold: float | None) -> None:
     cells = [[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]]
     axes.imshow(cells, cmap="Blues")
+    largest = max(max(row) for row in cells)
     for row in range(2):
         for column in range(2):
             value = cells[row][column]
-            dark = value > max(max(r) for r in cells) / 2
+            # White on the dark cells, black on the light ones, so every count stays legible.
+            colour = "white" if value > largest / 2 else "black"
             axes.text(column, row, f"{value:,}", ha="center", va="center", fontsize=13,
-                      color="white" if dark else "black")  # fmt: skip
+                      color=colour)  # fmt: skip
     axes.set_xticks([0, 1], labels=["<=50K", ">50K"])
     axes.set_yticks([0, 1], labels=["<=50K", ">50K"])
-    axes.set(xlabel="Predicted", ylabel="Actual", title="Confusion matrix (threshold 0.5)")
-    written.append(save(figure, "confusion_matrix.png"))
+    at = f" (threshold {threshold:g})" if isinstance(threshold, int | float) else ""
+    axes.set(xlabel="Predicted", ylabel="Actual", title=f"Confusion matrix{at}")
 
-    figure, axes = plt.subplots(figsize=(6.5, 0.35 * len(importance) + 1.2))
+
+def draw_importance(axes: Any, importance: Sequence[tuple[str, float]]) -> None:
+    # barh draws bottom-up: reversed, the most important feature is on top.
     names = [name for name, _ in reversed(importance)]
     gains = [gain for _, gain in reversed(importance)]
     axes.barh(names, gains, color="#9467bd")
-    axes.set(xlabel="Total gain", title="Feature importance")
-    written.append(save(figure, "feature_importance.png"))
-
-    page = out_dir / "report.html"
-    page.write_text(report_html(evaluation, title=title, facts=facts))
-    return [page, *written]
+    axes.set(xlabel="Total gain", title=f"Feature importance (top {len(importance)})")
 
 
 def metric_rows(evaluation: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headline metrics evaluate.py wrote, formatted; the ones it left out are skipped."""
     metrics = evaluation.get("metrics", {})
     rows = []
-    for name in HEADLINE_METRICS:
+    for name, label in HEADLINE_METRICS.items():
         value = metrics.get(name, {}).get("value")
-        if value is not None:
-            shown = f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
-            rows.append((name.replace("_", " "), shown))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        rows.append((label, f"{value:,}" if isinstance(value, int) else f"{value:.4f}"))
     return rows
 
 
 def table(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(
-        f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>" for key, value in rows
+    cells = "\n".join(
+        f"<tr><th scope=row>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
+        for key, value in rows
     )
-    return f"<table>{cells}</table>"
+    return f"<table>\n{cells}\n</table>"
 
 
-def report_html(evaluation: dict[str, Any], *, title: str, facts: dict[str, str]) -> str:
-    figures = "".join(
-        f'<figure><img src="{name}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for name, caption in CHARTS.items()
+def report_html(
+    evaluation: dict[str, Any],
+    charts: list[tuple[Path, int, int]],
+    *,
+    title: str,
+    facts: dict[str, str],
+) -> str:
+    figures = "\n".join(
+        f'<figure><img src="{html.escape(path.name)}" alt="{html.escape(CHARTS[path.name])}" '
+        f'width="{width}" height="{height}"></figure>'
+        for path, width, height in charts
     )
-    fact_rows = [(key, str(value)) for key, value in facts.items()]
+    fact_rows = [(str(key), str(value)) for key, value in facts.items()]
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1200px; }}
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1240px; }}
 h1 {{ font-size: 1.5rem; }}
-table {{ border-collapse: collapse; margin: 0 2rem 1.5rem 0; display: inline-table;
-        vertical-align: top; }}
+h2 {{ font-size: 1.1rem; margin-bottom: 0.4rem; }}
+.tables {{ display: flex; flex-wrap: wrap; gap: 0 2.5rem; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5rem; }}
 th, td {{ border: 1px solid #ddd; padding: 0.3rem 0.7rem; text-align: left; }}
 th {{ background: #f4f4f4; font-weight: 600; }}
+td {{ font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
 figure {{ margin: 0; border: 1px solid #eee; padding: 0.5rem; }}
-img {{ max-width: 560px; display: block; }}
-figcaption {{ font-size: 0.9rem; color: #555; text-align: center; }}
+img {{ display: block; max-width: 100%; height: auto; }}
 </style>
 </head>
 <body>
 <h1>{html.escape(title)}</h1>
+<div class="tables">
 <section>
 <h2>Run</h2>
 {table(fact_rows)}
@@ -194,6 +386,7 @@ figcaption {{ font-size: 0.9rem; color: #555; text-align: center; }}
 <h2>Test-set metrics</h2>
 {table(metric_rows(evaluation))}
 </section>
+</div>
 <section class="charts">
 {figures}
 </section>
