@@ -8,9 +8,11 @@ target: no absolute paths, ``..``, links or devices), and ``xgboost-model`` is l
 native format or, failing that, as the pickled Booster older containers wrote.
 
 evaluation.json holds the seed's ``metrics.accuracy.value`` and precision, recall, F1, ROC AUC,
-log loss, the confusion matrix and the row count; the same numbers in SageMaker's model-quality
-layout (``binary_classification_metrics.<name>.value``) for the model registry; and the points
-the model report draws: ROC and precision-recall curves and a calibration table.
+log loss, the confusion matrix and the row count; the test set's class counts (``test_rows``:
+total, positive, negative; the accuracy gate refuses a one-class test set); the same numbers in
+SageMaker's model-quality layout (``binary_classification_metrics.<name>.value``) for the model
+registry; and the points the model report draws: ROC and precision-recall curves and a
+calibration table.
 """
 
 import argparse
@@ -212,6 +214,12 @@ def evaluate(booster: xgb.Booster, test: pd.DataFrame, threshold: float) -> Dict
             threshold={"value": threshold},
         ),
         "binary_classification_metrics": model_quality,
+        # Accuracy on a test set of one class says nothing about the model: the gate checks this.
+        "test_rows": {
+            "total": len(labels),
+            "positive": int((labels == 1).sum()),
+            "negative": int((labels == 0).sum()),
+        },
         "curves": {},
         "calibration": calibration_table(labels, scores),
     }

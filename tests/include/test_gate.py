@@ -1,4 +1,4 @@
-"""The accuracy gate: above, equal, below, and a missing or malformed metric."""
+"""The accuracy gate: above, equal, below, a missing or malformed metric, a one-class test set."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from include.adult_income.gate import GateError, decide
 
 def evaluation(value: object) -> dict:
     return {"metrics": {"accuracy": {"value": value}}}
+
+
+def with_rows(accuracy: float, positive: int, negative: int) -> dict:
+    report = evaluation(accuracy)
+    report["test_rows"] = {"total": positive + negative, "positive": positive, "negative": negative}
+    return report
 
 
 @pytest.mark.parametrize(
@@ -36,4 +42,59 @@ def test_threshold_is_inclusive(accuracy: float, threshold: float, passed: bool)
 )
 def test_missing_or_malformed_metric_fails_clearly(report: dict, message: str) -> None:
     with pytest.raises(GateError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        decide(report, 0.8)
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative", "reason"),
+    [
+        (0, 9049, "test set holds one class (9049 rows, all '<=50K'): accuracy says nothing"),
+        (12, 0, "test set holds one class (12 rows, all '>50K'): accuracy says nothing"),
+        (0, 0, "test set holds no rows: accuracy says nothing"),
+    ],
+)
+def test_a_one_class_test_set_does_not_pass_whatever_its_accuracy(
+    positive: int, negative: int, reason: str
+) -> None:
+    decision = decide(with_rows(1.0, positive, negative), 0.8)
+    assert decision.passed is False
+    assert decision.accuracy == 1.0
+    assert decision.reason == reason
+
+
+def test_both_classes_are_judged_on_accuracy() -> None:
+    assert decide(with_rows(0.9, 1, 99), 0.8).passed is True
+    decision = decide(with_rows(0.7, 30, 70), 0.8)
+    assert decision.passed is False
+    assert decision.refusal is None
+    assert decision.reason == "accuracy 0.7000 < threshold 0.8000"
+
+
+def test_an_older_evaluation_counts_classes_from_its_confusion_matrix() -> None:
+    report = evaluation(1.0)
+    report["metrics"]["confusion_matrix"] = {"tn": 50, "fp": 0, "fn": 0, "tp": 0}
+    decision = decide(report, 0.8)
+    assert decision.passed is False
+    assert (
+        decision.reason == "test set holds one class (50 rows, all '<=50K'): accuracy says nothing"
+    )
+    report["metrics"]["confusion_matrix"] = {"tn": 40, "fp": 0, "fn": 3, "tp": 7}
+    assert decide(report, 0.8).passed is True
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [1, 2],
+        {"positive": 3},
+        {"positive": -1, "negative": 5},
+        {"positive": True, "negative": 5},
+        {"positive": 1.0, "negative": 5},
+        {"total": 7, "positive": 1, "negative": 5},
+    ],
+)
+def test_malformed_class_counts_fail_clearly(rows: object) -> None:
+    report = evaluation(0.9)
+    report["test_rows"] = rows
+    with pytest.raises(GateError, match="test_rows"):
         decide(report, 0.8)

@@ -59,6 +59,9 @@ def preprocess_args(input_dir: Path, out: Path, seed: int = 42) -> list[str]:
         str(out / "schema"),
         "--seed",
         str(seed),
+        # Never the default /opt/ml/output/message of the machine running the tests.
+        "--failure-file",
+        str(out / "output" / "message"),
     ]
 
 

@@ -11,6 +11,7 @@ from types import ModuleType
 
 import pytest
 
+from include.adult_income import gate
 from tests.scripts.conftest import train_seed_model
 
 
@@ -42,6 +43,45 @@ def test_metrics_agree_with_the_confusion_matrix(report: dict) -> None:
     assert metrics["precision"]["value"] == pytest.approx(cm["tp"] / (cm["tp"] + cm["fp"]))
     assert metrics["recall"]["value"] == pytest.approx(cm["tp"] / (cm["tp"] + cm["fn"]))
     assert 0 < metrics["log_loss"]["value"] < 0.4
+
+
+def test_test_rows_count_each_class(report: dict) -> None:
+    cm = report["metrics"]["confusion_matrix"]
+    assert report["test_rows"] == {
+        "total": 9049,
+        "positive": cm["fn"] + cm["tp"],
+        "negative": cm["tn"] + cm["fp"],
+    }
+    assert 0.2 < report["test_rows"]["positive"] / 9049 < 0.3  # the data's class balance
+
+
+@pytest.mark.parametrize(("label", "name"), [(0, "<=50K"), (1, ">50K")])
+def test_a_one_class_test_set_is_counted_and_refused_by_the_gate(
+    evaluate: ModuleType,
+    processed: Path,
+    model_dir: Path,
+    tmp_path: Path,
+    label: int,
+    name: str,
+) -> None:
+    rows = (processed / "test" / "test.csv").read_text().splitlines()
+    one_class = [row for row in rows if row.split(",", 1)[0] == str(label)][:40]
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "test.csv").write_text("\n".join(one_class) + "\n")
+    assert run(evaluate, model_dir, tmp_path / "test", tmp_path / "out") == 0
+    evaluation = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert evaluation["test_rows"] == {
+        "total": 40,
+        "positive": 40 * label,
+        "negative": 40 * (1 - label),
+    }
+    assert evaluation["metrics"]["roc_auc"]["value"] is None
+    decision = gate.decide(evaluation, 0.0)  # any accuracy clears a threshold of 0
+    assert not decision.passed
+    assert (
+        decision.reason
+        == f"test set holds one class (40 rows, all {name!r}): accuracy says nothing"
+    )
 
 
 def test_model_quality_layout_for_the_registry(report: dict) -> None:

@@ -105,51 +105,309 @@ def test_trailing_dot_labels_are_accepted(preprocess: ModuleType, tmp_path: Path
     assert preprocess.main(preprocess_args(data, tmp_path / "out")) == 0
 
 
+PREFIX = "preprocess: error: "
+POSITIVE_ROW = GOOD_ROW.replace("<=50K", ">50K")
+
+
+def rows(negative: int, positive: int) -> list[str]:
+    return [GOOD_ROW] * negative + [POSITIVE_ROW] * positive
+
+
+def csv_text(*lines: str, header: str = HEADER) -> str:
+    return "\n".join([header, *lines]) + "\n"
+
+
+def quoted(row: str) -> str:
+    """The row with every field quoted, as the bundled adult.csv writes them."""
+    return ",".join(f'"{field}"' for field in row.split(","))
+
+
+def refuse(
+    preprocess: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str | bytes],
+    *extra: str,
+) -> str:
+    """Run on ``files``; check the refusal's form; return the error line without its prefix."""
+    data = tmp_path / "in"
+    data.mkdir()
+    for name, content in files.items():
+        path = data / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    assert preprocess.main([*preprocess_args(data, out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("\n"), err  # one line
+    assert err.startswith(PREFIX), err
+    # The same line is the processing job's ExitMessage.
+    assert (out / "output" / "message").read_text(encoding="utf-8") == err
+    assert not (out / "train").exists()
+    return err[len(PREFIX) :].rstrip("\n")
+
+
+def test_a_valid_file_passes_bom_crlf_quotes_blank_lines_and_multiline_fields(
+    preprocess: ModuleType, tmp_path: Path
+) -> None:
+    lines = [quoted(HEADER), "", *rows(4, 4), quoted(GOOD_ROW), " 39 , State-gov ,77516"]
+    lines[-1] += GOOD_ROW[len("39,State-gov,77516") :]
+    lines.append(GOOD_ROW.replace("Adm-clerical", '"Adm-\nclerical"'))
+    lines += [*rows(4, 4), ""]
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "ok.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode())
+    out = tmp_path / "out"
+    assert preprocess.main(preprocess_args(data, out)) == 0
+    written = sum(
+        len((out / name / f"{name}.csv").read_text().splitlines())
+        for name in ("train", "validation", "test")
+    )
+    assert written == 19
+    assert not (out / "output" / "message").exists()
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({}, "no .csv files under"),
         ({"empty.csv": ""}, "empty.csv: file is empty"),
         ({"head.csv": HEADER + "\n"}, "head.csv: header only, no data rows"),
         (
-            {"cols.csv": HEADER.replace(",race", "") + "\n" + GOOD_ROW.replace(",White", "")},
-            "cols.csv: missing column(s) 'race'",
+            {"age.csv": csv_text(GOOD_ROW, GOOD_ROW, GOOD_ROW.replace("39,", "abc,", 1))},
+            "age.csv: line 4, column 'age': 'abc' is not a number",
         ),
         (
-            {"age.csv": HEADER + "\n" + GOOD_ROW + "\n" + GOOD_ROW.replace("39,", "abc,", 1)},
-            "age.csv: column 'age' row 2: 'abc' is not a number",
+            {"sub/label.csv": csv_text(GOOD_ROW, GOOD_ROW.replace("<=50K", "maybe"))},
+            "sub/label.csv: line 3, column 'income': 'maybe' is not '<=50K' or '>50K'",
         ),
         (
-            {"label.csv": HEADER + "\n" + GOOD_ROW.replace("<=50K", "maybe")},
-            "label.csv: column 'income' row 1: 'maybe' is not '<=50K' or '>50K'",
+            {"q.csv": csv_text(GOOD_ROW.replace("State-gov", "?"))},
+            "q.csv: no rows left after dropping rows with '?'",
         ),
         (
-            {"q.csv": HEADER + "\n" + GOOD_ROW.replace("State-gov", "?")},
-            "no rows left after dropping rows with '?'",
+            {"hours.csv": csv_text(GOOD_ROW[: -len("40,United-States,<=50K")] + "4O,x,>50K")},
+            "hours.csv: line 2, column 'hours.per.week': '4O' is not a number",
         ),
         (
-            {"hours.csv": HEADER + "\n" + GOOD_ROW[: -len("40,United-States,<=50K")] + "4O,x,>50K"},
-            "hours.csv: column 'hours.per.week' row 1: '4O' is not a number",
+            {"long.csv": csv_text(GOOD_ROW.replace("39,", "9" * 60 + "x,", 1))},
+            "long.csv: line 2, column 'age': '" + "9" * 35 + "...' is not a number",
         ),
     ],
+    ids=["empty", "header-only", "number", "label", "all-missing", "hours", "long-value"],
 )
-def test_bad_input_exits_2_with_one_line_naming_the_problem(
+def test_existing_checks_name_file_line_and_column(
     preprocess: ModuleType,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     files: dict[str, str],
     message: str,
 ) -> None:
-    data = tmp_path / "in"
-    data.mkdir()
-    for name, text in files.items():
-        write_csv(data, text, name)
-    assert preprocess.main(preprocess_args(data, tmp_path / "out")) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert err.startswith("preprocess: error: ")
-    assert message in err
-    assert not (tmp_path / "out" / "train").exists()
+    assert refuse(preprocess, tmp_path, capsys, files) == message
+
+
+def test_no_csv_files(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert refuse(preprocess, tmp_path, capsys, {}) == f"no .csv files under {tmp_path / 'in'}"
+
+
+def test_missing_column_names_the_header_line(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = csv_text(GOOD_ROW.replace(",White", ""), header=HEADER.replace(",race", ""))
+    message = refuse(preprocess, tmp_path, capsys, {"cols.csv": "\n" + text})
+    assert message.startswith(
+        "cols.csv: line 2 (header): missing column(s) 'race' (found: age, workclass, fnlwgt,"
+    )
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "NaN", "1e999"])
+def test_non_finite_numbers_are_refused(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    bad = GOOD_ROW.replace(",2174,", f",{value},")
+    files = {"gain.csv": csv_text(*rows(10, 10), bad, *rows(1, 1))}
+    assert refuse(preprocess, tmp_path, capsys, files) == (
+        f"gain.csv: line 22, column 'capital.gain': {value!r} is not a finite number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "newline"), [(b"", b"\n"), (b"\xef\xbb\xbf", b"\r\n")], ids=["lf", "bom-crlf"]
+)
+def test_bytes_that_are_not_utf8_are_refused_by_line_and_offset(
+    preprocess: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    prefix: bytes,
+    newline: bytes,
+) -> None:
+    latin = GOOD_ROW.replace("United-States", "España").encode("latin-1")
+    # Line 2 holds valid two-byte UTF-8 ('ô'), line 3 is blank: offsets count bytes, lines count
+    # lines, blank ones included.
+    lines = [HEADER, GOOD_ROW.replace("United-States", "Côte-d'Ivoire"), "", GOOD_ROW]
+    body = prefix + newline.join([*(line.encode() for line in lines), latin, GOOD_ROW.encode()])
+    offset = body.index(b"\xf1")  # of the file, 0-based
+    assert refuse(preprocess, tmp_path, capsys, {"latin.csv": body}) == (
+        f"latin.csv: line 5: byte 0xf1 at byte offset {offset} is not UTF-8 (save the file as "
+        "UTF-8)"
+    )
+
+
+def test_an_unclosed_quote_is_reported_where_it_opened(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unclosed = GOOD_ROW.replace("Bachelors", '"Bachelors')
+    files = {"q.csv": csv_text(*rows(5, 0), unclosed, *rows(5, 5))}
+    assert refuse(preprocess, tmp_path, capsys, files) == (
+        "q.csv: line 7: quoted field opened here is never closed"
+    )
+
+
+def test_lines_count_physical_lines_of_a_quoted_field_that_spans_lines(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_lines = GOOD_ROW.replace("Adm-clerical", '"Adm-\nclerical"')
+    unclosed = GOOD_ROW.replace("Bachelors", '"Bachelors')
+    files = {"q.csv": csv_text(two_lines, *rows(4, 0), unclosed, *rows(5, 5))}
+    assert refuse(preprocess, tmp_path, capsys, files) == (
+        "q.csv: line 8: quoted field opened here is never closed"
+    )
+
+
+def test_an_unbalanced_quote_in_a_quoted_file_is_reported_on_its_line(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # All fields quoted (as in adult.csv): the unclosed one swallows the next field's opening
+    # quote. pandas would report a bad number in 'education.num' here, or nothing at all.
+    unbalanced = quoted(GOOD_ROW).replace('"Bachelors"', '"Bachelors')
+    lines = [quoted(row) for row in rows(3, 0)] + [unbalanced] + rows(5, 5)
+    assert refuse(preprocess, tmp_path, capsys, {"q.csv": csv_text(*lines)}) == (
+        "q.csv: line 5: text follows the closing quote of a field (expected ','): unbalanced quote?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "fields"),
+    [(GOOD_ROW + ",extra", "16 fields"), (GOOD_ROW.replace(",White", ""), "14 fields")],
+)
+def test_a_record_with_the_wrong_number_of_fields(
+    preprocess: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    row: str,
+    fields: str,
+) -> None:
+    files = {"n.csv": csv_text(*rows(7, 0), row, *rows(5, 5))}
+    assert refuse(preprocess, tmp_path, capsys, files) == (
+        f"n.csv: line 9: {fields}, the header has 15"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"one.csv": csv_text(*rows(20, 0))},
+            "one.csv: label 'income' has a single class ('<=50K', 20 rows): a classifier needs "
+            "both '<=50K' and '>50K'",
+        ),
+        (
+            {"a.csv": csv_text(*rows(0, 12)), "sub/b.csv": csv_text(*rows(0, 9))},
+            "a.csv, sub/b.csv: label 'income' has a single class ('>50K', 21 rows): a classifier "
+            "needs both '<=50K' and '>50K'",
+        ),
+        (
+            # Both classes in the file, but every '>50K' row has a '?' and is dropped.
+            {"q.csv": csv_text(*rows(20, 0), *[POSITIVE_ROW.replace("Male", "?")] * 10)},
+            "q.csv: label 'income' has a single class ('<=50K', 20 rows): a classifier needs "
+            "both '<=50K' and '>50K'",
+        ),
+    ],
+    ids=["negative-only", "positive-only-two-files", "one-class-after-cleaning"],
+)
+def test_a_single_class_is_refused(
+    preprocess: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    message: str,
+) -> None:
+    assert refuse(preprocess, tmp_path, capsys, files) == message
+
+
+@pytest.mark.parametrize(
+    ("negative", "positive", "ratios", "message"),
+    [
+        (20, 5, [], "the train split gets 3 rows of '>50K' (minimum 5): '>50K' has only 5 rows"),
+        (7, 20, [], "the train split gets 4 rows of '<=50K' (minimum 5): '<=50K' has only 7 rows"),
+        (
+            20,
+            9,
+            ["--validation-ratio", "0.05"],
+            "the validation split gets 0 rows of '>50K' (minimum 1): '>50K' has only 9 rows",
+        ),
+        (
+            20,
+            7,
+            ["--train-ratio", "0.8", "--validation-ratio", "0.15"],
+            "the test split gets 0 rows of '>50K' (minimum 1): '>50K' has only 7 rows",
+        ),
+    ],
+    ids=["train-positive", "train-negative", "validation", "test"],
+)
+def test_too_few_rows_of_a_class_in_a_split(
+    preprocess: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    negative: int,
+    positive: int,
+    ratios: list[str],
+    message: str,
+) -> None:
+    files = {"few.csv": csv_text(*rows(negative, positive))}
+    assert refuse(preprocess, tmp_path, capsys, files, *ratios) == (
+        f"few.csv: {message} in all after cleaning"
+    )
+
+
+def test_eight_rows_of_each_class_is_the_smallest_default_split(
+    preprocess: ModuleType, tmp_path: Path
+) -> None:
+    assert preprocess.MIN_CLASS_ROWS == {"train": 5, "validation": 1, "test": 1}
+    data = write_csv(tmp_path / "in", csv_text(*rows(8, 8)))
+    assert preprocess.main(preprocess_args(data, tmp_path / "out")) == 0
+
+
+def test_a_failure_file_that_cannot_be_written_changes_nothing(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_csv(tmp_path / "in", csv_text(GOOD_ROW.replace("39,", "x,", 1)))
+    (tmp_path / "file").write_text("")
+    args = [*preprocess_args(data, tmp_path / "out"), "--failure-file", str(tmp_path / "file/m")]
+    assert preprocess.main(args) == 2
+    assert capsys.readouterr().err == (
+        "preprocess: error: part.csv: line 2, column 'age': 'x' is not a number\n"
+    )
+
+
+def test_the_failure_file_keeps_to_one_kilobyte_of_utf8(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A header of many long, non-ASCII names: the 'found:' list runs past 1 KB.
+    header = ",".join(f"colonne-é-{i:03d}" for i in range(100))
+    data = write_csv(tmp_path / "in", header + "\n" + ",".join(["1"] * 100) + "\n")
+    out = tmp_path / "out"
+    assert preprocess.main(preprocess_args(data, out)) == 2
+    err = capsys.readouterr().err
+    assert len(err.encode()) > 1024
+    message = (out / "output" / "message").read_bytes()
+    assert len(message) <= 1024
+    text = message.decode("utf-8")  # whole characters only
+    assert text.endswith("\n") and err.startswith(text[:-1])
 
 
 def test_runs_as_a_program_with_its_exit_code(tmp_path: Path) -> None:
@@ -161,7 +419,9 @@ def test_runs_as_a_program_with_its_exit_code(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "column 'age' row 1: 'x' is not a number" in result.stderr
+    assert (
+        result.stderr == "preprocess: error: part.csv: line 2, column 'age': 'x' is not a number\n"
+    )
 
 
 def test_scripts_keep_to_python_38_syntax() -> None:
