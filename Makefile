@@ -10,6 +10,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
 
 DATE ?=
 CONF ?=
+HOST ?=
 PIPELINE ?= main
 
 .PHONY: venv system-tools test lint format run airflow bench lock clean
@@ -35,7 +36,7 @@ run: venv
 	$(PY) -m tools.run_offline --pipeline "$(PIPELINE)" $(if $(DATE),--date "$(DATE)") $(if $(CONF),--conf '$(CONF)')
 
 airflow: venv
-	$(PY) -m tools.airflow_standalone
+	$(PY) -m tools.airflow_standalone $(if $(HOST),--host "$(HOST)")
 
 bench: venv
 	$(PY) -m bench

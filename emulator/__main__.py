@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from emulator.data_dir import DataDirInUse
 from emulator.server import DEFAULT_PORT, EmulatorServer
 
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    except DataDirInUse as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 1
     server.start()
     print(f"emulator ready at {server.url} (health: {server.url}/_emulator/health)", flush=True)
 

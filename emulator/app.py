@@ -8,9 +8,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server import werkzeug_app as moto_werkzeug_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.wrappers import Request, Response
 
+from emulator.local_clients import LocalClientGuard, without_cors_headers
+from emulator.s3_persistence import PersistentS3, create_moto_app
 from emulator.sagemaker import protocol
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import SageMakerError
@@ -29,11 +32,28 @@ class EmulatorApp:
     """SageMaker (``X-Amz-Target: SageMaker.*``) and SageMaker Runtime go to the engine;
     everything else (S3, STS, IAM, CloudWatch Logs) to moto's server application."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, guard: LocalClientGuard | None = None) -> None:
         self.engine = engine
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.guard = guard or LocalClientGuard()
+        # moto grants CORS to every origin by default; the emulator serves no browser at all.
+        moto_werkzeug_app.DISABLE_GLOBAL_CORS = True
+        # S3 lives in moto's process-global backend; restore it from the data dir before
+        # serving (this resets moto's S3 for the account: one emulator per process).
+        self.s3 = PersistentS3(engine.data_dir, region=engine.region, account_id=engine.account_id)
+        self.s3.restore()
+        self.moto = DomainDispatcherApplication(create_moto_app)  # debug off: see there
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        refusal = self.guard.refusal(environ)
+        if refusal is not None:
+            return refusal(environ, start_response)
+
+        def start_without_cors(status: str, headers: list, *args: Any) -> Any:
+            return start_response(status, without_cors_headers(headers), *args)
+
+        return self._dispatch(environ, start_without_cors)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         path = environ.get("PATH_INFO", "")
         if target.startswith(protocol.TARGET_PREFIX):
@@ -43,7 +63,8 @@ class EmulatorApp:
         elif (match := RUNTIME_PATH.match(path)) and environ.get("REQUEST_METHOD") == "POST":
             response = self._runtime(Request(environ), match["endpoint"], match["operation"])
         else:
-            return self.moto(environ, start_response)
+            # A mutating S3 request is synced to disk before its response is sent.
+            return self.s3.handle(self.moto, environ, start_response)
         return response(environ, start_response)
 
     def _sagemaker(self, request: Request, action: str) -> Response:

@@ -1,11 +1,17 @@
 """Run the emulator as a child process (what `make run`, `make airflow` and e2e tests use).
 
 A separate process, not a thread, because the DAG runs in its own `airflow` processes and the
-emulator must outlive none of them: the parent stops it with SIGTERM, which stops its jobs.
+emulator must outlive none of them: the parent stops it with SIGTERM, which stops its jobs, and
+the child is started with ``PR_SET_PDEATHSIG`` = SIGTERM, so a parent that is killed (Ctrl-C,
+SIGTERM or SIGKILL of `make run`) still stops its emulator.
+
+One local account: when an emulator already serves the data dir (`make airflow` is running, say),
+``start()`` joins it instead of starting a second one, and ``stop()`` leaves it running.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -17,7 +23,16 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from emulator.data_dir import holder
+
 READY_LINE = re.compile(r"emulator ready at (?P<url>http://\S+)")
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies, however it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class EmulatorProcess:
@@ -38,10 +53,15 @@ class EmulatorProcess:
         self.log_path = Path(log_path) if log_path else self.data_dir / "emulator.log"
         self.startup_timeout = startup_timeout
         self.url = ""
+        self.joined = False  # True when another process's emulator serves the data dir
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> EmulatorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        running = holder(self.data_dir)
+        if running and running.get("url") and self._healthy(running["url"]):
+            self.url, self.joined = running["url"], True
+            return self
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         command = [
@@ -57,7 +77,13 @@ class EmulatorProcess:
             str(self.max_jobs),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self._process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=stop_with_parent,  # one prctl call: safe between fork and exec
+        )
         log.close()
         self.url = self._wait_until_ready()
         return self

@@ -13,6 +13,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.app import EmulatorApp
+from emulator.local_clients import LocalClientGuard
 from emulator.sagemaker.engine import Engine
 
 log = logging.getLogger("emulator")
@@ -59,6 +60,7 @@ class EmulatorServer:
                 "authentication; pass allow_remote=True (--allow-remote) if you mean it"
             )
         self.host = host
+        self.allow_remote = allow_remote
         self.port = port or free_port(host)
         self.engine = Engine(Path(data_dir), region=region, max_jobs=max_jobs)
         self._server: BaseWSGIServer | None = None
@@ -73,12 +75,12 @@ class EmulatorServer:
         self._server = make_server(
             self.host,
             self.port,
-            EmulatorApp(self.engine),
+            EmulatorApp(self.engine, LocalClientGuard(self.host, allow_remote=self.allow_remote)),
             threaded=True,
             request_handler=MotoRequestHandler,
         )
         self.port = self._server.server_address[1]
-        self.engine.endpoint_url = self.url
+        self.engine.serve(self.url)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="emulator-http", daemon=True
         )

@@ -1,26 +1,49 @@
 """`make airflow`: the emulator plus `airflow standalone` with the project's DAGs, offline.
 
-Open http://localhost:8080 (no login: a local development UI where everyone is admin), then
-trigger `adult_income_pipeline` (or `adult_income_native_pipeline`) with a conf from the
-trigger form. Ctrl-C stops both.
+Open http://127.0.0.1:8080, then trigger `adult_income_pipeline` (or
+`adult_income_native_pipeline`) with a conf from the trigger form. Ctrl-C stops both.
+
+The UI listens on 127.0.0.1 only and has no login there: a local development UI where everyone
+is admin. `make airflow HOST=0.0.0.0` serves it beyond this machine, and then the login is on
+(Airflow's simple auth manager prints the generated admin password): anyone who can trigger a
+run can run code through the emulator.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import subprocess
 import sys
 
 from emulator.process import EmulatorProcess
+from emulator.server import is_loopback
 from tools.offline import LOCAL, ensure_airflow_db, offline_environment, seed_input
 from tools.run_offline import DAG_IDS
 
 
-def main() -> int:
+def ui_settings(host: str) -> dict[str, str]:
+    """Where the api-server listens, and whether it asks for a login (beyond loopback: yes)."""
+    local = is_loopback(host)
+    return {
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": "8080",
+        # On loopback only: everyone is admin, no password to look up.
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(local),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make airflow", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the UI's address; anything but loopback turns the login on",
+    )
+    args = parser.parse_args(argv)
     with EmulatorProcess(LOCAL / "emulator", log_path=LOCAL / "emulator.log") as emulator:
         env = offline_environment(emulator.url, LOCAL / "airflow")
-        # A local, loopback-only development UI: everyone is admin, no password to look up.
-        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+        env.update(ui_settings(args.host))
         # The daily schedule and triggers should run without a first trip to the pause toggle.
         env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
         ensure_airflow_db(env)
@@ -33,7 +56,9 @@ def main() -> int:
         subprocess.run([*airflow, "dags", "reserialize"], env=env, check=False)
         for dag_id in DAG_IDS.values():
             subprocess.run([*airflow, "dags", "unpause", dag_id], env=env, check=False)
-        print(f"emulator at {emulator.url}; Airflow UI at http://localhost:8080", flush=True)
+        where = "http://127.0.0.1:8080" if is_loopback(args.host) else f"http://{args.host}:8080"
+        login = "no login (loopback only)" if is_loopback(args.host) else "login on"
+        print(f"emulator at {emulator.url}; Airflow UI at {where} ({login})", flush=True)
         try:
             return subprocess.call([*airflow, "standalone"], env=env)
         except KeyboardInterrupt:

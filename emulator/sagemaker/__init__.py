@@ -4,7 +4,7 @@ import importlib
 import pkgutil
 
 # Modules that hold no actions of their own.
-_SUPPORT_MODULES = {"engine", "errors", "protocol", "registry", "store"}
+_SUPPORT_MODULES = {"engine", "errors", "protocol", "recovery", "registry", "store"}
 
 
 def load_resources() -> None:

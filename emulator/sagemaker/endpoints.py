@@ -24,7 +24,7 @@ from emulator.sagemaker.endpoint_configs import KIND as CONFIG
 from emulator.sagemaker.endpoint_configs import missing as config_missing
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.jobs import log, now
+from emulator.sagemaker.jobs import confined, log, now
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action, runtime_route
 
@@ -77,10 +77,11 @@ def start_deployment(
     if config is None:
         raise hosting.HostingFailure(config_missing(config_name))
     deployment = Deployment(config_name)
-    root = engine.data_dir / "endpoints" / endpoint / f"generation-{generation}"
+    root = engine.local_path("endpoints", endpoint, f"generation-{generation}")
     try:
         for spec in copy.deepcopy(config["ProductionVariants"]):
-            variant_dir = root / spec["VariantName"]
+            # prepare_model empties this directory: it must stay under the endpoint's.
+            variant_dir = confined(root, spec["VariantName"])
             served = hosting.prepare_model(engine, spec["ModelName"], variant_dir)
             count = int(spec.get("InitialInstanceCount", 1))
             pool = hosting.WorkerPool.start(served, count, variant_dir / "logs")
@@ -259,19 +260,27 @@ def runtime_error(code: str, status: int, message: str, **extra: Any) -> Respons
     )
 
 
+def payload_too_large(size: int | None) -> Response:
+    what = f"Request body of {size} bytes" if size is not None else "Request body"
+    return runtime_error("ValidationError", 400, f"{what} exceeds the 6 MB limit.")
+
+
 @runtime_route("invocations")
 def invoke_endpoint(engine: Engine, endpoint: str, request: Request) -> Response:
+    # Refused before the body is read into memory: by its declared length, and by reading at
+    # most one byte past the limit when the length is not declared (chunked).
+    declared = request.content_length
+    if declared is not None and declared > MAX_PAYLOAD_BYTES:
+        return payload_too_large(declared)
+    body = request.stream.read(MAX_PAYLOAD_BYTES + 1)
+    if len(body) > MAX_PAYLOAD_BYTES:
+        return payload_too_large(None)
     with engine.store.lock:
         record = engine.store.find(KIND, endpoint)
         deployment = engine.deployments.get(endpoint)
     if record is None or deployment is None:
         return runtime_error(
             "ValidationError", 400, f"Endpoint {endpoint} of account {engine.account_id} not found."
-        )
-    body = request.get_data()
-    if len(body) > MAX_PAYLOAD_BYTES:
-        return runtime_error(
-            "ValidationError", 400, f"Request body of {len(body)} bytes exceeds the 6 MB limit."
         )
     try:
         variant = deployment.pick(request.headers.get("X-Amzn-SageMaker-Target-Variant"))

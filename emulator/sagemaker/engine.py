@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from emulator.sagemaker import protocol
-from emulator.sagemaker.errors import SageMakerError, UnknownOperation
+from emulator.data_dir import DataDirLock
+from emulator.sagemaker import jobs, protocol
+from emulator.sagemaker.errors import SageMakerError, UnknownOperation, ValidationError
 from emulator.sagemaker.registry import ACTIONS
 from emulator.sagemaker.store import Store, TagStore
 
@@ -30,11 +31,14 @@ class Engine:
     """
 
     def __init__(self, data_dir: Path, *, region: str = "us-east-1", max_jobs: int = 2) -> None:
-        self.data_dir = Path(data_dir)
+        # Absolute once, here: jobs run with their sandbox as working directory, where a
+        # relative data dir would name another place.
+        self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_lock = DataDirLock(self.data_dir)  # a second emulator here refuses to start
         self.region = region
         self.account_id = ACCOUNT_ID
-        self.store = Store()
+        self.store = Store(self.data_dir / "sagemaker.sqlite3")
         self.max_jobs = max_jobs
         # Jobs beyond max_jobs wait their turn in the pool's queue while reported InProgress.
         self.executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="sm-job")
@@ -43,7 +47,7 @@ class Engine:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._stoppers: dict[tuple[str, str], Any] = {}
-        self.tags = TagStore()
+        self.tags = TagStore(self.store)
         # What is being served right now, by endpoint name (endpoints.py owns the entries).
         self.deployments: dict[str, Any] = {}
         # Importing the resource modules registers their actions.
@@ -64,8 +68,31 @@ class Engine:
         except Exception:
             log.exception("SageMaker %s failed", action)
             raise
+        finally:
+            # Whatever the handler changed is on disk before the client hears back.
+            self.store.flush_thread()
+
+    def serve(self, endpoint_url: str) -> None:
+        """The server listens at ``endpoint_url``: settle what a previous run left under way."""
+        from emulator.sagemaker import recovery
+
+        self.endpoint_url = endpoint_url
+        self.data_lock.record(url=endpoint_url)
+        recovery.recover(self)
 
     # --- helpers for resource modules -------------------------------------------------------
+    def local_path(self, *parts: str) -> Path:
+        """``data_dir/parts...`` for a path named by the request (a job or endpoint name).
+
+        Raises ValidationError for a part that is empty, absolute, holds NUL or ``..``, or for
+        a result not strictly inside the data dir: whatever slipped past the request's
+        validation, nothing outside it is ever written or deleted.
+        """
+        path = jobs.confined(self.data_dir, *parts)
+        if path == self.data_dir:
+            raise ValidationError(f"{'/'.join(parts)!r} names the data directory itself")
+        return path
+
     def arn(self, resource: str, name: str) -> str:
         """``arn:aws:sagemaker:<region>:<account>:<resource>/<name>``, e.g. training-job."""
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name.lower()}"
@@ -113,3 +140,5 @@ class Engine:
             except Exception:  # a job that will not stop must not block the others
                 log.exception("stopping a job failed")
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.store.close()
+        self.data_lock.release()

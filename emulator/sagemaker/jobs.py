@@ -9,24 +9,62 @@ A job's sandbox is a directory that plays the container's ``/opt/ml``. Two ways 
   environment is rewritten to the sandbox path. The job log says which mode ran.
 
 ``EMULATOR_SANDBOX_MODE=rewrite|namespace`` forces one (tests cover both).
+
+No job process outlives its job or the emulator. Every job (and every model-server worker, see
+hosting.py) runs under a small init of ours (``INIT_SOURCE``), which starts the command in its
+own process group, forwards SIGTERM/SIGINT to that group, reaps whatever is left to it and exits
+with the command's exit code (128 + signal when a signal killed it). When the command ends,
+everything it left running is killed, as a container's processes die with its entrypoint.
+
+- namespace mode: ``unshare --pid --fork --kill-child`` (plus ``--mount-proc`` where the machine
+  allows it) makes the init pid 1 of a PID namespace: when it ends, the kernel kills every
+  process in the namespace, ``setsid`` daemons included. The ``unshare`` process the emulator
+  starts has ``PR_SET_PDEATHSIG`` = SIGKILL (``setpriv --pdeathsig``, else a ``preexec_fn``), so
+  the emulator's death, SIGKILL included, kills unshare, ``--kill-child`` kills the init, and the
+  kernel the rest. (A machine that allows a mount namespace but no PID namespace gets the
+  rewrite-mode init below, inside the mount namespace.)
+- rewrite mode (no namespaces): the init is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so
+  descendants that ``setsid`` and double-fork still come back to it, and it kills them all when
+  the command ends, when told to (SIGHUP) or when the emulator dies (its ``PR_SET_PDEATHSIG`` is
+  SIGHUP, caught). The command itself gets SIGKILL as its parent-death signal. Each job's
+  processes also carry ``EMULATOR_JOB_TOKEN=<uuid>`` in their environment, and after every job
+  the emulator kills what still carries it (its own uid only); the emulator is a child
+  subreaper too, so orphans of a killed init come back to it and are reaped.
+
+StopX* (and MaxRuntimeInSeconds) sends SIGTERM to the command's group (through the init), then
+after ``STOP_GRACE_S`` has the init kill everything (SIGHUP), then SIGKILLs the init if it is
+still there ``KILL_GRACE_S`` later. Processes are forked from one thread that lives as long as
+the emulator: ``PR_SET_PDEATHSIG`` fires when the forking *thread* ends, and hosting starts
+workers from short-lived threads.
+
+Limits, rewrite mode only (namespace mode has none of them): the init is the safety net. If
+something else SIGKILLs it (the OOM killer, ``kill -9``), its descendants are orphaned; the
+emulator then kills those still carrying the token, so a descendant that has both left the
+job's process group and scrubbed ``EMULATOR_JOB_TOKEN`` from its environment survives, and if
+the emulator is SIGKILLed as well nothing sweeps at all. Orphans adopted by the emulator that
+exit on their own stay zombies until the emulator exits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import functools
 import logging
 import os
 import posixpath
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,42 +95,61 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# A PID namespace whose pid 1 is the init; --kill-child: the init dies with unshare.
+PID_NAMESPACE = ("--pid", "--fork", "--kill-child")
+# Preferred first: a private /proc (the job sees only its own processes), then without it,
+# then a mount namespace alone (the init then works as in rewrite mode, as a subreaper).
+NAMESPACE_OPTIONS = ((*PID_NAMESPACE, "--mount-proc"), PID_NAMESPACE, ())
+
+
 @functools.cache
-def namespace_mode_available() -> bool:
-    """Can this machine bind-mount a sandbox on /opt/ml in a private mount namespace?"""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
+def namespace_options() -> tuple[str, ...] | None:
+    """The unshare options this machine accepts for a job, or None: no namespaces at all."""
+    if shutil.which("unshare") is None:
+        return None
     try:
         Path(CONTAINER_ROOT).mkdir(parents=True, exist_ok=True)
     except OSError:
-        return False
+        return None
     probe = Path(os.environ.get("TMPDIR", "/tmp")) / f"emulator-ns-probe-{os.getpid()}"
     probe.mkdir(exist_ok=True)
     (probe / "marker").write_text("ok")
     try:
-        result = subprocess.run(
-            [*namespace_prefix(probe), "cat", f"{CONTAINER_ROOT}/marker"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-        return result.returncode == 0 and result.stdout == b"ok"
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        for options in NAMESPACE_OPTIONS:
+            try:
+                result = subprocess.run(
+                    [*namespace_prefix(probe, options), "cat", f"{CONTAINER_ROOT}/marker"],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if result.returncode == 0 and result.stdout == b"ok":
+                return options
+        return None
     finally:
         shutil.rmtree(probe, ignore_errors=True)
 
 
-def namespace_prefix(sandbox: Path) -> list[str]:
-    """Command prefix: new mount namespace, sandbox bound on /opt/ml, then exec the job."""
+def namespace_mode_available() -> bool:
+    """Can this machine bind-mount a sandbox on /opt/ml in a private mount namespace?"""
+    return namespace_options() is not None
+
+
+def namespace_prefix(sandbox: Path, options: Sequence[str] | None = None) -> list[str]:
+    """Command prefix: new mount (and PID) namespace, sandbox bound on /opt/ml, then exec."""
+    if options is None:
+        options = namespace_options() or ()
     user_ns = [] if os.geteuid() == 0 else ["--map-root-user"]
-    # "$0" is the sandbox and "$@" the job's command: arguments, never interpolated text.
+    # "$0" is the sandbox and "$@" the command (the init and the job's command): arguments,
+    # never interpolated text.
     return [
         "unshare",
         "--mount",
         "--propagation",
         "private",
+        *options,
         *user_ns,
         "sh",
         "-c",
@@ -133,6 +190,25 @@ def inside(root: Path, relative: str) -> Path:
     return target
 
 
+def confined(root: Path, *parts: str) -> Path:
+    """``root/parts...`` resolved, refusing any part that could lead out of ``root``.
+
+    For paths built from request values (job, endpoint, variant and channel names). The
+    service model's patterns already keep ``/`` out of names, but ChannelName's lets ``..``
+    through, and a directory we delete or write must never depend on one check alone.
+    """
+    for part in parts:
+        if not part or "\0" in part or posixpath.isabs(part) or ".." in part.split("/"):
+            raise ValidationError(
+                f"{part!r} is not a safe path component (empty, absolute, '..' or NUL)"
+            )
+    base = root.resolve()
+    target = base.joinpath(*parts).resolve()  # a symlink on the way counts where it points
+    if target != base and base not in target.parents:
+        raise ValidationError(f"{'/'.join(parts)!r} resolves outside its directory")
+    return target
+
+
 def download_prefix(s3: Any, uri: str, destination: Path) -> int:
     """Copy every object under ``uri`` (a prefix, or one exact object) into ``destination``."""
     bucket, prefix = split_s3_uri(uri)
@@ -167,25 +243,364 @@ def upload_dir(s3: Any, source: Path, uri: str) -> int:
     return count
 
 
+# --- processes that end with their job and with the emulator ---------------------------------
+# How long a stopped job has between SIGTERM and being killed (SageMaker gives containers 30 s;
+# local jobs are small and a StopX* should not keep the emulator busy).
+STOP_GRACE_S = 5.0
+# How long the init has to kill what it supervises before it is SIGKILLed itself.
+KILL_GRACE_S = 2.0
+TOKEN_VARIABLE = "EMULATOR_JOB_TOKEN"
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+# The init every job and model-server worker runs under: ``python -I -S -c INIT_SOURCE
+# <emulator pid> <command...>`` (no site, no emulator import: it starts in ~15 ms). Pid 1 of the
+# job's PID namespace, or a child subreaper of the emulator. Why not the shell: pid 1 ignores
+# every signal it has no handler for, a shell's background job ignores SIGINT, and a shell
+# neither reaps orphans nor kills what they leave running.
+INIT_SOURCE = r"""
+import ctypes, os, signal, sys
+
+libc = ctypes.CDLL(None, use_errno=True)
+pid_one = os.getpid() == 1
+parent, command = int(sys.argv[1]), sys.argv[2:]
+job = 0
+FORWARDED = (signal.SIGTERM, signal.SIGINT)
+HANDLED = (*FORWARDED, signal.SIGHUP)
+
+
+def children():
+    me = os.getpid()
+    try:
+        with open(f"/proc/self/task/{me}/children") as handle:
+            return [int(pid) for pid in handle.read().split()]
+    except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: read every ppid
+        found = []
+        for name in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{name}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == me:
+                        found.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+        return found
+
+
+def kill_all():
+    # Pid 1 only has to leave: the kernel kills the rest of its namespace.
+    if pid_one:
+        return
+    if job:
+        try:
+            os.killpg(job, signal.SIGKILL)
+        except OSError:
+            pass
+    # A subreaper: whatever loses its parent comes back here, so repeat until nothing is left.
+    while True:
+        kids = children()
+        if not kids:
+            return
+        for kid in kids:
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except OSError:
+                pass
+        for kid in kids:
+            try:
+                os.waitpid(kid, 0)
+            except ChildProcessError:
+                pass
+
+
+def forward(signum, frame):
+    try:
+        os.killpg(job, signum)
+    except OSError:
+        pass
+
+
+def kill_and_leave(signum, frame):
+    # SIGHUP: the emulator died (parent-death signal) or wants everything gone now.
+    kill_all()
+    os._exit(128 + signal.SIGKILL)
+
+
+# Blocked until the job's process group exists, so no signal falls between two chairs.
+signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+for signum in FORWARDED:
+    signal.signal(signum, forward)
+signal.signal(signal.SIGHUP, kill_and_leave)
+if not pid_one:
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    libc.prctl(1, signal.SIGHUP, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the emulator died before the line above
+        os._exit(128 + signal.SIGKILL)
+init = os.getpid()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.setpgid(0, 0)
+        for signum in (*HANDLED, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(signum, signal.SIG_DFL)  # Python ignores SIGPIPE and SIGXFSZ
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: dies with the init
+        if os.getppid() != init:
+            os._exit(128 + signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+        os.execvp(command[0], command)
+    except BaseException as exc:
+        os.write(2, f"[emulator] cannot run {command[0]!r}: {exc}\n".encode())
+    os._exit(127)
+job = pid
+try:
+    os.setpgid(pid, pid)
+except OSError:
+    pass
+# The worker's pipes (pass_fds) are the worker's: an end held here would hide its exit.
+os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+code = 128 + signal.SIGKILL
+while True:
+    try:
+        pid, status = os.waitpid(-1, 0)  # reaps adopted orphans too
+    except ChildProcessError:
+        break
+    if pid == job:
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code
+        break
+kill_all()
+os._exit(code)
+"""
+
+
+def init_command(command: Sequence[str]) -> list[str]:
+    """``command`` under the init (see INIT_SOURCE)."""
+    return [sys.executable, "-I", "-S", "-c", INIT_SOURCE, str(os.getpid()), *command]
+
+
+@functools.cache
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+@functools.cache
+def become_subreaper() -> None:
+    """Orphans of a killed init come back to the emulator, which reaps what it kills."""
+    if sys.platform.startswith("linux"):
+        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+@functools.cache
+def pdeathsig_prefix() -> tuple[str, ...] | None:
+    """``setpriv --pdeathsig KILL``, where util-linux has it; None: fall back to preexec_fn."""
+    if shutil.which("setpriv") is None:
+        return None
+    try:
+        probe = subprocess.run(
+            ["setpriv", "--pdeathsig", "KILL", "true"], capture_output=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return ("setpriv", "--pdeathsig", "KILL") if probe.returncode == 0 else None
+
+
+def _die_with_parent() -> None:
+    """preexec_fn fallback when setpriv is missing (runs in the forked child, before exec)."""
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Spawner:
+    """Forks every job and worker process from one thread that lives as long as the emulator.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the process ends, not the process:
+    a model-server worker forked by the short-lived thread that deploys an endpoint would be
+    killed as soon as that thread finished.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...], dict[str, Any]]]
+        self._requests = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="emulator-spawner", daemon=True
+                )
+                self._thread.start()
+        if threading.current_thread() is self._thread:
+            return subprocess.Popen(*args, **kwargs)
+        future: Future[subprocess.Popen[bytes]] = Future()
+        self._requests.put((future, args, kwargs))
+        return future.result()
+
+    def _serve(self) -> None:
+        while True:
+            future, args, kwargs = self._requests.get()
+            try:
+                future.set_result(subprocess.Popen(*args, **kwargs))
+            except BaseException as exc:  # the caller gets it, the thread goes on
+                future.set_exception(exc)
+
+
+SPAWNER = Spawner()
+
+
+def marked_processes(token: str) -> list[int]:
+    """Live processes of our uid whose environment holds ``EMULATOR_JOB_TOKEN=<token>``."""
+    needle = f"{TOKEN_VARIABLE}={token}".encode()
+    own, uid = os.getpid(), os.getuid()
+    found = []
+    with contextlib.suppress(OSError), os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit() or int(entry.name) == own:
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+                with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                    environ = handle.read()
+            except OSError:  # gone, or not ours to read
+                continue
+            if needle in environ.split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def kill_marked(
+    token: str, *, popen_pids: Iterable[int] = (), timeout: float = KILL_GRACE_S
+) -> None:
+    """SIGKILL what still carries ``token`` and reap those that were orphaned to us.
+
+    ``popen_pids`` are killed but not reaped: their Popen must see their exit status (a Popen
+    whose child someone else reaped reports exit code 0).
+    """
+    owned = set(popen_pids)
+    deadline = time.monotonic() + timeout
+    pending: set[int] = set()
+    while time.monotonic() < deadline:
+        victims = marked_processes(token)
+        for pid in victims:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        pending.update(pid for pid in victims if pid not in owned)
+        for pid in list(pending):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    pending.discard(pid)
+            except ChildProcessError:  # not our child: its own parent reaps it
+                pending.discard(pid)
+        if not victims and not pending:
+            return
+        time.sleep(0.01)
+
+
+class JobProcess:
+    """A command running under the init, with every process it starts."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], token: str) -> None:
+        self.popen = popen
+        self.token = token
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.popen.wait(timeout)
+
+    def signal(self, signum: int) -> None:
+        """Signal the process group we started (the init, and unshare in namespace mode)."""
+        if self.popen.poll() is None:  # never a group whose leader was reaped
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signum)
+
+    def terminate(self) -> None:
+        """SIGTERM for the command's process group (the init forwards it)."""
+        self.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Everything goes now: the init kills what it supervises (SIGHUP), then is killed."""
+        self.signal(signal.SIGHUP)
+        try:
+            self.popen.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait()
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Kill what is left carrying the job's token (rewrite mode's last resort)."""
+        kill_marked(self.token, popen_pids=[self.popen.pid])
+
+    def end(self, grace: float) -> None:
+        """Give it ``grace`` seconds to exit by itself, then kill it; either way, sweep."""
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.sweep()
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | None,
+    stdout: Any,
+    namespace_sandbox: Path | None = None,
+    pass_fds: Sequence[int] = (),
+) -> JobProcess:
+    """Start ``command`` under the init, in a new session, tied to the emulator's life.
+
+    With ``namespace_sandbox`` it runs in the mount (and PID) namespace with that sandbox on
+    /opt/ml; without, directly under the init (rewrite mode, model-server workers).
+    """
+    become_subreaper()
+    token = uuid.uuid4().hex
+    full = init_command(command)
+    preexec = None
+    if namespace_sandbox is not None:
+        full = namespace_prefix(namespace_sandbox) + full
+        # unshare is the emulator's child here: it must die with the emulator (the init, pid 1,
+        # dies with unshare through --kill-child; without --fork the init is the child itself).
+        prefix = pdeathsig_prefix()
+        if prefix is not None:
+            full = [*prefix, *full]
+        else:
+            preexec = _die_with_parent
+    popen = SPAWNER.popen(
+        full,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        env={**env, TOKEN_VARIABLE: token},
+        cwd=cwd,
+        pass_fds=tuple(pass_fds),
+        start_new_session=True,  # its own group: signals reach the init (and unshare)
+        preexec_fn=preexec,
+    )
+    return JobProcess(popen, token)
+
+
 @dataclass
 class RunningProcess:
-    """A job's process group; stop() ends it (TERM, then KILL)."""
+    """Stops a job: stop() asks (SIGTERM through the init); run_process escalates."""
 
     stopped: threading.Event = field(default_factory=threading.Event)
-    process: subprocess.Popen[bytes] | None = None
+    process: JobProcess | None = None
 
     def stop(self) -> None:
+        """Returns at once: the job's thread kills it if SIGTERM is not enough in time."""
         self.stopped.set()
         process = self.process
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                return
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        if process is not None:
+            process.terminate()
 
 
 def python_for(command: list[str]) -> list[str]:
@@ -218,39 +633,48 @@ def run_process(
         "PYTHONDONTWRITEBYTECODE": "1",
         **environment,
     }
-    if mode == "namespace":
-        command = namespace_prefix(sandbox) + command
-        cwd = sandbox
-    else:
+    if mode != "namespace":
         command = [rewrite(part, sandbox) for part in command]
         env = {key: rewrite(value, sandbox) for key, value in env.items()}
-        cwd = sandbox
+    if control.stopped.is_set():  # stopped while downloading its inputs
+        raise JobStopped("Stopped by request")
     with log_file.open("ab") as output:
-        control.process = subprocess.Popen(
+        process = spawn(
             command,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
             env=env,
-            cwd=cwd,
-            start_new_session=True,  # its own process group: stop() kills children too
+            cwd=sandbox,
+            stdout=output,
+            namespace_sandbox=sandbox if mode == "namespace" else None,
         )
-        deadline = time.monotonic() + max_runtime if max_runtime else None
+    control.process = process
+    deadline = time.monotonic() + max_runtime if max_runtime else None
+    stopping: str | None = None
+    kill_at = 0.0
+    try:
         while True:
             try:
-                code = control.process.wait(timeout=0.05)
+                code = process.wait(timeout=0.05)
+                break
             except subprocess.TimeoutExpired:
-                code = None
-            if code is not None:
-                if control.stopped.is_set():  # killed by a StopX* from another thread
-                    raise JobStopped("Stopped by request")
-                return code
-            if control.stopped.is_set():
-                control.stop()
-                raise JobStopped("Stopped by request")
-            if deadline is not None and time.monotonic() > deadline:
-                control.stop()
-                raise JobStopped(f"MaxRuntimeInSeconds ({max_runtime:g} s) exceeded")
+                pass
+            if stopping is None:
+                if control.stopped.is_set():
+                    stopping = "Stopped by request"
+                elif deadline is not None and time.monotonic() > deadline:
+                    stopping = f"MaxRuntimeInSeconds ({max_runtime:g} s) exceeded"
+                if stopping is not None:
+                    process.terminate()  # again, if stop() did: harmless, and never missed
+                    kill_at = time.monotonic() + STOP_GRACE_S
+            elif time.monotonic() > kill_at:
+                process.kill()
+    finally:
+        # Whatever the command left running (or everything, if we got here by an exception).
+        if process.poll() is None:
+            process.kill()
+        process.sweep()
+    if stopping is not None or control.stopped.is_set():
+        raise JobStopped(stopping or "Stopped by request")
+    return code
 
 
 def tail(log_file: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -307,8 +731,119 @@ def publish_job_log(
         log.exception("publishing logs of %s failed", name)
 
 
+# --- one run of a job, from the pool's thread picking it up to its final status ---------------
+@dataclass(frozen=True)
+class JobKind:
+    """What the job-run context needs to know about a kind of job."""
+
+    kind: str  # the store's kind, e.g. "ProcessingJob"
+    status_key: str  # "ProcessingJobStatus"
+    start_key: str  # "ProcessingStartTime"
+    end_key: str  # "ProcessingEndTime"
+    log_group: str  # "/aws/sagemaker/ProcessingJobs"
+    # The kind's own final fields, applied to the record after status and end time are set.
+    on_end: Callable[[dict[str, Any], JobRun], None] | None = None
+
+
+@dataclass
+class JobRun:
+    """A job being run; the runner sets ``log_file`` and adds to ``fields`` as it goes."""
+
+    name: str
+    started: dt.datetime
+    log_file: Path | None = None
+    status: str = "Completed"
+    fields: dict[str, Any] = field(default_factory=dict)
+    ended: dt.datetime | None = None
+
+    def end_as(self, status: str, reason: str) -> None:
+        self.status = status
+        self.fields["FailureReason"] = reason[:1024]
+
+
+@contextlib.contextmanager
+def job_run(engine: Engine, kind: JobKind, name: str, control: RunningProcess) -> Iterator[JobRun]:
+    """Everything a runner does happens in here, so that every run ends in a final status.
+
+    JobFailure ends the job Failed with its message, JobStopped ends it Stopped, and anything
+    else (the emulator's own fault) Failed with ``InternalServerError: emulator error: ...`` and
+    a traceback in the emulator's log. Whatever happened, the stopper is unregistered, the log
+    published and the status, end time and the kind's fields written: no job stays InProgress
+    or Stopping.
+    """
+    run = JobRun(name, now())
+    try:
+        engine.store.update(
+            kind.kind,
+            name,
+            lambda r: r.update({kind.start_key: run.started, "LastModifiedTime": run.started}),
+        )
+        if control.stopped.is_set():  # stopped while waiting for a free slot in the pool
+            raise JobStopped("Stopped by request")
+        yield run
+    except JobStopped as stop:
+        run.end_as("Stopped", str(stop))
+    except JobFailure as failure:
+        run.end_as("Failed", str(failure))
+    except BaseException as exc:  # the emulator's own fault: report it, keep serving
+        log.exception("%s %s crashed", kind.kind, name)
+        run.end_as("Failed", f"InternalServerError: emulator error: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        end_run(engine, kind, run)
+
+
+def end_run(engine: Engine, kind: JobKind, run: JobRun) -> None:
+    """Unregister, publish, record: each step guarded, so the status is always written."""
+    engine.unregister_stopper(kind.kind, run.name)
+    if run.log_file is not None and run.log_file.exists():
+        publish_job_log(engine, kind.log_group, run.name, run.log_file, run.started)
+    run.ended = ended = now()
+
+    def change(record: dict[str, Any]) -> None:
+        record.update(run.fields)
+        record[kind.status_key] = run.status
+        record[kind.end_key] = record["LastModifiedTime"] = ended
+        if kind.on_end is not None:
+            kind.on_end(record, run)
+
+    try:
+        engine.store.update(kind.kind, run.name, change)
+    except Exception:
+        log.exception("recording the end of %s %s failed", kind.kind, run.name)
+
+        def bare(record: dict[str, Any]) -> None:  # without the kind's own fields
+            record[kind.status_key] = run.status
+            record[kind.end_key] = record["LastModifiedTime"] = ended
+            if "FailureReason" in run.fields:
+                record["FailureReason"] = run.fields["FailureReason"]
+
+        try:
+            engine.store.update(kind.kind, run.name, bare)
+        except Exception:
+            log.exception("%s %s: its final status could not be written", kind.kind, run.name)
+
+
+def exit_failure(sandbox: Path, log_file: Path, code: int) -> JobFailure:
+    """What SageMaker shows for a non-zero exit: /opt/ml/output/failure, else the log's tail.
+
+    The failure file is the FailureReason, behind ``AlgorithmError:`` unless it names its own
+    error class (the built-in algorithms write ``ClientError: ...``).
+    """
+    failure = sandbox / "output" / "failure"
+    with contextlib.suppress(OSError):
+        text = failure.read_text(errors="replace").strip()
+        if text:
+            if text.startswith(("ClientError:", "AlgorithmError:")):
+                return JobFailure(text)
+            return JobFailure(f"AlgorithmError: {text}")
+    return JobFailure(f"AlgorithmError: exit code {code}. Last lines of output:\n{tail(log_file)}")
+
+
 def sandbox_for(engine: Engine, kind: str, name: str) -> Path:
-    sandbox = engine.data_dir / "jobs" / kind / name / "opt_ml"
+    # The sandbox is deleted and recreated: its path must stay inside the data dir.
+    sandbox = engine.local_path("jobs", kind, name, "opt_ml")
     if sandbox.exists():
         shutil.rmtree(sandbox)
     sandbox.mkdir(parents=True)
@@ -341,10 +876,12 @@ def request_stop(
     engine: Engine, kind: str, name: str, status_key: str, missing_message: str, **stopping: str
 ) -> None:
     """StopX*: only an InProgress job can be stopped; it shows Stopping until it ends."""
-    record = engine.store.get(kind, name, missing_message=missing_message)
-    if record[status_key] != "InProgress":
-        raise ValidationError(
-            f"The request was rejected because the job is in status {record[status_key]}."
-        )
-    engine.store.update(kind, name, lambda r: r.update({status_key: "Stopping", **stopping}))
+    # Check and change under one lock: a job ending in between must not be left Stopping.
+    with engine.store.lock:
+        record = engine.store.get(kind, name, missing_message=missing_message)
+        if record[status_key] != "InProgress":
+            raise ValidationError(
+                f"The request was rejected because the job is in status {record[status_key]}."
+            )
+        engine.store.update(kind, name, lambda r: r.update({status_key: "Stopping", **stopping}))
     engine.stop_job(kind, name)

@@ -265,7 +265,9 @@ class ExecutionRun:
 
     def resource_name(self, step: str) -> str:
         """``pipelines-<execution id>-<step>-<random>``, as the service names step resources."""
-        cleaned = "".join(c if c.isalnum() else "-" for c in step.lower()).strip("-")
+        # ASCII only: job and model names must match [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
+        cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in step.lower())
+        cleaned = cleaned.strip("-")
         return f"pipelines-{self.execution_id}-{cleaned}"[:52] + "-" + secrets.token_hex(4)
 
     # the steps themselves

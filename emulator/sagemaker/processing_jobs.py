@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import functools
-from pathlib import Path
 from typing import Any
 
 from emulator.sagemaker import images, jobs
@@ -86,31 +85,25 @@ def stop_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any
     return {}
 
 
-def finish(engine: Engine, name: str, status: str, **fields: Any) -> None:
-    def change(record: dict[str, Any]) -> None:
-        record.update(fields)
-        record["ProcessingJobStatus"] = status
-        record["ProcessingEndTime"] = record["LastModifiedTime"] = jobs.now()
+def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
+    if run.status == "Stopped":  # AWS shows why in ExitMessage too
+        record["ExitMessage"] = run.fields["FailureReason"]
 
-    engine.store.update(KIND, name, change)
+
+PROCESSING = jobs.JobKind(
+    KIND, "ProcessingJobStatus", "ProcessingStartTime", "ProcessingEndTime", LOG_GROUP, on_end
+)
 
 
 def run_processing_job(
     engine: Engine, name: str, runtime: images.Runtime, control: jobs.RunningProcess
 ) -> None:
-    record = engine.store.snapshot(KIND, name)
-    sandbox = jobs.sandbox_for(engine, "processing", name)
-    log_file = sandbox.parent / "job.log"
-    started = jobs.now()
-    engine.store.update(
-        KIND, name, lambda r: r.update(ProcessingStartTime=started, LastModifiedTime=started)
-    )
-    mode = jobs.sandbox_mode()
-    log_file.write_text(f"[emulator] {name}: {runtime.description}; /opt/ml via {mode}\n")
-    status, fields = "Completed", {}
-    try:
-        if control.stopped.is_set():
-            raise jobs.JobStopped("Stopped by request")
+    with jobs.job_run(engine, PROCESSING, name, control) as run:
+        record = engine.store.snapshot(KIND, name)
+        sandbox = jobs.sandbox_for(engine, "processing", name)
+        log_file = run.log_file = sandbox.parent / "job.log"
+        mode = jobs.sandbox_mode()
+        log_file.write_text(f"[emulator] {name}: {runtime.description}; /opt/ml via {mode}\n")
         if runtime.error:
             raise jobs.JobFailure(runtime.error)
         s3 = engine.client("s3")
@@ -145,32 +138,9 @@ def run_processing_job(
             mode=mode,
         )
         if code != 0:
-            raise jobs.JobFailure(failure_reason(sandbox, log_file, code))
+            raise jobs.exit_failure(sandbox, log_file, code)
         for path, uri in output_dirs:
             jobs.upload_dir(s3, path, uri)
         message = sandbox / "output" / "message"
         if message.exists():
-            fields["ExitMessage"] = message.read_text(errors="replace")[:1024]
-    except jobs.JobStopped as stop:
-        status = "Stopped"
-        fields["FailureReason"] = str(stop)
-        fields["ExitMessage"] = str(stop)
-    except jobs.JobFailure as failure:
-        status = "Failed"
-        fields["FailureReason"] = str(failure)[:1024]
-    except Exception as exc:  # the emulator's own fault: report it, keep serving
-        jobs.log.exception("processing job %s crashed", name)
-        status = "Failed"
-        fields["FailureReason"] = f"InternalServerError: emulator error: {exc}"[:1024]
-    finally:
-        engine.unregister_stopper(KIND, name)
-    jobs.publish_job_log(engine, LOG_GROUP, name, log_file, started)
-    finish(engine, name, status, **fields)
-
-
-def failure_reason(sandbox: Path, log_file: Path, code: int) -> str:
-    """What SageMaker shows: the script's own /opt/ml/output/failure, else exit code + tail."""
-    failure = sandbox / "output" / "failure"
-    if failure.exists() and failure.read_text(errors="replace").strip():
-        return "AlgorithmError: " + failure.read_text(errors="replace").strip()
-    return f"AlgorithmError: exit code {code}. Last lines of output:\n{jobs.tail(log_file)}"
+            run.fields["ExitMessage"] = message.read_text(errors="replace")[:1024]

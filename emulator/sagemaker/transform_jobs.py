@@ -10,6 +10,7 @@ selections (``$``, ``$[1:]``, ``$[0,3]``, ``$[-1]``) and ``JoinSource: Input``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import posixpath
@@ -206,22 +207,25 @@ def transform_object(
     return b"".join(outputs)
 
 
+TRANSFORM = jobs.JobKind(
+    KIND, "TransformJobStatus", "TransformStartTime", "TransformEndTime", LOG_GROUP
+)
+
+
 def run_transform_job(engine: Engine, name: str, control: jobs.RunningProcess) -> None:
-    record = engine.store.snapshot(KIND, name)
-    work = engine.data_dir / "jobs" / "transform" / name
-    log_file = work / "job.log"
-    work.mkdir(parents=True, exist_ok=True)
-    log_file.write_text(f"[emulator] {name}: model {record['ModelName']}\n")
-    started = jobs.now()
-    engine.store.update(
-        KIND, name, lambda r: r.update(TransformStartTime=started, LastModifiedTime=started)
-    )
-    status, fields = "Completed", {}
-    pool = None
-    try:
-        served = hosting.prepare_model(engine, record["ModelName"], work / "hosting")
-        count = int(record["TransformResources"].get("InstanceCount", 1))
-        pool = hosting.WorkerPool.start(served, count, work / "logs")
+    with jobs.job_run(engine, TRANSFORM, name, control) as run, contextlib.ExitStack() as cleanup:
+        record = engine.store.snapshot(KIND, name)
+        work = engine.local_path("jobs", "transform", name)  # the name is the request's
+        log_file = run.log_file = work / "job.log"
+        work.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(f"[emulator] {name}: model {record['ModelName']}\n")
+        try:
+            served = hosting.prepare_model(engine, record["ModelName"], work / "hosting")
+            count = int(record["TransformResources"].get("InstanceCount", 1))
+            pool = hosting.WorkerPool.start(served, count, work / "logs")
+        except hosting.HostingFailure as failure:
+            raise jobs.JobFailure(f"ClientError: {failure}") from failure
+        cleanup.callback(pool.stop)  # before the run ends: its workers go with it
         s3 = engine.client("s3")
         source = record["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         inputs = work / "input"
@@ -235,24 +239,3 @@ def run_transform_job(engine: Engine, name: str, control: jobs.RunningProcess) -
             s3.put_object(Bucket=out_bucket, Key=key, Body=output)
             with log_file.open("a") as handle:
                 handle.write(f"[emulator] s3://{bucket}/{prefix} {relative} -> {key}\n")
-    except hosting.HostingFailure as failure:
-        status, fields["FailureReason"] = "Failed", f"ClientError: {failure}"[:1024]
-    except jobs.JobStopped as stop:
-        status, fields["FailureReason"] = "Stopped", str(stop)
-    except jobs.JobFailure as failure:
-        status, fields["FailureReason"] = "Failed", str(failure)[:1024]
-    except Exception as exc:  # the emulator's own fault: report it, keep serving
-        jobs.log.exception("transform job %s crashed", name)
-        status, fields["FailureReason"] = "Failed", f"InternalServerError: emulator error: {exc}"
-    finally:
-        if pool is not None:
-            pool.stop()
-        engine.unregister_stopper(KIND, name)
-    jobs.publish_job_log(engine, LOG_GROUP, name, log_file, started)
-
-    def change(job: dict[str, Any]) -> None:
-        job.update(fields)
-        job["TransformJobStatus"] = status
-        job["TransformEndTime"] = job["LastModifiedTime"] = jobs.now()
-
-    engine.store.update(KIND, name, change)

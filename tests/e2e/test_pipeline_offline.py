@@ -87,6 +87,9 @@ def test_two_dates_share_no_names_or_paths_and_approved_deploys(
     conf = {"deploy": True, "model_approval_status": "Approved"}
     code, other = run(state_dir, "2026-11-04", conf)
     assert code == 0 and other["decision"] == "registered"
+    # One local account across `make run`s: the emulator's state outlives each run, so the
+    # second registering run adds version 2 to the group the first one created.
+    assert other["model_package_arn"].endswith(":model-package/adult-income-xgboost/2")
     # created, InService on this run's endpoint config, and it scored raw input records
     assert other["endpoint"] == "adult-income-xgboost"
     assert other["endpoint_config"] == names.resource_name(

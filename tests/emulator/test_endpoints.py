@@ -323,3 +323,22 @@ def test_provider_endpoint_operator_creates_then_updates(aws, trained_model, con
         result = operator.execute({})
         assert result["Endpoint"]["EndpointStatus"] == "InService"
         assert result["Endpoint"]["EndpointConfigName"] == f"{name}-{suffix}"
+
+
+def test_oversized_invoke_body_is_refused_before_it_is_read(emulator) -> None:
+    import socket
+
+    host, port = "127.0.0.1", emulator.port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        # Declares 7 MB and sends none of it: an answer proves the body was never awaited.
+        sock.sendall(
+            b"POST /endpoints/any-endpoint/invocations HTTP/1.1\r\n"
+            + f"Host: {host}:{port}\r\n".encode()
+            + b"Content-Type: text/csv\r\nContent-Length: 7340032\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after answering
+            answer += chunk
+        answer = answer.decode()
+    assert answer.startswith("HTTP/1.1 400")
+    assert "exceeds the 6 MB limit" in answer
