@@ -10,6 +10,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
 
 DATE ?=
 CONF ?=
+INPUT ?=
 HOST ?=
 PIPELINE ?= main
 
@@ -33,7 +34,7 @@ test: venv system-tools lint
 	$(PY) -m pytest
 
 run: venv
-	$(PY) -m tools.run_offline --pipeline "$(PIPELINE)" $(if $(DATE),--date "$(DATE)") $(if $(CONF),--conf '$(CONF)')
+	$(PY) -m tools.run_offline --pipeline "$(PIPELINE)" $(if $(DATE),--date "$(DATE)") $(if $(CONF),--conf '$(CONF)') $(if $(INPUT),--input "$(INPUT)")
 
 airflow: venv
 	$(PY) -m tools.airflow_standalone $(if $(HOST),--host "$(HOST)")

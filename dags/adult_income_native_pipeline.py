@@ -4,7 +4,7 @@
 Airflow schedules, parameterises and watches; SageMaker Pipelines runs the steps:
 
 ```
-wait for input ─► upsert pipeline ─► start pipeline (and wait) ─► summary (always runs)
+check conf ─► wait for input ─► upsert pipeline ─► start pipeline (and wait) ─► summary (always)
 
 SageMaker Pipeline: Preprocess ─► Train ─► Evaluate ─► AccuracyGate
                     AccuracyGate ├─ true  ─► CreateModel, RegisterModel
@@ -31,17 +31,9 @@ from airflow.sdk import DAG
 
 from include.adult_income import native_tasks, settings, tasks
 from include.adult_income.operators import AttachOrStartPipelineOperator
-from include.adult_income.params import pipeline_params
+from include.adult_income.params import native_pipeline_params
 
 SETTINGS = settings.dag_settings()
-# The main DAG's params but deploy (that DAG's job) and early stopping (a pipeline parameter
-# cannot be left unset, and the built-in algorithm refuses an empty value).
-PARAMS = {
-    k: v
-    for k, v in pipeline_params().items()
-    if not k.startswith(("deploy", "endpoint")) and k != "early_stopping_rounds"
-}
-
 with DAG(
     dag_id="adult_income_native_pipeline",
     description="UCI Adult income as a native SageMaker Pipeline, started and watched by Airflow",
@@ -50,10 +42,11 @@ with DAG(
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=3,
-    params=PARAMS,
+    params=native_pipeline_params(),
     tags=["sagemaker", "sagemaker-pipelines", "xgboost", "adult-income"],
     default_args={"retries": 2, "retry_delay": SETTINGS.retry_delay},
 ) as dag:
+    check_conf = PythonOperator(task_id="check_conf", python_callable=tasks.check_conf)
     wait_for_input = PythonSensor(
         task_id="wait_for_input",
         python_callable=tasks.input_ready,
@@ -79,4 +72,4 @@ with DAG(
         retries=0,
     )
 
-    wait_for_input >> upsert_pipeline >> start_pipeline >> summary
+    check_conf >> wait_for_input >> upsert_pipeline >> start_pipeline >> summary

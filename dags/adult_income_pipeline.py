@@ -4,11 +4,11 @@
 The SageMaker Pipelines tutorial (UCI Adult census income) as an Airflow DAG:
 
 ```
-wait for input ─► prepare run ─► preprocess ─► train ─► evaluate ─► accuracy gate
+check conf ─► wait for input ─► prepare run ─► preprocess ─► train ─► evaluate ─► accuracy gate
     accuracy gate ├─ pass ─► create model + register model version (independent)
                   │            └─► should deploy ─► deploy endpoint ─► smoke check
                   └─ fail ─► model rejected (nothing created or registered)
-    summary (always runs): summary.json with the decision
+    summary (always runs): summary.json with the decision; fails the run if any task failed
 ```
 
 - **Input**: `s3://<bucket>/<prefix>/raw/ds=<logical date>/` (conf `input_data_uri` overrides).
@@ -68,6 +68,7 @@ with DAG(
     tags=["sagemaker", "xgboost", "adult-income"],
     default_args={"retries": 2, "retry_delay": SETTINGS.retry_delay},
 ) as dag:
+    check_conf = PythonOperator(task_id="check_conf", python_callable=tasks.check_conf)
     wait_for_input = PythonSensor(
         task_id="wait_for_input",
         python_callable=tasks.input_ready,
@@ -113,7 +114,7 @@ with DAG(
         task_id="summary", python_callable=tasks.summarize, trigger_rule="all_done", retries=0
     )
 
-    wait_for_input >> prepare_run >> preprocess >> train >> evaluate >> accuracy_gate
+    check_conf >> wait_for_input >> prepare_run >> preprocess >> train >> evaluate >> accuracy_gate
     accuracy_gate >> [create_model, register_model_version, model_rejected]
     [create_model, register_model_version] >> should_deploy >> deploy >> smoke_check
     [create_model, register_model_version, model_rejected, smoke_check] >> summary

@@ -105,11 +105,20 @@ def aws_client(service: str, endpoint_url: str) -> Any:
 
 
 def seed_input(endpoint_url: str, date: str, *, source: Path = ADULT_CSV) -> str:
-    """Create the bucket and upload the bundled data as the date's raw partition."""
+    """Create the bucket and make ``source`` the date's raw partition, alone.
+
+    The local account outlives each run, and preprocessing reads every CSV of the partition:
+    a file seeded by an earlier run for the same date is removed, so the partition holds
+    exactly what this run was given.
+    """
     s3 = aws_client("s3", endpoint_url)
     existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
     if OFFLINE_BUCKET not in existing:
         s3.create_bucket(Bucket=OFFLINE_BUCKET)
-    key = f"{OFFLINE_PREFIX}/raw/ds={date}/{source.name}"
+    partition = f"{OFFLINE_PREFIX}/raw/ds={date}/"
+    key = f"{partition}{source.name}"
+    listed = s3.list_objects_v2(Bucket=OFFLINE_BUCKET, Prefix=partition).get("Contents", [])
+    for stale in (item["Key"] for item in listed if item["Key"] != key):
+        s3.delete_object(Bucket=OFFLINE_BUCKET, Key=stale)
     s3.upload_file(str(source), OFFLINE_BUCKET, key)
     return f"s3://{OFFLINE_BUCKET}/{key}"

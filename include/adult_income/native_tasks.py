@@ -11,6 +11,8 @@ import json
 import uuid
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from include.adult_income import native_parameters, settings, tasks
 
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
@@ -139,13 +141,16 @@ def summarize(**context: Any) -> dict[str, Any]:
                 "model version": str(summary["model_package_arn"] or "none"),
             },
         )
+    summary["failed_tasks"] = failed = tasks.failed_tasks(context)
     bucket, key = tasks.split_uri(layout.summary_uri)
     tasks.s3_client(config).put_object(
         Bucket=bucket, Key=key, Body=json.dumps(summary, indent=2).encode()
     )
     print(json.dumps(summary, indent=2))
+    if failed:  # the summary is the only leaf: a failed task must fail the run
+        raise AirflowFailException(f"the run failed: {', '.join(failed)} (see their logs)")
     if summary["decision"] == "failed":
-        raise RuntimeError(f"the pipeline execution failed: {summary['reason']}")
+        raise AirflowFailException(f"the pipeline execution failed: {summary['reason']}")
     return summary
 
 

@@ -1,7 +1,16 @@
-"""The DAG's params: a JSON schema Airflow shows as the trigger form and checks before a run."""
+"""The DAG's params: a JSON schema Airflow shows as the trigger form and checks before a run.
+
+Airflow validates each declared param when a run is created, but it accepts keys it does not
+know (`{"num_rounds": 500}` would run with the default `num_round`) and numbers that JSON
+Schema cannot compare (NaN passes `minimum`/`maximum`). ``conf_problems`` covers both; the DAG's
+first task and `make run` refuse a conf that has any, before any job starts.
+"""
 
 from __future__ import annotations
 
+import difflib
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import Param
@@ -67,6 +76,37 @@ def pipeline_params() -> dict[str, Param]:
     }
 
 
-def resolved(params: dict[str, Any]) -> dict[str, Any]:
-    """Params as plain values (Airflow hands tasks a ParamsDict)."""
-    return {key: params[key] for key in pipeline_params()}
+def native_pipeline_params() -> dict[str, Param]:
+    """The native SageMaker Pipeline DAG's params: the main DAG's but deploy (that DAG's job)
+    and early stopping (a pipeline parameter cannot be left unset, and the built-in algorithm
+    refuses an empty value)."""
+    return {
+        k: v
+        for k, v in pipeline_params().items()
+        if not k.startswith(("deploy", "endpoint")) and k != "early_stopping_rounds"
+    }
+
+
+def non_finite(value: Any, path: str) -> list[tuple[str, float]]:
+    """(path, value) of every NaN or ±Infinity in a JSON value, nested ones included."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [found for k, v in value.items() for found in non_finite(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in non_finite(v, f"{path}[{i}]")]
+    return []
+
+
+def conf_problems(conf: Mapping[str, Any], known: set[str] | None = None) -> list[str]:
+    """What is wrong with a run's conf beyond what Airflow's param validation catches."""
+    known = set(pipeline_params()) if known is None else known
+    problems = []
+    for key in sorted(set(conf) - known):
+        nearest = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {nearest[0]}?" if nearest else ""
+        problems.append(f"unknown param {key!r}{hint}")
+    for key in sorted(set(conf) & known):
+        for path, value in non_finite(conf[key], key):
+            problems.append(f"{path} is {value}: numbers must be finite")
+    return problems

@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from include.adult_income import gate, names, requests, settings
+from airflow.sdk.exceptions import AirflowFailException
+
+from include.adult_income import gate, names, params, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 JOB_SCRIPTS = ("preprocess.py", "evaluate.py", requests.INFERENCE_SCRIPT)
@@ -21,6 +23,24 @@ DEPLOY_GATE_TASK = "should_deploy"
 DEPLOY_TASK = "deploy"
 SMOKE_TASK = "smoke_check"
 SMOKE_ROWS = 5
+# States of a task that should have done its work and did not.
+FAILED_STATES = {"failed", "upstream_failed"}
+
+
+def check_conf(**context: Any) -> None:
+    """The first task: refuse what Airflow's param validation lets through (unknown keys,
+    non-finite numbers), before any job starts; a conf error is not retried."""
+    problems = params.conf_problems(context["dag_run"].conf or {}, set(context["dag"].params))
+    if problems:
+        raise AirflowFailException("conf refused: " + "; ".join(problems))
+
+
+def failed_tasks(context: Any) -> list[str]:
+    """The run's tasks that failed or could not run because an upstream one failed."""
+    ti = context["ti"]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[context["run_id"]])
+    own = states.get(context["run_id"], {})
+    return sorted(task for task, state in own.items() if state in FAILED_STATES)
 
 
 def s3_client(config: settings.Settings) -> Any:
@@ -382,13 +402,18 @@ def summarize(**context: Any) -> dict[str, Any]:
                 "model version": str(package_arn or "none"),
             },
         )
+    summary["failed_tasks"] = failed = failed_tasks(context)
     bucket, key = split_uri(layout.summary_uri)
     s3_client(config).put_object(
         Bucket=bucket, Key=key, Body=json.dumps(summary, indent=2).encode()
     )
     print(json.dumps(summary, indent=2))
+    # The summary is the run's only leaf: failing it is what makes the run failed when any
+    # task that should have run did not, whatever was registered meanwhile.
+    if failed:
+        raise AirflowFailException(f"the run failed: {', '.join(failed)} (see their logs)")
     if decision == "failed":
-        raise RuntimeError("the pipeline failed before a decision; see the failed task's log")
+        raise AirflowFailException("the pipeline failed before a decision; see the task logs")
     if deploy_requested and not smoke:
-        raise RuntimeError("deploying the approved version failed; see the deploy task's log")
+        raise AirflowFailException("deploying the approved version failed; see the deploy log")
     return summary

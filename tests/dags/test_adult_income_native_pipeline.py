@@ -25,6 +25,7 @@ def dag():
 def test_shape_schedule_and_retries(dag) -> None:
     edges = {(up, down) for down, task in dag.task_dict.items() for up in task.upstream_task_ids}
     assert edges == {
+        ("check_conf", "wait_for_input"),
         ("wait_for_input", "upsert_pipeline"),
         ("upsert_pipeline", "start_pipeline"),
         ("start_pipeline", "summary"),

@@ -30,6 +30,7 @@ def test_shape_follows_the_pipeline_diagram(dagbag: DagBag) -> None:
     dag = dagbag.dags[DAG_ID]
     edges = {(up, down) for down, task in dag.task_dict.items() for up in task.upstream_task_ids}
     assert edges == {
+        ("check_conf", "wait_for_input"),
         ("wait_for_input", "prepare_run"),
         ("prepare_run", "preprocess"),
         ("preprocess", "train"),
