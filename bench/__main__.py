@@ -15,7 +15,14 @@ import time
 from bench import render
 from bench.measure import machine
 
-BENCHMARKS = ("emulator_job_overhead", "invoke_endpoint", "end_to_end", "scale", "quality")
+BENCHMARKS = (
+    "emulator_job_overhead",
+    "emulator_durability",
+    "invoke_endpoint",
+    "end_to_end",
+    "scale",
+    "quality",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ Never edit the document by hand: `python -m bench --render-only` rewrites it fro
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,83 @@ def overhead_section(result: dict[str, Any]) -> str:
 How: `python -m bench.emulator_job_overhead`: {result["jobs"]} processing jobs whose script
 sleeps 0.2 s and times itself; overhead = create → `Completed` seen by Describe (20 ms polls)
 minus the script's own time. Machine: {describe_machine(result.get("machine"))}.
+"""
+
+
+def durability_section(result: dict[str, Any]) -> str:
+    restart, memory, writes = result["restart"], result["memory"], result["write_through"]
+    restored = restart["restored"]
+    disk, tmpfs = writes["disk"], writes["tmpfs"]
+    big = memory["big_job"]
+    verdict = "meets" if memory["meets_goal"] else "misses"
+
+    def write_baseline(write: str, read: str, read_name: str) -> str:
+        on_tmpfs = f"{tmpfs[write]['p50_ms']} ms on tmpfs; " if tmpfs else ""
+        return f"{on_tmpfs}{read_name} {disk[read]['p50_ms']} ms"
+
+    def disk_share(write: str, what: str) -> str:
+        if not tmpfs:
+            return f"not measured for {what}"
+        cost = disk[write]["p50_ms"] - tmpfs[write]["p50_ms"]
+        return f"{cost:+.1f} ms for {what}" + (" (none measurable)" if cost <= 0 else "")
+
+    rows = [
+        [
+            f"restart after SIGKILL until healthy (median of {restart['restarts']})",
+            f"{restart['empty_median_s']:.2f} s, empty data dir",
+            f"{restart['loaded_median_s']:.2f} s with {restart['sagemaker_resources']:,} "
+            f"SageMaker resources ({restored['sqlite_rows']:,} SQLite rows with their tag sets) "
+            f"and {restored['s3_objects']:,} S3 objects of 1 KB, all restored"
+            + (
+                f" (the S3 restore itself: {restart['loaded_s3_restore_median_s']} s)"
+                if restart.get("loaded_s3_restore_median_s") is not None
+                else ""
+            ),
+        ],
+        [
+            "emulator peak RSS",
+            f"{memory['idle_rss_mb']:.0f} MB idle; {memory['small_job']['peak_rss_mb']:.0f} MB "
+            "during a job writing 1 KB",
+            f"{big['peak_rss_mb']:.0f} MB during a job writing {memory['output_mb']} MB "
+            f"(goal < {memory['goal_peak_mb']} MB: {verdict} it); job {big['wall_s']} s",
+        ],
+        [
+            f"serial 1 KB S3 PUT, p50 of {writes['calls']}",
+            write_baseline("put_1kb", "get_1kb", "GET"),
+            f"{disk['put_1kb']['p50_ms']} ms",
+        ],
+        [
+            f"CreateModel, p50 of {writes['calls']}",
+            write_baseline("create_model", "describe_model", "DescribeModel"),
+            f"{disk['create_model']['p50_ms']} ms",
+        ],
+    ]
+    restart_cost = restart["loaded_median_s"] - restart["empty_median_s"]
+    meaning = (
+        f"What it means: a restart that restores the records and objects takes "
+        f"{restart_cost:+.2f} s against an empty one; the disk's share of a request (on disk "
+        f"minus on tmpfs) is {disk_share('put_1kb', 'a 1 KB PUT')} and "
+        f"{disk_share('create_model', 'a CreateModel')}; and a {memory['output_mb']} MB job "
+        f"output takes the emulator from {memory['idle_rss_mb']:.0f} MB idle to a "
+        f"{big['peak_rss_mb']:.0f} MB peak, which {verdict} the {memory['goal_peak_mb']} MB goal."
+    )
+    machine_text = describe_machine(result.get("machine"))
+    return f"""## Emulator durability: restart, memory and write-through
+
+{table(["", "baseline", "durable emulator (data dir on disk)"], rows)}
+
+{textwrap.fill(meaning, 96, break_on_hyphens=False, break_long_words=False)}
+
+How: `python -m bench.emulator_durability`: empty and loaded restarts interleaved, each a
+SIGKILL of `python -m emulator serve` and a new one on the same data dir, timed until its ready
+line and `/_emulator/health` answer (as `EmulatorProcess.start` waits, polled every 10 ms);
+after each restart the counts are checked through List* calls and the SQLite file. Peak RSS is
+the emulator process's `VmHWM`, reset through `/proc/<pid>/clear_refs` before each job (VmRSS
+sampled every 20 ms: {big["sampled_peak_rss_mb"]:.0f} MB at most). The job runs `head -c`
+into `/opt/ml/processing/output`; at its end the emulator uploads the file to its own S3 with
+boto3's multipart upload, so both ends of the upload are in the emulator process. PUT and
+CreateModel: serial boto3 calls after {writes["warmups"]} warm-ups, and the same calls against
+an emulator whose data dir is on `/dev/shm`. Machine: {machine_text}.
 """
 
 
@@ -287,6 +365,7 @@ def render() -> Path:
     sections = (
         ("end_to_end", end_to_end_section),
         ("emulator_job_overhead", overhead_section),
+        ("emulator_durability", durability_section),
         ("invoke_endpoint", invoke_section),
         ("scale", scale_section),
         ("quality", quality_section),
