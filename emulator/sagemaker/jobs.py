@@ -69,6 +69,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boto3.s3.transfer import TransferConfig
+
 from emulator.sagemaker.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -224,7 +226,7 @@ def download_prefix(s3: Any, uri: str, destination: Path) -> int:
                 relative = key[len(prefix) :].lstrip("/") or posixpath.basename(key)
                 target = inside(destination, relative)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, key, str(target))
+                s3.download_file(bucket, key, str(target), Config=SELF_TRANSFER)
                 count += 1
     except s3.exceptions.NoSuchBucket as exc:
         raise JobFailure(f"ClientError: bucket {bucket!r} of {uri} does not exist") from exc
@@ -233,12 +235,18 @@ def download_prefix(s3: Any, uri: str, destination: Path) -> int:
     return count
 
 
+# The emulator uploads job outputs to itself: both ends of every transfer live in this process,
+# so each part in flight counts twice. Two 8 MB parts at a time keep a 500 MB output's upload
+# within a few tens of MB (boto3's default, ten at once, took the emulator past 400 MB).
+SELF_TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+
+
 def upload_dir(s3: Any, source: Path, uri: str) -> int:
     bucket, prefix = split_s3_uri(uri)
     count = 0
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         key = posixpath.join(prefix.rstrip("/"), path.relative_to(source).as_posix())
-        s3.upload_file(str(path), bucket, key)
+        s3.upload_file(str(path), bucket, key, Config=SELF_TRANSFER)
         count += 1
     return count
 
@@ -825,20 +833,122 @@ def end_run(engine: Engine, kind: JobKind, run: JobRun) -> None:
             log.exception("%s %s: its final status could not be written", kind.kind, run.name)
 
 
-def exit_failure(sandbox: Path, log_file: Path, code: int) -> JobFailure:
-    """What SageMaker shows for a non-zero exit: /opt/ml/output/failure, else the log's tail.
+# --- why a job failed, as a person needs to read it -------------------------------------------
+# SageMaker's FailureReason holds at most 1024 characters.
+FAILURE_REASON_LIMIT = 1024
+# SageMaker keeps the first 1 KB of a container's report files (ExitMessage, FailureReason).
+REPORT_LIMIT = 1024
+# Where a container writes its own account of a failure (under /opt/ml/output), in the order each
+# kind reads them. Training: the failure file, SageMaker's FailureReason contract. Processing:
+# SageMaker documents only the message file (ExitMessage, written on failure too); the failure
+# file is read after it for scripts written for training jobs.
+TRAINING_REPORTS = ("failure",)
+PROCESSING_REPORTS = ("message", "failure")
+# Error classes callers classify failures by; a failure file may name its own (the built-in
+# algorithms write ``ClientError: ...`` for the user's faults).
+FAILURE_CLASSES = ("ClientError:", "AlgorithmError:")
+# How far back in the log to look for the error line: a failing job ends with its error, and a
+# job that flooded its output must not be read whole.
+ERROR_SCAN_LINES = 500
+TRACEBACK_START = "Traceback (most recent call last):"
 
-    The failure file is the FailureReason, behind ``AlgorithmError:`` unless it names its own
-    error class (the built-in algorithms write ``ClientError: ...``).
+
+def read_report(sandbox: Path, name: str) -> str | None:
+    """The first 1 KB of ``/opt/ml/output/<name>`` as text, or None when absent or blank."""
+    try:
+        with (sandbox / "output" / name).open("rb") as handle:
+            data = handle.read(REPORT_LIMIT)
+    except OSError:
+        return None
+    # A cut in the middle of a UTF-8 sequence drops that character, never the message.
+    text = data.decode("utf-8", errors="ignore")
+    return text if text.strip() else None
+
+
+def last_lines(log_file: Path, count: int) -> list[str]:
+    """The last ``count`` non-blank lines of the log, read without loading all of it."""
+    kept: deque[str] = deque(maxlen=count)
+    with contextlib.suppress(OSError), log_file.open(errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                kept.append(line.rstrip("\n"))
+    return list(kept)
+
+
+def error_line(lines: Sequence[str]) -> str | None:
+    """The last line that reads as an error: a traceback's ``SomeError: message`` or ``error:``.
+
+    A traceback's exception line is the first unindented line after ``Traceback (most recent
+    call last):`` (its frames are indented); a chained traceback comes later, so the last wins.
     """
-    failure = sandbox / "output" / "failure"
-    with contextlib.suppress(OSError):
-        text = failure.read_text(errors="replace").strip()
-        if text:
-            if text.startswith(("ClientError:", "AlgorithmError:")):
-                return JobFailure(text)
-            return JobFailure(f"AlgorithmError: {text}")
-    return JobFailure(f"AlgorithmError: exit code {code}. Last lines of output:\n{tail(log_file)}")
+    found: str | None = None
+    in_traceback = False
+    for line in lines:
+        if line.startswith(TRACEBACK_START):
+            in_traceback = True
+        elif in_traceback and not line[:1].isspace():
+            in_traceback = False
+            found = line.strip()
+        elif "error:" in line.lower():
+            found = line.strip()
+    return found
+
+
+def fit_tail(lines: Sequence[str], room: int) -> list[str]:
+    """As many of the last lines as fit in ``room`` characters (newlines included)."""
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        if used + len(line) + 1 > room:
+            if not kept and room > 40:  # one huge last line: its end says the most
+                kept.append("..." + line[-(room - 4) :])
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return kept[::-1]
+
+
+def exit_failure(
+    sandbox: Path, log_file: Path, code: int, reports: Sequence[str] = TRAINING_REPORTS
+) -> JobFailure:
+    """The FailureReason for a non-zero exit: the container's own error first, then the log.
+
+    ``<class>: <error>; exit code N. Last lines of output:`` and the log's tail, within
+    SageMaker's 1024 characters. The error is the first report file in ``reports`` (under
+    /opt/ml/output) that has text, else the log's last error line (see ``error_line``). The
+    class is ``AlgorithmError`` (SageMaker's for a container that exits non-zero), or the one a
+    failure file names (the built-in algorithms write ``ClientError: ...`` for the user's input
+    faults); callers classify failures by it. Where AWS would say "See job logs for more
+    information", the emulator puts what the logs would have shown first. The error is never cut
+    for the tail; only an error longer than the whole limit is.
+    """
+    tail_lines = last_lines(log_file, ERROR_SCAN_LINES)
+    error, source = None, None
+    for name in reports:
+        text = read_report(sandbox, name)
+        if text is not None:
+            error, source = text.strip(), name
+            break
+    if error is None:
+        error = error_line(tail_lines)
+    if error is None:
+        lead = f"AlgorithmError: exit code {code}"
+    elif error.startswith("AlgorithmError:") or (
+        source == "failure" and error.startswith(FAILURE_CLASSES)
+    ):
+        # Only the failure file names its own class: the built-in algorithms' contract. A
+        # message file or a log line saying "ClientError:" is still the container failing.
+        lead = f"{error}; exit code {code}"
+    else:
+        lead = f"AlgorithmError: {error}; exit code {code}"
+    if len(lead) > FAILURE_REASON_LIMIT:
+        return JobFailure(lead[: FAILURE_REASON_LIMIT - 3] + "...")
+    header = ". Last lines of output:\n"
+    room = FAILURE_REASON_LIMIT - len(lead) - len(header)
+    shown = fit_tail(tail_lines[-STDERR_TAIL_LINES:], room) if room > 0 else []
+    if not shown:
+        return JobFailure(lead)
+    return JobFailure(lead + header + "\n".join(shown))
 
 
 def sandbox_for(engine: Engine, kind: str, name: str) -> Path:

@@ -137,10 +137,12 @@ def run_processing_job(
             max_runtime=max_runtime,
             mode=mode,
         )
+        # SageMaker sets ExitMessage from the first 1 KB of /opt/ml/output/message however the
+        # job ends: a failing script's own explanation is most needed when it fails.
+        message = jobs.read_report(sandbox, "message")
+        if message is not None:
+            run.fields["ExitMessage"] = message
         if code != 0:
-            raise jobs.exit_failure(sandbox, log_file, code)
+            raise jobs.exit_failure(sandbox, log_file, code, jobs.PROCESSING_REPORTS)
         for path, uri in output_dirs:
             jobs.upload_dir(s3, path, uri)
-        message = sandbox / "output" / "message"
-        if message.exists():
-            run.fields["ExitMessage"] = message.read_text(errors="replace")[:1024]

@@ -290,7 +290,8 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
             mode=mode,
         )
         if code != 0:
-            raise jobs.exit_failure(sandbox, log_file, code)
+            # /opt/ml/output/failure first, as SageMaker reads it; else the log's error line.
+            raise jobs.exit_failure(sandbox, log_file, code, jobs.TRAINING_REPORTS)
         set_secondary(engine, name, "Uploading", "Uploading generated training model")
         output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         archive = sandbox.parent / "model.tar.gz"
@@ -298,6 +299,6 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
             for path in sorted((sandbox / "model").iterdir()):
                 tar.add(path, arcname=path.name)
         bucket, key = jobs.split_s3_uri(f"{output_path}/{name}/output/model.tar.gz")
-        engine.client("s3").upload_file(str(archive), bucket, key)
+        engine.client("s3").upload_file(str(archive), bucket, key, Config=jobs.SELF_TRANSFER)
         run.fields["ModelArtifacts"] = {"S3ModelArtifacts": f"s3://{bucket}/{key}"}
         run.fields["FinalMetricDataList"] = final_metrics(log_file)

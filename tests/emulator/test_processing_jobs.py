@@ -115,6 +115,73 @@ def test_failing_script_ends_failed_with_its_stderr_tail(aws, bucket) -> None:
     assert "bad column: income" in job["FailureReason"]
 
 
+PREPROCESS_ERROR = "preprocess: error: a.txt: line 3: income 'rich' is not <=50K or >50K"
+
+
+def test_message_file_is_the_exit_message_and_leads_the_failure_reason(aws, bucket) -> None:
+    # preprocess.py's contract: exit 2, the error line in /opt/ml/output/message. A later log
+    # line that also reads as an error must not displace what the script said it failed on.
+    script = f"""
+import sys
+print("reading input")
+with open("/opt/ml/output/message", "w") as handle:
+    handle.write({PREPROCESS_ERROR!r})
+print({PREPROCESS_ERROR!r}, file=sys.stderr)
+print("cleanup error: scratch directory already gone", file=sys.stderr)
+sys.exit(2)
+""".encode()
+    job = describe(aws, start(aws, bucket, script))
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert job["ExitMessage"] == PREPROCESS_ERROR
+    reason = job["FailureReason"]
+    assert reason.startswith(f"AlgorithmError: {PREPROCESS_ERROR}; exit code 2. "), reason
+    assert "Last lines of output:" in reason and "cleanup error" in reason
+    assert len(reason) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("raising", "lead"),
+    [
+        ('raise ValueError("boom")', "ValueError: boom"),
+        # No "error:" in it: found as the traceback's last line, not by the word.
+        (
+            'class Interrupted(Exception):\n    pass\nraise Interrupted("stopped at row 3")',
+            "Interrupted: stopped at row 3",
+        ),
+    ],
+)
+def test_a_traceback_leads_the_failure_reason_with_its_exception(
+    aws, bucket, raising: str, lead: str
+) -> None:
+    # An earlier line with "error:" must lose to the traceback that ended the script.
+    script = f"print('config error: ignoring unknown key colour')\n{raising}\n".encode()
+    job = describe(aws, start(aws, bucket, script))
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(f"AlgorithmError: {lead}; exit code 1. "), job[
+        "FailureReason"
+    ]
+    assert "Traceback (most recent call last):" in job["FailureReason"]
+    assert "ExitMessage" not in job
+
+
+def test_a_long_message_and_noisy_log_keep_the_message_whole_within_1024(aws, bucket) -> None:
+    message = "preprocess: error: " + "x" * 900
+    script = f"""
+import sys
+with open("/opt/ml/output/message", "w") as handle:
+    handle.write({message!r})
+for i in range(50):
+    print("noise line", i, "-" * 60)
+sys.exit(2)
+""".encode()
+    job = describe(aws, start(aws, bucket, script))
+    reason = job["FailureReason"]
+    assert reason.startswith(f"AlgorithmError: {message}; exit code 2"), reason[:200]
+    assert len(reason) <= 1024
+    # What room is left holds the newest lines, never the oldest.
+    assert "noise line 0 " not in reason
+
+
 def test_stop_ends_a_sleeping_job_as_stopped(aws, bucket) -> None:
     import time
 

@@ -163,13 +163,15 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
     assert report["metrics"]["roc_auc"]["value"] >= 0.92
 
 
+# The real container's wording (sagemaker_algorithm_toolkit), where it has one.
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"max_depth": "-1"}, "Hyperparameter max_depth: value '-1' is invalid"),
+        ({"max_depth": "-1"}, "Hyperparameter max_depth: -1 is not in [0, +inf)"),
         ({"num_round": None}, "Missing required hyperparameter: num_round"),
-        ({"colour": "blue"}, "not supported by the XGBoost algorithm: colour"),
-        ({"eta": "fast"}, "Hyperparameter eta: value 'fast' is invalid"),
+        ({"colour": "blue"}, "Extraneous hyperparameter found: colour. "),
+        ({"eta": "fast"}, "Hyperparameter eta: could not parse value 'fast' as a number"),
+        ({"subsample": "0"}, "Hyperparameter subsample: 0 is not in (0, 1]"),
     ],
 )
 def test_invalid_hyperparameters_fail_the_job_naming_them(
@@ -179,8 +181,39 @@ def test_invalid_hyperparameters_fail_the_job_naming_them(
     hyperparameters = {k: v for k, v in hyperparameters.items() if v is not None}
     job = train(aws, bucket, data_prefix, hyperparameters)
     assert job["TrainingJobStatus"] == "Failed"
-    assert job["FailureReason"].startswith("ClientError: ")
-    assert reason in job["FailureReason"]
+    assert job["FailureReason"].startswith(f"ClientError: {reason}"), job["FailureReason"]
+    assert "exit code 1" in job["FailureReason"]
+
+
+GOOD_ROWS = "1,0.5,3\n0,0.25,1\n1,0.75,2\n0,0.1,4\n"
+
+
+@pytest.mark.parametrize(
+    ("train_csv", "reason"),
+    [
+        # XGBoost itself refuses inf with a C++ backtrace: the algorithm must say which value,
+        # and where, in one sentence.
+        (GOOD_ROWS + "0,inf,1\n", "Channel train: file train.csv, line 5, column 2: 'inf' is not"),
+        (GOOD_ROWS + "1,abc,1\n", "Channel train: file train.csv, line 5, column 2: 'abc' is not"),
+        (GOOD_ROWS + "\n0,1\n", "Channel train: file train.csv, line 6 has 2 columns, expected 3"),
+        (
+            GOOD_ROWS + "2,0.5,1\n",
+            "Channel train: file train.csv, line 5: label 2 is not in [0, 1]",
+        ),
+    ],
+)
+def test_bad_training_data_fails_with_a_client_error_naming_channel_file_and_line(
+    aws, bucket, train_csv: str, reason: str
+) -> None:
+    prefix = f"bad-data-{uuid.uuid4().hex[:6]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/train/train.csv", Body=train_csv.encode())
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/validation/v.csv", Body=GOOD_ROWS.encode())
+    job = train(aws, bucket, prefix, {"objective": "binary:logistic", "num_round": "2"})
+    assert job["TrainingJobStatus"] == "Failed"
+    failure = job["FailureReason"]
+    assert failure.startswith(f"ClientError: {reason}"), failure
+    for backtrace in ("terminate called", "[bt]", "Stack trace", "Traceback", ".cc:", ".cu:"):
+        assert backtrace not in failure
 
 
 def test_provider_training_operator_streams_the_metrics(
@@ -234,7 +267,8 @@ with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as handle
 """
 
 
-def test_script_mode_runs_the_users_script_with_sm_variables(aws, bucket, data_prefix) -> None:
+def script_mode(aws, bucket: str, data_prefix: str, script: bytes) -> dict:
+    """Run ``script`` as a script-mode training job on the train channel; its final description."""
     import io
     import tarfile
 
@@ -242,8 +276,8 @@ def test_script_mode_runs_the_users_script_with_sm_variables(aws, bucket, data_p
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         info = tarfile.TarInfo("train.py")
-        info.size = len(SCRIPT_MODE_TRAIN)
-        tar.addfile(info, io.BytesIO(SCRIPT_MODE_TRAIN))
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
     aws("s3").put_object(Bucket=bucket, Key=f"{name}/sourcedir.tar.gz", Body=archive.getvalue())
     request = training_request(
         name,
@@ -258,12 +292,47 @@ def test_script_mode_runs_the_users_script_with_sm_variables(aws, bucket, data_p
     )
     request["InputDataConfig"] = request["InputDataConfig"][:1]
     aws("sagemaker").create_training_job(**request)
-    job = wait_for(
+    return wait_for(
         lambda: aws("sagemaker").describe_training_job(TrainingJobName=name), "TrainingJobStatus"
     )
+
+
+def test_script_mode_runs_the_users_script_with_sm_variables(aws, bucket, data_prefix) -> None:
+    import io
+    import tarfile
+
+    job = script_mode(aws, bucket, data_prefix, SCRIPT_MODE_TRAIN)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     artifact = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix(f"s3://{bucket}/")
     body = aws("s3").get_object(Bucket=bucket, Key=artifact)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         model = json.load(tar.extractfile("model.json"))
     assert model == {"epochs": 3, "rows": 18097, "channels": ["train"]}
+
+
+# Writes SageMaker's failure file, then dies of something else: the file must win over the
+# traceback the log ends with.
+SCRIPT_MODE_FAILURE = b"""
+import os
+with open(os.path.join(os.environ["SM_OUTPUT_DIR"], "failure"), "w") as handle:
+    handle.write("Exception during training: channel train has no label column")
+raise RuntimeError("cleanup failed")
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "lead"),
+    [
+        (
+            SCRIPT_MODE_FAILURE,
+            "AlgorithmError: Exception during training: channel train has no label column",
+        ),
+        (b"raise ValueError('boom')\n", "AlgorithmError: ValueError: boom"),
+    ],
+)
+def test_script_mode_failure_reason_leads_with_the_failure_file_else_the_error_line(
+    aws, bucket, data_prefix, script: bytes, lead: str
+) -> None:
+    job = script_mode(aws, bucket, data_prefix, script)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(f"{lead}; exit code 1. "), job["FailureReason"]
