@@ -13,8 +13,9 @@ check conf ─► wait for input ─► prepare run ─► preprocess ─► tra
 
 - **Input**: `s3://<bucket>/<prefix>/raw/ds=<logical date>/` (conf `input_data_uri` overrides).
 - **Outputs** go under the run's own prefix `…/runs/<dag>/<run>/`: data, model, evaluation and
-  `summary.json`. Names of jobs and models derive from (dag, run, task), so a retry, a clear or
-  a backfill re-attaches to its own work instead of duplicating it.
+  `summary.json`. Names of jobs and models derive from (dag, run, task), and each job carries a
+  fingerprint of its request (scripts included): a retry, a clear or a backfill re-attaches to
+  its own work when nothing changed, and runs the step again when something did.
 - **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`. Below it,
   nothing is created or registered.
 - **Model**: the booster behind `inference.py` (the run's feature schema inside), so it scores
@@ -66,7 +67,15 @@ with DAG(
     max_active_runs=3,
     params=pipeline_params(),
     tags=["sagemaker", "xgboost", "adult-income"],
-    default_args={"retries": 2, "retry_delay": SETTINGS.retry_delay},
+    default_args={
+        "retries": 2,
+        "retry_delay": SETTINGS.retry_delay,
+        # Retries are for transient faults (throttling, 5xx, capacity): back off, doubling the
+        # delay each time, up to half an hour. Airflow 3 takes a multiplier here: True would
+        # read as 1.0, a constant delay. Errors no retry can fix raise AirflowFailException.
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    },
 ) as dag:
     check_conf = PythonOperator(task_id="check_conf", python_callable=tasks.check_conf)
     wait_for_input = PythonSensor(

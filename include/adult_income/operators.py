@@ -1,24 +1,64 @@
-"""The provider's SageMaker operators, made safe to retry, clear and backfill (attach-or-create).
+"""The provider's SageMaker operators, made safe to retry, clear and backfill (attach-or-create),
+and honest about how their jobs ended.
 
 Each job's name derives from (dag_id, run_id, task_id). Before creating, the operator looks at
-the attempts that exist under that name:
+the attempts that exist under that name and at the request it would send now:
 
-- the newest attempt is InProgress/Stopping -> wait for it (attach), never start a twin;
-- it is Completed -> reuse it, no new job;
-- it is Failed/Stopped -> start the next attempt (``-a2``, ``-a3`` ...);
+- the newest attempt is InProgress/Stopping and runs this same request -> wait for it (attach);
+- it is Completed with this same request -> reuse it, no new job;
+- its request differs (see "Request fingerprints" below), or it is Failed/Stopped -> start the
+  next attempt (``-a2``, ``-a3`` ...); a running attempt whose request is out of date is stopped
+  first, as both would write the same outputs;
 - none exists -> create attempt 1.
 
 The request body comes from ``build_config(context, job_name)``: a small function that calls
 the pure builders in requests.py. The provider's "timestamp" renaming is switched off
 (``action_if_job_exists="fail"``): a name decided here is the name used.
+
+**How a job ends.** Created or attached, a job is waited for the same way: deferred to the
+provider's SageMakerTrigger when the operator is deferrable (and resumed in
+``execute_complete``), else polled. Either way the same ``finish`` reads the final description:
+Completed returns it; Stopped or Failed fails the task with the job's name, status and
+FailureReason (the hook's ``check_status`` counts only Failed as failure, so a Stopped job would
+pass: apache/airflow#42423). Every wait is bounded by ``max_ingestion_time``.
+
+**What retries cannot fix** fails at once (AirflowFailException, no retry): a CreateX that
+SageMaker refuses as malformed (ValidationException), and a job whose failure
+``is_permanent_failure`` marks as the request's or the data's fault. Throttling, 5xx answers
+and jobs that failed on SageMaker's side keep their retries.
+
+**Request fingerprints.** A stable hash of what decides a job's result is recorded on it as the
+tag ``adult-income:request-fingerprint``: the request body (image, entrypoint and arguments,
+inputs, hyperparameters, resources, environment, output locations) minus its own name and minus
+fields that only label it (Tags, ExperimentConfig), plus the content identity (key and ETag) of
+every S3 object the request reads. The content part is what makes "fix evaluate.py, clear
+evaluate" run again: prepare_run uploads the scripts to the same per-run keys, so the request
+body alone does not change. Listing the objects the request points at, rather than having
+prepare_run record hashes of the scripts, also covers data an upstream task rewrites in place
+(a new preprocess attempt writes new CSVs under the same URIs that training reads) and works
+for any builder, at the cost of one ListObjectsV2 per input: no object is downloaded. Output
+locations are compared by URI only: their content is the job's result, not its input. A job
+without the tag (from an older version of this file) counts as changed. Models and endpoint
+configs, which cannot change in place either, are fingerprinted the same way: a changed one
+gets the next name (``-a2`` ...), so a new model reaches the endpoint through a new config.
+Note that the fingerprint sees what SageMaker would run: an edited script counts once
+prepare_run has uploaded it (clear prepare_run with the task), not before.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import math
+import re
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.hooks.sagemaker import LogState
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerEndpointOperator,
     SageMakerModelOperator,
@@ -28,16 +68,40 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerTrainingOperator,
     serialize,
 )
-from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerPipelineTrigger
+from airflow.providers.amazon.aws.triggers.sagemaker import (
+    SageMakerPipelineTrigger,
+    SageMakerTrigger,
+)
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import names
+from include.adult_income import names, requests
 
 ConfigBuilder = Callable[[Any, str], dict[str, Any]]
 IN_PROGRESS = {"InProgress", "Stopping"}
 ENDPOINT_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 REUSABLE = {"Completed"}
 MAX_ATTEMPTS = 20
+FINGERPRINT_TAG = "adult-income:request-fingerprint"
+# Request fields that name or label a job without changing what it computes. The job's own name
+# is left out as well (each operator knows its key): attempts differ by name only.
+NOT_FINGERPRINTED = frozenset({"Tags", "ExperimentConfig"})
+# A model or an endpoint config has no status: one that exists is as final as a Completed job.
+# decide_job reads this key, which the describe wrappers below add.
+EXISTS_STATUS = "AttemptStatus"
+# The jobs stop themselves at MaxRuntimeInSeconds (requests.py); twice that leaves room for
+# instance start-up and the S3 copies before and after, and bounds every job wait.
+DEFAULT_MAX_WAIT_SECONDS = 2 * requests.MAX_RUNTIME_SECONDS
+# Creating or updating an endpoint takes minutes on AWS; an hour means something is wrong.
+ENDPOINT_MAX_WAIT_SECONDS = 3600
+# A deferral's own timeout is a backstop only: the trigger gives up after max_ingestion_time
+# and its "timeout" event resumes the task into a message that names the job.
+DEFER_SLACK_SECONDS = 300
+STATUS_KEYS = ("ProcessingJobStatus", "TrainingJobStatus", "TransformJobStatus")
+# A processing script's "bad data" exit (include/scripts/*.py BAD_INPUT = 2), as the emulator
+# words it in FailureReason; \b keeps exit code 20 or 255 out.
+DATA_ERROR_EXIT = re.compile(r"\bexit code 2\b")
 
 
 def is_not_found(error: ClientError) -> bool:
@@ -48,15 +112,229 @@ def is_not_found(error: ClientError) -> bool:
     }
 
 
+# --- how a job ended ------------------------------------------------------------------------
+
+
+def job_status(description: Mapping[str, Any]) -> str | None:
+    return next((description[key] for key in STATUS_KEYS if key in description), None)
+
+
+def is_permanent_failure(description: Mapping[str, Any]) -> bool:
+    """Whether a job that ended this way would end the same way on a retry.
+
+    Permanent (the request or the data is wrong; the task fails without retrying):
+
+    - a Failed job whose FailureReason starts with ``ClientError``: SageMaker's class for the
+      caller's faults (invalid hyperparameters, a channel it cannot read, an unknown image), and
+      the one the built-in algorithms and the emulator use;
+    - a Failed processing job whose script reported a data error. The project's scripts exit
+      with code 2 on bad input (BAD_INPUT in include/scripts/preprocess.py) and preprocess.py
+      writes its one-line ``preprocess: error: ...`` to /opt/ml/output/message, which SageMaker
+      returns as ``ExitMessage``. So a Failed processing job with an ExitMessage, or with
+      ``exit code 2`` in its FailureReason (how the emulator reports the exit), is one.
+
+    Everything else keeps its retries: AlgorithmError with any other exit code (a crash, an
+    out-of-memory kill), ``InternalServerError``, capacity errors. A Stopped job is not
+    permanent either: MaxRuntimeInSeconds on a slow instance may pass next time, and a retry
+    starts a new attempt (mark the task failed to stop for good).
+    """
+    if job_status(description) != "Failed":
+        return False
+    reason = (description.get("FailureReason") or "").lstrip()
+    if reason.startswith("ClientError"):
+        return True
+    if "ProcessingJobStatus" in description:
+        exit_message = (description.get("ExitMessage") or "").strip()
+        return bool(exit_message) or DATA_ERROR_EXIT.search(reason) is not None
+    return False
+
+
+def job_failure(label: str, description: Mapping[str, Any]) -> AirflowException:
+    """The task's error for a job that did not complete: its name, status and reason."""
+    name = description.get("ProcessingJobName") or description.get("TrainingJobName") or "?"
+    status = job_status(description)
+    reason = description.get("FailureReason") or "no FailureReason given"
+    message = f"{label} job {name} ended {status}: {reason}"
+    exit_message = (description.get("ExitMessage") or "").strip()
+    if exit_message and exit_message not in reason:
+        message += f" (ExitMessage: {exit_message})"
+    if is_permanent_failure(description):
+        return AirflowFailException(
+            f"{message} -- a request or data error that no retry can fix: not retrying"
+        )
+    return AirflowException(message)
+
+
+def is_malformed_request(error: ClientError) -> bool:
+    """A CreateX refused as malformed. "already exists" is the exception: another try of this
+    task created the name meanwhile, and a retry decides again (and attaches)."""
+    details = error.response.get("Error", {})
+    message = str(details.get("Message", "")).lower()
+    return details.get("Code") == "ValidationException" and "already exist" not in message
+
+
+def create_or_fail(create: Callable[[], Any], what: str) -> Any:
+    """Run a CreateX call; a malformed request fails the task without retries."""
+    try:
+        return create()
+    except ClientError as error:
+        if is_malformed_request(error):
+            message = error.response.get("Error", {}).get("Message", str(error))
+            raise AirflowFailException(
+                f"SageMaker refused to create {what} (ValidationException): {message}"
+            ) from error
+        raise
+
+
+def wait_until_settled(
+    describe: Callable[[], dict[str, Any]],
+    status_key: str,
+    busy: set[str],
+    *,
+    what: str,
+    check_interval: float,
+    max_wait: float,
+    limit: str = "max_ingestion_time",
+    on_poll: Callable[[dict[str, Any]], None] | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Poll ``describe`` until its status leaves ``busy``; no longer than ``max_wait`` seconds.
+
+    The caller judges the final status; the timeout names ``what``, how long it waited and the
+    setting (``limit``) that bounds it. Nothing is stopped on a timeout: a retry decides again.
+    """
+    deadline = time.monotonic() + max_wait
+    while True:
+        description = describe()
+        if on_poll is not None:
+            on_poll(description)
+        status = description[status_key]
+        if status not in busy:
+            return description
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AirflowException(
+                f"{what} is still {status} after waiting {max_wait:g}s for it ({limit})"
+            )
+        if log is not None:
+            log.info("%s is %s: waiting.", what, status)
+        time.sleep(max(0.0, min(check_interval, remaining)))
+
+
+# --- request fingerprints -------------------------------------------------------------------
+
+
+def input_uris(request: Mapping[str, Any]) -> list[str]:
+    """The S3 locations a request reads: processing inputs, training channels, a model's
+    artifact and code. Outputs are left out: what is there is the job's result. (An input
+    prefix that also covered the job's own outputs would make every finished job look changed;
+    requests.RunLayout keeps them apart.)"""
+    found: list[Any] = [
+        item.get("S3Input", {}).get("S3Uri") for item in request.get("ProcessingInputs", [])
+    ]
+    found += [
+        channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
+        for channel in request.get("InputDataConfig", [])
+    ]
+    for container in [request.get("PrimaryContainer") or {}, *request.get("Containers", [])]:
+        found.append(container.get("ModelDataUrl"))
+        found.append(container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY"))
+    return sorted({uri for uri in found if isinstance(uri, str) and uri.startswith("s3://")})
+
+
+def s3_contents(s3: Any, uris: Iterable[str]) -> dict[str, list[list[str]]]:
+    """Per S3 URI, ``[key below it, ETag]`` of every object SageMaker would copy for it (an
+    S3Prefix input takes every key that starts with it). The ETag is S3's content identity: the
+    MD5 for a plain upload, so the same bytes give the same value; a multipart upload of the same
+    bytes may differ, which only costs a re-run, never a stale reuse."""
+    contents: dict[str, list[list[str]]] = {}
+    for uri in uris:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        objects: list[list[str]] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            objects += [
+                [item["Key"][len(prefix) :], item.get("ETag", "").strip('"')]
+                for item in page.get("Contents", [])
+            ]
+        contents[uri] = sorted(objects)
+    return contents
+
+
+def request_fingerprint(
+    request: Mapping[str, Any], name_key: str, contents: Mapping[str, Any]
+) -> str:
+    """sha256 of the canonical JSON of the request (minus its name and labels) and the content
+    identity of its inputs; 64 hex characters, well within a tag value's 256."""
+    body = {
+        key: value
+        for key, value in request.items()
+        if key != name_key and key not in NOT_FINGERPRINTED
+    }
+    canonical = json.dumps(
+        {"request": body, "contents": contents},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def fingerprint(request: Mapping[str, Any], name_key: str, s3: Callable[[], Any]) -> str:
+    """The request's fingerprint; ``s3()`` gives a client, made only if the request reads S3."""
+    uris = input_uris(request)
+    return request_fingerprint(request, name_key, s3_contents(s3(), uris) if uris else {})
+
+
+def s3_client_of(operator: Any) -> Any:
+    """S3 through the operator's Airflow connection (whose endpoint_url points offline runs at
+    the emulator), for listing what a request reads."""
+    return S3Hook(
+        aws_conn_id=operator.aws_conn_id,
+        region_name=operator.region_name,
+        verify=operator.verify,
+        config=operator.botocore_config,
+    ).conn
+
+
+def with_fingerprint(request: dict[str, Any], value: str) -> dict[str, Any]:
+    """The request with its fingerprint tag (any older one replaced)."""
+    tags = [tag for tag in request.get("Tags", []) if tag.get("Key") != FINGERPRINT_TAG]
+    return {**request, "Tags": [*tags, {"Key": FINGERPRINT_TAG, "Value": value}]}
+
+
+def recorded_fingerprint(sagemaker: Any, arn: str) -> str | None:
+    """The fingerprint tagged on a resource; None for one created without it. One ListTags page
+    holds 50 tags, SageMaker's limit per resource."""
+    tags = sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+    return next((tag["Value"] for tag in tags if tag.get("Key") == FINGERPRINT_TAG), None)
+
+
+def short(value: str | None) -> str:
+    return value[:12] if value else "none"
+
+
+# --- attach, reuse or create ----------------------------------------------------------------
+
+
+class Decision(NamedTuple):
+    verdict: str  # "create" | "attach" | "reuse"
+    name: str  # the attempt to create, attach to or reuse
+    description: dict[str, Any] | None  # the newest existing attempt, None if there is none
+    note: str = ""  # why, for the log
+
+
+def attempt_name(base_name: str, attempt: int) -> str:
+    return base_name if attempt == 1 else f"{base_name}-a{attempt}"
+
+
 def newest_attempt(
     base_name: str, describe: Callable[[str], dict[str, Any]]
 ) -> tuple[int, dict[str, Any] | None]:
     """(attempt, description) of the newest existing attempt; (0, None) if there is none."""
     found: tuple[int, dict[str, Any] | None] = (0, None)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        name = base_name if attempt == 1 else f"{base_name}-a{attempt}"
         try:
-            found = (attempt, describe(name))
+            found = (attempt, describe(attempt_name(base_name, attempt)))
         except ClientError as error:
             if is_not_found(error):
                 return found
@@ -65,21 +343,43 @@ def newest_attempt(
 
 
 def decide_job(
-    base_name: str, describe: Callable[[str], dict[str, Any]], status_key: str
-) -> tuple[str, str, dict[str, Any] | None]:
-    """("create" | "attach" | "reuse", job name, description) for the job ``base_name``."""
+    base_name: str,
+    describe: Callable[[str], dict[str, Any]],
+    status_key: str,
+    fingerprint_of: Callable[[str], str] | None = None,
+    recorded: Callable[[dict[str, Any]], str | None] | None = None,
+) -> Decision:
+    """Create, attach or reuse for the job ``base_name``.
+
+    With ``fingerprint_of(name)`` (the fingerprint of the request as it would be sent under
+    ``name``) and ``recorded(description)`` (the one tagged on an existing attempt), a running
+    or Completed attempt is attached to or reused only when the two match; otherwise the next
+    attempt is created. Without them only the status decides.
+    """
     attempt, description = newest_attempt(base_name, describe)
     if description is None:
-        return "create", base_name, None
+        return Decision("create", base_name, None, f"{base_name}: no attempt yet: creating it")
+    name = attempt_name(base_name, attempt)
     status = description[status_key]
-    name = base_name if attempt == 1 else f"{base_name}-a{attempt}"
-    if status in IN_PROGRESS:
-        return "attach", name, description
-    if status in REUSABLE:
-        return "reuse", name, description
+    if status in IN_PROGRESS or status in REUSABLE:
+        verdict = "attach" if status in IN_PROGRESS else "reuse"
+        if fingerprint_of is None or recorded is None:
+            return Decision(verdict, name, description)
+        wanted, found = fingerprint_of(name), recorded(description)
+        if wanted == found:
+            return Decision(verdict, name, description, f"{name}: same request ({short(wanted)})")
+        why = f"request changed (fingerprint {short(wanted)} != {short(found)})"
+    else:
+        why = f"it ended {status}"
     if attempt >= MAX_ATTEMPTS:
-        raise RuntimeError(f"{base_name}: {MAX_ATTEMPTS} attempts failed; giving up")
-    return "create", f"{base_name}-a{attempt + 1}", None
+        raise AirflowFailException(f"{base_name}: {MAX_ATTEMPTS} attempts exist; giving up")
+    following = attempt + 1
+    return Decision(
+        "create",
+        attempt_name(base_name, following),
+        description,
+        f"{name}: {why}: starting attempt {following}",
+    )
 
 
 def base_job_name(context: Any) -> str:
@@ -87,102 +387,295 @@ def base_job_name(context: Any) -> str:
     return names.resource_name(ti.dag_id, context["run_id"], ti.task_id)
 
 
-class AttachOrCreateProcessingOperator(SageMakerProcessingOperator):
-    """SageMakerProcessingOperator that never launches a duplicate of its run's job."""
+def as_completed(describe: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """``describe`` for a resource without a status, as decide_job reads it."""
+    return lambda name: {**describe(name), EXISTS_STATUS: "Completed"}
+
+
+@dataclass(frozen=True)
+class JobKind:
+    label: str  # "processing", for messages
+    job_type: str  # SageMakerTrigger's job_type
+    name_key: str
+    status_key: str
+    arn_key: str
+    result_key: str  # the task's return value: {result_key: description}
+
+
+PROCESSING = JobKind(
+    "processing",
+    "Processing",
+    "ProcessingJobName",
+    "ProcessingJobStatus",
+    "ProcessingJobArn",
+    "Processing",
+)
+TRAINING = JobKind(
+    "training", "Training", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn", "Training"
+)
+
+
+class AttachOrCreateJob:
+    """Attach-or-create for a provider job operator (mixed in before it, see the docstring at
+    the top). The operator supplies ``describe_job``, ``create_job``, ``stop_job`` and
+    ``remember`` for its kind of job; everything else is shared, so an attached job and a
+    created one, waited for in the task or in the triggerer, end the same way.
+
+    ``hook``, ``log``, ``check_interval``, ``max_ingestion_time``, ``deferrable``, ``defer``,
+    ``preprocess_config`` and the connection settings come from the provider's operator.
+    """
+
+    kind: ClassVar[JobKind]
+    build_config: ConfigBuilder
+    # ``config`` is filled in by execute (the name is only known then); Airflow stores the
+    # rendered fields again after the task, so the UI's Rendered Template tab shows the very
+    # request this task sent.
+    overwrite_rtif_after_execution: ClassVar[bool] = True
+
+    def describe_job(self, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create_job(self, config: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def stop_job(self, name: str) -> None:
+        raise NotImplementedError
+
+    def remember(self, result: dict[str, Any]) -> None:
+        """Keep the final description where the provider's OpenLineage hook looks for it."""
+
+    def on_poll(self, name: str, description: dict[str, Any]) -> None:
+        """Called with each description while waiting (training streams its log here)."""
+
+    def s3_client(self) -> Any:
+        return s3_client_of(self)
+
+    def request_for(self, context: Any, name: str) -> dict[str, Any]:
+        """build_config's request for ``name`` with its fingerprint tag: what create sends."""
+        request = self.build_config(context, name)
+        value = fingerprint(request, self.kind.name_key, self.s3_client)
+        return with_fingerprint(request, value)
+
+    def recorded(self, description: dict[str, Any]) -> str | None:
+        return recorded_fingerprint(self.hook.conn, description[self.kind.arn_key])
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        kind = self.kind
+        log = self.log
+        decision = decide_job(
+            base_job_name(context),
+            self.describe_job,
+            kind.status_key,
+            fingerprint_of=lambda name: fingerprint(
+                self.build_config(context, name), kind.name_key, self.s3_client
+            ),
+            recorded=self.recorded,
+        )
+        name = decision.name
+        if decision.verdict == "reuse":
+            assert decision.description is not None
+            # The wording below is what tests/e2e look for in the task log.
+            log.info("%s.", decision.note)
+            log.info("%s job %s already completed: reusing it.", kind.label.capitalize(), name)
+            self.config = self.build_config(context, name)
+            return self.finish(decision.description)
+        if decision.verdict == "attach":
+            log.info("%s.", decision.note)
+            log.info("%s job %s is already running: waiting for it.", kind.label.capitalize(), name)
+            self.config = self.build_config(context, name)
+            return self.wait_and_finish(name)
+        log.info("%s", decision.note)
+        self.retire(decision.description)
+        self.config = self.request_for(context, name)
+        self.preprocess_config()
+        log.info("Creating %s job %s.", kind.label, name)
+        create_or_fail(lambda: self.create_job(self.config), f"{kind.label} job {name}")
+        return self.wait_and_finish(name)
+
+    def retire(self, description: dict[str, Any] | None) -> None:
+        """Stop a running attempt whose request is out of date before starting the next one:
+        both would write the same output locations, the stale one possibly last."""
+        if description is None or description[self.kind.status_key] not in IN_PROGRESS:
+            return
+        name = description[self.kind.name_key]
+        self.log.warning("Stopping %s job %s: its request is out of date.", self.kind.label, name)
+        try:
+            self.stop_job(name)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise  # ValidationException: it is Stopping or has ended already
+        self.wait_for_job(name)
+
+    def max_wait(self) -> float:
+        return float(self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS)
+
+    def wait_for_job(self, name: str) -> dict[str, Any]:
+        """The job's description once it has ended; bounded by max_ingestion_time."""
+        return wait_until_settled(
+            lambda: self.describe_job(name),
+            self.kind.status_key,
+            IN_PROGRESS,
+            what=f"{self.kind.label} job {name}",
+            check_interval=self.check_interval,
+            max_wait=self.max_wait(),
+            on_poll=lambda description: self.on_poll(name, description),
+            log=self.log,
+        )
+
+    def wait_and_finish(self, name: str) -> dict[str, Any]:
+        if self.deferrable:
+            description = self.describe_job(name)
+            if description[self.kind.status_key] not in IN_PROGRESS:
+                return self.finish(description)
+            interval = max(self.check_interval, 1)
+            self.defer(
+                trigger=SageMakerTrigger(
+                    job_name=name,
+                    job_type=self.kind.job_type,
+                    waiter_delay=interval,
+                    waiter_max_attempts=max(1, math.ceil(self.max_wait() / interval)),
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+                timeout=dt.timedelta(seconds=self.max_wait() + DEFER_SLACK_SECONDS),
+            )
+        return self.finish(self.wait_for_job(name))
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        """Resumed from the trigger: whatever the event says, the job's description decides."""
+        event = validate_execute_complete_event(event)
+        name = event["job_name"]
+        self.config = self.build_config(context, name)  # a resumed task is a new instance
+        description = self.describe_job(name)
+        status = description[self.kind.status_key]
+        if status in IN_PROGRESS:  # the trigger gave up (timeout) or lost the job's track
+            raise AirflowException(
+                f"{self.kind.label} job {name} is still {status} after waiting up to "
+                f"{self.max_wait():g}s for it (max_ingestion_time; the trigger said "
+                f"{event.get('status')}: {event.get('message')}); it was left running, and a "
+                f"retry attaches to it"
+            )
+        return self.finish(description)
+
+    def finish(self, description: dict[str, Any]) -> dict[str, Any]:
+        """The task's result for a job that has ended: Completed returns its description;
+        anything else fails the task (without retries when is_permanent_failure says so)."""
+        if description[self.kind.status_key] != "Completed":
+            raise job_failure(self.kind.label, description)
+        result = serialize(description)
+        self.remember(result)
+        return {self.kind.result_key: result}
+
+
+class AttachOrCreateProcessingOperator(AttachOrCreateJob, SageMakerProcessingOperator):
+    """SageMakerProcessingOperator that never launches a duplicate of its run's job, and never
+    passes a job that did not complete."""
+
+    kind = PROCESSING
 
     def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
         super().__init__(config={}, action_if_job_exists="fail", **kwargs)
         self.build_config = build_config
+        self.max_ingestion_time = self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS
 
-    def execute(self, context: Any) -> dict:
-        verdict, name, description = decide_job(
-            base_job_name(context), self.hook.describe_processing_job, "ProcessingJobStatus"
-        )
-        self.config = self.build_config(context, name)
-        if verdict == "create":
-            self.log.info("Creating processing job %s.", name)
-            return super().execute(context)
-        if verdict == "attach":
-            self.log.info("Processing job %s is already running: waiting for it.", name)
-            self.hook.check_status(
+    def describe_job(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_processing_job(name)
+
+    def create_job(self, config: dict[str, Any]) -> None:
+        self.hook.create_processing_job(config, wait_for_completion=False)
+
+    def stop_job(self, name: str) -> None:
+        self.hook.conn.stop_processing_job(ProcessingJobName=name)
+
+    def remember(self, result: dict[str, Any]) -> None:
+        self.serialized_job = result
+
+
+class AttachOrCreateTrainingOperator(AttachOrCreateJob, SageMakerTrainingOperator):
+    """SageMakerTrainingOperator that never launches a duplicate of its run's training job, and
+    never passes a job that did not complete."""
+
+    kind = TRAINING
+
+    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
+        super().__init__(config={}, action_if_job_exists="fail", **kwargs)
+        self.build_config = build_config
+        self.max_ingestion_time = self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS
+        self._log_positions: dict[str, dict] = {}
+
+    def describe_job(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_training_job(name)
+
+    def create_job(self, config: dict[str, Any]) -> None:
+        # Waiting (and the log) are ours: the hook's wait would pass a Stopped job.
+        self.hook.create_training_job(config, wait_for_completion=False, print_log=False)
+
+    def stop_job(self, name: str) -> None:
+        self.hook.conn.stop_training_job(TrainingJobName=name)
+
+    def remember(self, result: dict[str, Any]) -> None:
+        self.serialized_training_data = result
+
+    def on_poll(self, name: str, description: dict[str, Any]) -> None:
+        """Print the job's new CloudWatch lines (``print_log``); the state COMPLETE makes the
+        hook read the log only, the status being ours to poll."""
+        if not self.print_log:
+            return
+        try:
+            self.hook.describe_training_job_with_log(
                 name,
-                "ProcessingJobStatus",
-                self.hook.describe_processing_job,
-                self.check_interval,
-                self.max_ingestion_time,
+                self._log_positions.setdefault(name, {}),
+                [],
+                description["ResourceConfig"]["InstanceCount"],
+                LogState.COMPLETE,
+                description,
+                time.monotonic(),
             )
-            description = self.hook.describe_processing_job(name)
-        else:
-            self.log.info("Processing job %s already completed: reusing it.", name)
-        self.serialized_job = serialize(description)
-        return {"Processing": self.serialized_job}
-
-
-class AttachOrCreateTrainingOperator(SageMakerTrainingOperator):
-    """SageMakerTrainingOperator that never launches a duplicate of its run's training job."""
-
-    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
-        super().__init__(config={}, action_if_job_exists="fail", **kwargs)
-        self.build_config = build_config
-
-    def execute(self, context: Any) -> dict:
-        verdict, name, description = decide_job(
-            base_job_name(context), self.hook.describe_training_job, "TrainingJobStatus"
-        )
-        self.config = self.build_config(context, name)
-        if verdict == "create":
-            self.log.info("Creating training job %s.", name)
-            return super().execute(context)
-        if verdict == "attach":
-            self.log.info("Training job %s is already running: waiting for it.", name)
-            if self.print_log:
-                self.hook.check_training_status_with_log(
-                    name,
-                    self.hook.non_terminal_states,
-                    self.hook.training_failed_states,
-                    True,
-                    self.check_interval,
-                    self.max_ingestion_time,
-                )
-            else:
-                self.hook.check_status(
-                    name,
-                    "TrainingJobStatus",
-                    self.hook.describe_training_job,
-                    self.check_interval,
-                    self.max_ingestion_time,
-                )
-            description = self.hook.describe_training_job(name)
-        else:
-            self.log.info("Training job %s already completed: reusing it.", name)
-        status = description["TrainingJobStatus"]
-        if status != "Completed":
-            raise RuntimeError(
-                f"training job {name} ended {status}: {description.get('FailureReason')}"
-            )
-        self.serialized_training_data = serialize(description)
-        return {"Training": self.serialized_training_data}
+        except Exception as exc:  # the log is a courtesy: it must not fail the wait
+            self.log.warning("Could not read the log of training job %s: %s", name, exc)
 
 
 class CreateOrReuseModelOperator(SageMakerModelOperator):
-    """SageMakerModelOperator that reuses the run's model when it already exists."""
+    """SageMakerModelOperator that reuses the run's model when it exists with the same request
+    (fingerprint tag, as for jobs), and creates the next attempt (``-a2`` ...) when the request
+    changed: a model cannot be changed in place, and one name must mean one model."""
+
+    overwrite_rtif_after_execution: ClassVar[bool] = True  # see AttachOrCreateJob
 
     def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
         super().__init__(config={}, **kwargs)
         self.build_config = build_config
 
     def execute(self, context: Any) -> dict:
-        name = base_job_name(context)
-        self.config = self.build_config(context, name)
-        try:
-            existing = self.hook.describe_model(name)
-        except ClientError as error:
-            if not is_not_found(error):
-                raise
-            self.log.info("Creating model %s.", name)
-            return super().execute(context)
-        self.log.info("Model %s already exists: reusing it.", name)
-        return {"Model": serialize(existing)}
+        def fingerprint_for(name: str) -> str:
+            request = self.build_config(context, name)
+            return fingerprint(request, "ModelName", lambda: s3_client_of(self))
+
+        decision = decide_job(
+            base_job_name(context),
+            as_completed(self.hook.describe_model),
+            EXISTS_STATUS,
+            fingerprint_of=fingerprint_for,
+            recorded=lambda found: recorded_fingerprint(self.hook.conn, found["ModelArn"]),
+        )
+        name = decision.name
+        if decision.verdict == "reuse":
+            assert decision.description is not None
+            self.log.info("%s.", decision.note)
+            self.log.info("Model %s already exists: reusing it.", name)
+            existing = dict(decision.description)
+            existing.pop(EXISTS_STATUS)
+            return {"Model": serialize(existing)}
+        self.log.info("%s", decision.note)
+        request = self.build_config(context, name)
+        self.config = with_fingerprint(request, fingerprint_for(name))
+        self.log.info("Creating model %s.", name)
+        return create_or_fail(
+            lambda: super(CreateOrReuseModelOperator, self).execute(context), f"model {name}"
+        )
 
 
 def registered_version(sagemaker: Any, group_name: str, training_job: str) -> dict[str, Any] | None:
@@ -210,8 +703,11 @@ class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
     """Registers a training job's model at most once: a retry returns the existing version.
 
     ``build_request(context)`` returns the CreateModelPackage body (requests.py); its
-    CustomerMetadataProperties must carry ``training_job``, the key looked up here.
+    CustomerMetadataProperties must carry ``training_job``, the key looked up here. A changed
+    training request makes a new training job (``-aN``), so a new version; nothing else does.
     """
+
+    overwrite_rtif_after_execution: ClassVar[bool] = True  # see AttachOrCreateJob
 
     def __init__(self, *, build_request: Callable[[Any], dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(image_uri="", model_url="", package_group_name="", **kwargs)
@@ -221,14 +717,6 @@ class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
         request = self.build_request(context)
         training_job = request["CustomerMetadataProperties"]["training_job"]
         group = request["ModelPackageGroupName"]
-        existing = registered_version(self.hook.conn, group, training_job)
-        if existing is not None:
-            self.log.info(
-                "Training job %s is already registered as %s: not registering again.",
-                training_job,
-                existing["ModelPackageArn"],
-            )
-            return existing["ModelPackageArn"]
         container = request["InferenceSpecification"]["Containers"][0]
         self.image_uri = container["Image"]
         self.model_url = container["ModelDataUrl"]
@@ -239,6 +727,14 @@ class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
             for key, value in request.items()
             if key not in {"ModelPackageGroupName", "ModelPackageDescription"}
         }
+        existing = registered_version(self.hook.conn, group, training_job)
+        if existing is not None:
+            self.log.info(
+                "Training job %s is already registered as %s: not registering again.",
+                training_job,
+                existing["ModelPackageArn"],
+            )
+            return existing["ModelPackageArn"]
         return super().execute(context)
 
 
@@ -246,15 +742,22 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
     """SageMakerEndpointOperator that creates the endpoint, or updates it in place, to serve
     this run's endpoint config (named after (dag, run, task)); safe to retry:
 
-    - the run's endpoint config already exists (a retry) -> it is not created again;
+    - the run's endpoint config already exists with this request (a retry) -> it is not created
+      again; with another request (a new model attempt) -> the next config attempt (``-aN``);
     - the endpoint already serves it -> nothing to do;
     - the endpoint is busy (Creating/Updating) -> wait for it first, then decide;
     - the endpoint is Failed (AWS refuses to update those) -> delete it, then create it.
 
+    Every wait is bounded by ``max_ingestion_time`` (an hour unless given). Deferrable, the wait
+    for the endpoint to be InService runs in the provider's SageMakerTrigger.
+
     ``build_config(context, config_name)`` returns ``{"EndpointConfig": ..., "Endpoint": ...}``.
     """
 
+    overwrite_rtif_after_execution: ClassVar[bool] = True  # see AttachOrCreateJob
+
     def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
+        kwargs.setdefault("max_ingestion_time", ENDPOINT_MAX_WAIT_SECONDS)
         super().__init__(config={}, operation="create", **kwargs)
         self.build_config = build_config
 
@@ -266,22 +769,52 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
                 return None
             raise
 
+    def describe_endpoint_or_gone(self, name: str) -> dict[str, Any]:
+        """DescribeEndpoint, with a vanished endpoint as the status "Gone"."""
+        found = self.describe_or_none(self.hook.describe_endpoint, name)
+        return found if found is not None else {"EndpointName": name, "EndpointStatus": "Gone"}
+
     def settled_endpoint(self, name: str) -> dict | None:
         """The endpoint once no change is in progress on it; None if it does not exist."""
-        while True:
-            endpoint = self.describe_or_none(self.hook.describe_endpoint, name)
-            if endpoint is None or endpoint["EndpointStatus"] not in ENDPOINT_BUSY:
-                return endpoint
-            self.log.info("Endpoint %s is %s: waiting.", name, endpoint["EndpointStatus"])
-            time.sleep(self.check_interval)
+        endpoint = wait_until_settled(
+            lambda: self.describe_endpoint_or_gone(name),
+            "EndpointStatus",
+            ENDPOINT_BUSY,
+            what=f"endpoint {name}",
+            check_interval=self.check_interval,
+            max_wait=self.max_ingestion_time,
+            log=self.log,
+        )
+        return None if endpoint["EndpointStatus"] == "Gone" else endpoint
+
+    def endpoint_config_decision(self, context: Any) -> tuple[str, bool]:
+        """(config name, whether it exists already with this request)."""
+
+        def fingerprint_for(name: str) -> str:
+            request = self.build_config(context, name)["EndpointConfig"]
+            return request_fingerprint(request, "EndpointConfigName", {})
+
+        decision = decide_job(
+            base_job_name(context),
+            as_completed(self.hook.describe_endpoint_config),
+            EXISTS_STATUS,
+            fingerprint_of=fingerprint_for,
+            recorded=lambda found: recorded_fingerprint(self.hook.conn, found["EndpointConfigArn"]),
+        )
+        self.log.info("%s", decision.note)
+        return decision.name, decision.verdict == "reuse"
 
     def execute(self, context: Any) -> dict:
-        config_name = base_job_name(context)
+        config_name, exists = self.endpoint_config_decision(context)
         self.config = self.build_config(context, config_name)
         endpoint_name = self.config["Endpoint"]["EndpointName"]
-        if self.describe_or_none(self.hook.describe_endpoint_config, config_name) is not None:
+        if exists:
             self.log.info("Endpoint config %s exists (a retry): not creating it.", config_name)
             self.config.pop("EndpointConfig")
+        else:
+            request = self.config["EndpointConfig"]
+            value = request_fingerprint(request, "EndpointConfigName", {})
+            self.config["EndpointConfig"] = with_fingerprint(request, value)
         endpoint = self.settled_endpoint(endpoint_name)
         if endpoint is not None and endpoint["EndpointStatus"] == "Failed":
             self.log.warning(
@@ -290,17 +823,79 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
                 endpoint.get("FailureReason"),
             )
             self.hook.conn.delete_endpoint(EndpointName=endpoint_name)
-            while self.describe_or_none(self.hook.describe_endpoint, endpoint_name) is not None:
-                time.sleep(self.check_interval)
+            wait_until_settled(
+                lambda: self.describe_endpoint_or_gone(endpoint_name),
+                "EndpointStatus",
+                {*ENDPOINT_BUSY, "Failed"},
+                what=f"endpoint {endpoint_name} (deleting)",
+                check_interval=self.check_interval,
+                max_wait=self.max_ingestion_time,
+                log=self.log,
+            )
             endpoint = None
         if endpoint is not None and endpoint["EndpointConfigName"] == config_name:
             self.log.info("Endpoint %s already serves %s.", endpoint_name, config_name)
-            return {
-                "EndpointConfig": serialize(self.hook.describe_endpoint_config(config_name)),
-                "Endpoint": serialize(endpoint),
-            }
+            return self.served(endpoint_name, endpoint)
         self.operation = "create" if endpoint is None else "update"
-        return super().execute(context)
+        self.preprocess_config()
+        if "EndpointConfig" in self.config:
+            self.log.info("Creating endpoint config %s.", config_name)
+            create_or_fail(
+                lambda: self.hook.create_endpoint_config(self.config["EndpointConfig"]),
+                f"endpoint config {config_name}",
+            )
+        self.log.info("%s endpoint %s to %s.", self.operation.title(), endpoint_name, config_name)
+        if endpoint is None:
+            create_or_fail(
+                lambda: self.hook.create_endpoint(
+                    self.config["Endpoint"], wait_for_completion=False
+                ),
+                f"endpoint {endpoint_name}",
+            )
+        else:
+            # Not create_or_fail: UpdateEndpoint also answers ValidationException when another
+            # run's deploy is changing the endpoint ("Cannot update in-progress endpoint"),
+            # which the retry resolves by waiting for it first.
+            self.hook.update_endpoint(self.config["Endpoint"], wait_for_completion=False)
+        if self.deferrable:
+            interval = max(self.check_interval, 1)
+            self.defer(
+                trigger=SageMakerTrigger(
+                    job_name=endpoint_name,
+                    job_type="endpoint",
+                    waiter_delay=interval,
+                    waiter_max_attempts=max(1, math.ceil(self.max_ingestion_time / interval)),
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+                timeout=dt.timedelta(seconds=self.max_ingestion_time + DEFER_SLACK_SECONDS),
+            )
+        return self.served(endpoint_name, self.settled_endpoint(endpoint_name))
+
+    def served(self, name: str, endpoint: dict | None) -> dict:
+        """The task's result once the endpoint is InService; else it fails with the reason."""
+        if endpoint is None:
+            raise AirflowException(f"endpoint {name} is gone: it was deleted meanwhile")
+        if endpoint["EndpointStatus"] != "InService":
+            raise AirflowException(
+                f"endpoint {name} is {endpoint['EndpointStatus']} on "
+                f"{endpoint.get('EndpointConfigName')}: "
+                f"{endpoint.get('FailureReason', 'no reason given')}"
+            )
+        return {
+            "EndpointConfig": serialize(
+                self.hook.describe_endpoint_config(endpoint["EndpointConfigName"])
+            ),
+            "Endpoint": serialize(endpoint),
+        }
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        """Resumed from the trigger: the endpoint's description decides, as without deferring."""
+        name = validate_execute_complete_event(event)["job_name"]
+        return self.served(name, self.settled_endpoint(name))
 
 
 def executions_by_display_name(sagemaker: Any, pipeline_name: str) -> dict[str, dict[str, Any]]:
@@ -320,12 +915,23 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
 
     The execution's display name derives from (dag, run, task). An Executing one is waited for,
     a Succeeded one is reused, a Failed/Stopped one gets a new attempt (``-a2``, ...), as the
-    job operators do. ``build_params(context)`` gives the PipelineParameters.
+    job operators do. ``build_params(context)`` gives the PipelineParameters. A waited-for
+    execution that ends Stopped or Failed fails the task (the hook's wait passes Stopped).
     """
 
     def __init__(self, *, build_params: Callable[[Any], dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(wait_for_completion=True, **kwargs)
         self.build_params = build_params
+
+    def ended_well(self, arn: str) -> str:
+        description = self.hook.describe_pipeline_exec(arn)
+        status = description["PipelineExecutionStatus"]
+        if status in {"Failed", "Stopped"}:
+            raise AirflowException(
+                f"pipeline execution {self.display_name} ({arn}) ended {status}: "
+                f"{description.get('FailureReason', 'no FailureReason given')}"
+            )
+        return arn
 
     def execute(self, context: Any) -> str:
         base = base_job_name(context)
@@ -342,12 +948,12 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
                 raise ClientError({"Error": {"Code": "ResourceNotFound", "Message": name}}, "List")
             return attempts[name]
 
-        verdict, name, found = decide_job(base, describe, "Status")
+        verdict, name, found, _ = decide_job(base, describe, "Status")
         self.pipeline_params = self.build_params(context)
         self.display_name = name
         if verdict == "create":
             self.log.info("Starting pipeline execution %s.", name)
-            return super().execute(context)
+            return self.ended_well(super().execute(context))
         assert found is not None
         arn = found["PipelineExecutionArn"]
         if verdict == "reuse":
@@ -368,12 +974,14 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
                 ),
                 method_name="execute_complete",
             )
-        self.hook.check_status(
-            arn,
+        wait_until_settled(
+            lambda: self.hook.describe_pipeline_exec(arn, self.verbose),
             "PipelineExecutionStatus",
-            lambda p: self.hook.describe_pipeline_exec(p, self.verbose),
-            self.check_interval,
-            non_terminal_states=self.hook.pipeline_non_terminal_states,
-            max_ingestion_time=self.waiter_max_attempts * self.check_interval,
+            self.hook.pipeline_non_terminal_states,
+            what=f"pipeline execution {name}",
+            check_interval=self.check_interval,
+            max_wait=self.waiter_max_attempts * self.check_interval,
+            limit="waiter_max_attempts x check_interval",
+            log=self.log,
         )
-        return arn
+        return self.ended_well(arn)

@@ -85,14 +85,25 @@ def resolve_images(region: str) -> dict[str, str]:
     return {"sklearn": sklearn, "xgboost": xgboost}
 
 
+def publish_scripts(config: settings.Settings, layout: requests.RunLayout, *scripts: str) -> None:
+    """Upload the scripts a job runs under the run's code prefix, as they are now.
+
+    Each job task publishes its own scripts before building its request, so a task cleared
+    after its script was edited runs the edited script: the object's ETag is part of the
+    request's fingerprint (operators.py), which then differs and starts a new attempt. The
+    same bytes give the same ETag, so a retry or a clear with nothing changed reuses the job.
+    """
+    s3 = s3_client(config)
+    for script in scripts:
+        bucket, key = split_uri(f"{layout.code_uri}/{script}")
+        s3.upload_file(str(SCRIPTS_DIR / script), bucket, key)
+
+
 def prepare_run(**context: Any) -> dict[str, Any]:
     """Upload the job scripts under the run's prefix and resolve the images for the region."""
     config = settings.load()
     layout = layout_for(context, config)
-    s3 = s3_client(config)
-    for script in JOB_SCRIPTS:
-        bucket, key = split_uri(f"{layout.code_uri}/{script}")
-        s3.upload_file(str(SCRIPTS_DIR / script), bucket, key)
+    publish_scripts(config, layout, *JOB_SCRIPTS)
     return {
         "images": resolve_images(config.region),
         "input_uri": layout.input_uri,
@@ -107,11 +118,13 @@ def prepared(context: Any) -> dict[str, Any]:
 def preprocess_config(context: Any, job_name: str) -> dict[str, Any]:
     config = settings.load()
     params = context["params"]
+    layout = layout_for(context, config)
+    publish_scripts(config, layout, "preprocess.py", requests.INFERENCE_SCRIPT)
     return requests.preprocess_request(
         job_name=job_name,
         image_uri=prepared(context)["images"]["sklearn"],
         role_arn=config.role_arn,
-        layout=layout_for(context, config),
+        layout=layout,
         seed=params["seed"],
         instance_type=params["processing_instance_type"],
         instance_count=params["processing_instance_count"],
@@ -139,11 +152,13 @@ def trained(context: Any) -> dict[str, Any]:
 def evaluate_config(context: Any, job_name: str) -> dict[str, Any]:
     config = settings.load()
     params = context["params"]
+    layout = layout_for(context, config)
+    publish_scripts(config, layout, "evaluate.py")
     return requests.evaluate_request(
         job_name=job_name,
         image_uri=prepared(context)["images"]["xgboost"],
         role_arn=config.role_arn,
-        layout=layout_for(context, config),
+        layout=layout,
         model_artifact_uri=trained(context)["ModelArtifacts"]["S3ModelArtifacts"],
         instance_type=params["processing_instance_type"],
         instance_count=params["processing_instance_count"],

@@ -61,6 +61,21 @@ def test_pass_registers_a_version_with_metrics(passed: dict, state_dir: Path) ->
     assert "is PendingManualApproval, not Approved: not deploying" in airflow_log
 
 
+def test_rendered_template_shows_the_request_each_job_sent(passed: dict, state_dir: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(state_dir / "airflow" / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT task_id, rendered_fields FROM rendered_task_instance_fields WHERE run_id = ?",
+            (passed["run_id"],),
+        ).fetchall()
+    rendered = {task: json.loads(fields) for task, fields in rows}
+    assert rendered["train"]["config"]["TrainingJobName"] == passed["training_job"]
+    assert rendered["train"]["config"]["HyperParameters"]["num_round"] == "50"
+    assert rendered["preprocess"]["config"]["ProcessingJobName"].startswith("preprocess-")
+    assert rendered["create_model"]["config"]["ModelName"] == passed["model_name"]
+
+
 def test_threshold_above_accuracy_rejects_and_registers_nothing(state_dir: Path) -> None:
     code, summary = run(state_dir, "2026-11-02", {"accuracy_threshold": 0.99})
     assert code == 0

@@ -70,23 +70,28 @@ def operator(connection: str, build) -> AttachOrCreateProcessingOperator:
     )
 
 
-def test_rerun_reuses_and_killed_task_reattaches(aws, bucket, connection) -> None:
+def test_rerun_reuses_and_killed_task_reattaches(
+    aws, bucket, connection, capfd: pytest.CaptureFixture[str]
+) -> None:
     run_id = f"manual__{uuid.uuid4().hex}"
     context = context_for(run_id, "preprocess")
     base = names.resource_name(DAG_ID, run_id, "preprocess")
-    build = processing_config(bucket, b"import time\ntime.sleep(1.5)\nprint('done')\n", aws)
+    build = processing_config(bucket, b"import time\ntime.sleep(3)\nprint('done')\n", aws)
 
-    # A task killed right after CreateProcessingJob: the job exists and is running.
-    aws("sagemaker").create_processing_job(**build(context, base))
+    # A task killed right after CreateProcessingJob: the job exists, tagged with the
+    # fingerprint of its request as the operator sends it, and is running.
+    aws("sagemaker").create_processing_job(**operator(connection, build).request_for(context, base))
     first = operator(connection, build).execute(context)
     assert first["Processing"]["ProcessingJobStatus"] == "Completed"
     # The retry attached to the running job instead of starting a second one.
     assert jobs_named(aws, base) == [base]
+    assert f"Processing job {base} is already running: waiting for it." in capfd.readouterr().out
 
     # The same run again (a cleared task): reuses the Completed job.
     again = operator(connection, build).execute(context)
     assert again["Processing"]["ProcessingJobName"] == base
     assert jobs_named(aws, base) == [base]
+    assert f"Processing job {base} already completed: reusing it." in capfd.readouterr().out
 
 
 def test_failed_job_gets_the_next_attempt(aws, bucket, connection) -> None:

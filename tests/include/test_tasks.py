@@ -60,3 +60,30 @@ def test_failed_tasks_names_failed_and_upstream_failed_of_this_run_only() -> Non
 def test_failed_tasks_is_empty_for_a_clean_run() -> None:
     ti = FakeTaskInstance({"run-1": {"train": "success", "model_rejected": "skipped"}})
     assert tasks.failed_tasks({"ti": ti, "run_id": "run-1"}) == []
+
+
+class RecordingS3:
+    def __init__(self) -> None:
+        self.uploaded: dict[tuple[str, str], bytes] = {}
+
+    def upload_file(self, path: str, bucket: str, key: str) -> None:
+        with open(path, "rb") as handle:
+            self.uploaded[(bucket, key)] = handle.read()
+
+
+def test_each_job_publishes_its_script_as_it_is_now(tmp_path, monkeypatch) -> None:
+    # Clearing evaluate after editing evaluate.py must run the edited script: the task
+    # uploads the file's current bytes, whose ETag the request fingerprint then sees.
+    from include.adult_income import requests
+
+    s3 = RecordingS3()
+    monkeypatch.setattr(tasks, "s3_client", lambda config: s3)
+    monkeypatch.setattr(tasks, "SCRIPTS_DIR", tmp_path)
+    layout = requests.RunLayout(input_uri="s3://b/raw/", run_uri="s3://b/runs/r1")
+    script = tmp_path / "evaluate.py"
+    script.write_text("print('v1')\n")
+    tasks.publish_scripts(None, layout, "evaluate.py")
+    script.write_text("print('v2')\n")
+    tasks.publish_scripts(None, layout, "evaluate.py")
+    bucket, key = tasks.split_uri(f"{layout.code_uri}/evaluate.py")
+    assert s3.uploaded == {(bucket, key): b"print('v2')\n"}
