@@ -76,7 +76,8 @@ def parse_json_features(text: str) -> np.ndarray:
         raise ClientInputError(f"application/json body is not valid JSON: {exc}") from exc
     if isinstance(payload, dict):
         payload = payload.get("instances", payload.get("features"))
-    if isinstance(payload, list) and payload and not isinstance(payload[0], list | dict):
+    # A tuple, not list | dict: this runs on the images' Pythons, 3.7 included.
+    if isinstance(payload, list) and payload and not isinstance(payload[0], (list, dict)):
         payload = [payload]  # one flat row of features
     if not isinstance(payload, list) or not payload:
         raise ClientInputError(
@@ -118,8 +119,9 @@ def builtin_input_fn(body: bytes, content_type: str) -> Any:
 
 
 def builtin_predict_fn(data: Any, model: Any) -> np.ndarray:
-    expected = model.num_features()
-    if data.num_col() > expected:
+    # Booster.num_features() is xgboost >= 1.4 (images 1.0-1 to 1.3-1 have older ones).
+    expected = model.num_features() if hasattr(model, "num_features") else None
+    if expected is not None and data.num_col() > expected:
         raise ClientInputError(
             f"Feature size of the request ({data.num_col()}) does not match the model "
             f"({expected}); send features only, without the label column"

@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -248,7 +248,8 @@ def parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
 
 # --- data ---------------------------------------------------------------------------------------
 # A problem with a label (a float) for the objective, or None: checked on every row.
-LabelCheck = Callable[[float], "str | None"]
+if TYPE_CHECKING:  # subscripting collections.abc.Callable fails at run time before Python 3.9
+    LabelCheck = Callable[[float], "str | None"]
 
 
 def label_check(params: dict[str, Any]) -> LabelCheck | None:
@@ -449,15 +450,25 @@ def train(config_dir: Path, data_dir: Path, model_dir: Path) -> None:
         raise ClientError("early_stopping_rounds needs a validation channel")
     print(f"Train matrix has {train_data.shape[0]} rows and {train_data.shape[1] - 1} columns")
 
-    class RoundLogger(xgb.callback.TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
-            parts = [
-                f"{data}-{metric}:{values[-1]:.5f}"
-                for data, metrics in evals_log.items()
-                for metric, values in metrics.items()
-            ]
-            print(f"[{epoch}]\t" + "\t".join(parts), flush=True)
-            return False
+    logger: Any
+    if hasattr(xgb.callback, "TrainingCallback"):  # xgboost >= 1.3
+
+        class RoundLogger(xgb.callback.TrainingCallback):
+            def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
+                parts = [
+                    f"{data}-{metric}:{values[-1]:.5f}"
+                    for data, metrics in evals_log.items()
+                    for metric, values in metrics.items()
+                ]
+                print(f"[{epoch}]\t" + "\t".join(parts), flush=True)
+                return False
+
+        logger = RoundLogger()
+    else:  # xgboost 1.0-1.2 (the 1.0-1, 1.2-x images): a callback is a function of CallbackEnv
+
+        def logger(env: Any) -> None:
+            parts = [f"{name}:{value:.5f}" for name, value in env.evaluation_result_list]
+            print(f"[{env.iteration}]\t" + "\t".join(parts), flush=True)
 
     try:
         evals = [(xgb.DMatrix(train_data[:, 1:], label=train_data[:, 0]), "train")]
@@ -470,7 +481,7 @@ def train(config_dir: Path, data_dir: Path, model_dir: Path) -> None:
             evals=evals,
             early_stopping_rounds=early_stopping,
             verbose_eval=False,
-            callbacks=[RoundLogger()],
+            callbacks=[logger],
         )
     except xgb.core.XGBoostError as exc:
         raise xgboost_failure(exc) from exc

@@ -13,12 +13,12 @@ import itertools
 import json
 import os
 import shutil
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emulator import environments
 from emulator.algorithms import model_server
 from emulator.archives import UnsafeArchive, safe_extract
 from emulator.sagemaker import images, jobs
@@ -54,6 +54,7 @@ class ServedModel:
     model_dir: Path
     program: str | None
     code_dir: Path | None
+    image: str = ""  # its environment (emulator/environments.py) runs the model server
 
 
 def extract_archive(archive: Path, target: Path, what: str) -> None:
@@ -129,7 +130,7 @@ def prepare_model(engine: Engine, model_name: str, directory: Path) -> ServedMod
         raise HostingFailure(
             f"image {image!r} needs SAGEMAKER_PROGRAM (an inference script) to serve a model"
         )
-    return ServedModel(model_name, model_dir, program, code_dir)
+    return ServedModel(model_name, model_dir, program, code_dir, image)
 
 
 class ModelWorker:
@@ -141,10 +142,17 @@ class ModelWorker:
         self.served = served
         self.log_file = log_file
         self.lock = threading.Lock()
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            runtime = environments.environment_for(served.image)
+        except environments.EnvironmentFailure as exc:
+            raise HostingFailure(f"model {served.model_name}: {exc}") from exc
+        with log_file.open("a") as handle:
+            handle.write(runtime.description() + "\n")
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
         command = [
-            sys.executable,
+            runtime.python,
             model_server.__file__,
             "--model-dir",
             str(served.model_dir),

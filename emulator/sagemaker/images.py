@@ -2,11 +2,14 @@
 
 | image (repository name)                   | how the emulator runs it                          |
 | ----------------------------------------- | ------------------------------------------------- |
-| sagemaker-scikit-learn (framework)        | entrypoint with the emulator's Python             |
-| sagemaker-xgboost, processing / script    | entrypoint / training script with its Python      |
+| sagemaker-scikit-learn (framework)        | entrypoint with the image environment's Python    |
+| sagemaker-xgboost, processing / script    | entrypoint / training script, likewise            |
 | sagemaker-xgboost, training, no program   | built-in XGBoost algorithm (emulator/algorithms)  |
 | sagemaker-xgboost, hosting / transform    | the XGBoost model server contract                 |
 | anything else                             | refused: the job fails and names these images     |
+
+The image environment: its tag's Python and pinned libraries, built on first use (see
+emulator/environments.py); an unknown tag fails the job.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def repository(image: str) -> str:
 def processing_runtime(image: str) -> Runtime:
     name = repository(image)
     if name in SUPPORTED:
-        return Runtime(f"image {name}: entrypoint run with the emulator's Python")
+        return Runtime(f"image {name}: entrypoint run with the image environment's Python")
     return Runtime(
         f"image {name}: not emulated",
         error=f"ClientError: image {image!r} is not emulated; supported images: "

@@ -55,6 +55,7 @@ import logging
 import os
 import posixpath
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -71,6 +72,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
 
+from emulator import environments
 from emulator.sagemaker.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -611,11 +613,25 @@ class RunningProcess:
             process.terminate()
 
 
-def python_for(command: list[str]) -> list[str]:
-    """Framework images' ``python``/``python3`` is the emulator's own interpreter."""
-    if command and posixpath.basename(command[0]) in {"python", "python3", "python3.8"}:
-        return [sys.executable, *command[1:]]
+def python_for(command: list[str], interpreter: str = sys.executable) -> list[str]:
+    """Framework images' ``python``/``python3`` is ``interpreter``: the image's environment's
+    (see emulator/environments.py)."""
+    if command and re.fullmatch(r"python(3(\.\d+)?)?", posixpath.basename(command[0])):
+        return [interpreter, *command[1:]]
     return command
+
+
+def job_environment(image: str, log_file: Path) -> environments.Environment:
+    """The image's environment (built on first use), named in the job log's first lines."""
+    try:
+        environment = environments.environment_for(image)
+    except environments.EnvironmentFailure as exc:
+        with log_file.open("a") as handle:
+            handle.write(f"[emulator] environment: {exc}\n")
+        raise JobFailure(str(exc)) from exc
+    with log_file.open("a") as handle:
+        handle.write(environment.description() + "\n")
+    return environment
 
 
 def rewrite(value: str, sandbox: Path) -> str:

@@ -1,7 +1,8 @@
 """Processing jobs: Create/Describe/List/Stop, and running them for real.
 
 Framework images (scikit-learn, XGBoost, any image whose entrypoint is ``python3 script.py``)
-run the entrypoint with the emulator's own Python; see ``images.py`` for the table.
+run the entrypoint with the Python of the image's own environment (its tag's pandas, numpy,
+scikit-learn...; see ``emulator/environments.py``); ``images.py`` has the table.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def run_processing_job(
         log_file.write_text(f"[emulator] {name}: {runtime.description}; /opt/ml via {mode}\n")
         if runtime.error:
             raise jobs.JobFailure(runtime.error)
+        environment = jobs.job_environment(record["AppSpecification"]["ImageUri"], log_file)
         s3 = engine.client("s3")
         for item in record.get("ProcessingInputs", []):
             s3_input = item.get("S3Input")
@@ -123,7 +125,8 @@ def run_processing_job(
         (sandbox / "output").mkdir(exist_ok=True)
         app = record["AppSpecification"]
         command = jobs.python_for(
-            list(app.get("ContainerEntrypoint", [])) + list(app.get("ContainerArguments", []))
+            list(app.get("ContainerEntrypoint", [])) + list(app.get("ContainerArguments", [])),
+            environment.python,
         )
         if not command:
             raise jobs.JobFailure("ClientError: AppSpecification has no ContainerEntrypoint")

@@ -14,7 +14,6 @@ import datetime as dt
 import functools
 import json
 import re
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -157,9 +156,10 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
             }
         )
         return (
-            [sys.executable, f"/opt/ml/code/{program}", *args],
+            # python3: the image environment's interpreter, set by run_training_job.
+            ["python3", f"/opt/ml/code/{program}", *args],
             environment,
-            f"image {repository}: script mode, {program} with the emulator's Python",
+            f"image {repository}: script mode, {program} with the image's environment",
         )
     if repository != "sagemaker-xgboost":
         raise jobs.JobFailure(
@@ -167,7 +167,7 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
             "built-in XGBoost algorithm and script mode on " + ", ".join(images.SUPPORTED)
         )
     command = [
-        sys.executable,
+        "python3",  # the image environment's interpreter, as in script mode
         xgboost_builtin.__file__,
         "--config-dir",
         "/opt/ml/input/config",
@@ -274,6 +274,8 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
         command, environment, description = command_for(record, sandbox)
         with log_file.open("a") as handle:
             handle.write(f"[emulator] {name}: {description}; /opt/ml via {mode}\n")
+        image = record["AlgorithmSpecification"].get("TrainingImage", "")
+        command = jobs.python_for(command, jobs.job_environment(image, log_file).python)
         set_secondary(engine, name, "Downloading", "Downloading input data")
         prepare_inputs(engine, record, sandbox)
         for directory in ("model", "output/data"):
