@@ -60,6 +60,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -106,17 +107,33 @@ PID_NAMESPACE = ("--pid", "--fork", "--kill-child")
 NAMESPACE_OPTIONS = ((*PID_NAMESPACE, "--mount-proc"), PID_NAMESPACE, ())
 
 
-@functools.cache
+_PROBE_LOCK = threading.Lock()
+_probed: list[tuple[str, ...] | None] = []
+
+
 def namespace_options() -> tuple[str, ...] | None:
-    """The unshare options this machine accepts for a job, or None: no namespaces at all."""
+    """The unshare options this machine accepts for a job, or None: no namespaces at all.
+
+    Probed once per process, under a lock: jobs start on several threads at once, and a probe
+    that raced another one (or was starved on a busy machine) must not decide, for the rest of
+    the process, that scripts write to the host's /opt/ml.
+    """
+    with _PROBE_LOCK:
+        if not _probed:
+            _probed.append(probe_namespace_options())
+            if _probed[0] is None:
+                log.warning("no mount namespaces here: jobs run with /opt/ml rewritten")
+        return _probed[0]
+
+
+def probe_namespace_options() -> tuple[str, ...] | None:
     if shutil.which("unshare") is None:
         return None
     try:
         Path(CONTAINER_ROOT).mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    probe = Path(os.environ.get("TMPDIR", "/tmp")) / f"emulator-ns-probe-{os.getpid()}"
-    probe.mkdir(exist_ok=True)
+    probe = Path(tempfile.mkdtemp(prefix="emulator-ns-probe-"))
     (probe / "marker").write_text("ok")
     try:
         for options in NAMESPACE_OPTIONS:
@@ -124,7 +141,7 @@ def namespace_options() -> tuple[str, ...] | None:
                 result = subprocess.run(
                     [*namespace_prefix(probe, options), "cat", f"{CONTAINER_ROOT}/marker"],
                     capture_output=True,
-                    timeout=10,
+                    timeout=60,  # generous: a loaded machine is slow, not namespace-less
                     check=False,
                 )
             except (OSError, subprocess.TimeoutExpired):

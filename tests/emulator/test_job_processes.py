@@ -408,3 +408,19 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
     for pid in seen:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_concurrent_first_jobs_agree_on_the_sandbox_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Jobs start on several threads; a probe that raced another once decided "rewrite" for the
+    # whole process, and scripts then wrote to the host's /opt/ml.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emulator.sagemaker import jobs
+
+    if jobs.probe_namespace_options() is None:
+        pytest.skip("no mount namespaces on this machine")
+    monkeypatch.setattr(jobs, "_probed", [])
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: jobs.namespace_options(), range(6)))
+    assert all(answer is not None for answer in answers)
+    assert len(set(answers)) == 1
