@@ -337,7 +337,8 @@ class ExecutionRun:
         except ExpressionError as exc:
             raise StepFailure(str(exc)) from exc
         self.properties[name] = {"Outcome": outcome}
-        self.record_step(name, Metadata={"Condition": {"Outcome": str(outcome).lower()}})
+        # ConditionStepMetadata.Outcome is the enum "True" | "False", capitalised.
+        self.record_step(name, Metadata={"Condition": {"Outcome": "True" if outcome else "False"}})
         return arguments.get("IfSteps" if outcome else "ElseSteps", [])
 
     def run_job(self, name: str, kind: str, arguments: dict[str, Any]) -> None:

@@ -185,7 +185,7 @@ def execution_outcome(config: settings.Settings, execution_arn: str) -> dict[str
     if status == "Succeeded" and registered:
         outcome.update(decision="registered", model_package_arn=registered)
         outcome["reason"] = "accuracy >= threshold: the AccuracyGate took its if-branch"
-    elif status == "Succeeded" and gate == "false":
+    elif status == "Succeeded" and gate == "False":  # the API's enum: "True" | "False"
         outcome.update(decision="rejected")
         outcome["reason"] = "accuracy < threshold: the AccuracyGate took its else-branch"
     else:

@@ -225,7 +225,7 @@ def test_condition_true_creates_and_registers_with_resolved_references(aws, pipe
     steps = steps_of(aws, arn)
     assert set(steps) == {"Score", "Sibling", "Gate", "MakeModel", "Register"}
     assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
-    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "true"
+    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "True"
     package_arn = steps["Register"]["Metadata"]["RegisterModel"]["Arn"]
     package = aws("sagemaker").describe_model_package(ModelPackageName=package_arn)
     assert package["CustomerMetadataProperties"] == {"score": "7"}
@@ -249,7 +249,7 @@ def test_condition_false_runs_the_else_branch_and_registers_nothing(aws, pipelin
     assert described["PipelineExecutionStatus"] == "Failed"
     assert "score 2 below 5.0" in described["FailureReason"]
     steps = steps_of(aws, arn)
-    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "false"
+    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "False"
     assert steps["TooLow"]["StepStatus"] == "Failed"
     assert "Register" not in steps and "MakeModel" not in steps
     packages = aws("sagemaker").list_model_packages(ModelPackageGroupName=params["Group"])
@@ -260,7 +260,7 @@ def test_or_and_in_conditions(aws, pipeline) -> None:
     name, params = pipeline
     arn = start(aws, name, Score=13, **params)  # >= threshold but excluded by Not(In)
     wait_execution(aws, arn)
-    assert steps_of(aws, arn)["Gate"]["Metadata"]["Condition"]["Outcome"] == "false"
+    assert steps_of(aws, arn)["Gate"]["Metadata"]["Condition"]["Outcome"] == "False"
 
 
 def create_raw(aws, body: dict) -> str:
