@@ -13,7 +13,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.wrappers import Request, Response
 
 from emulator.local_clients import LocalClientGuard, without_cors_headers
-from emulator.s3_persistence import PersistentS3, create_moto_app
+from emulator.moto_services import IamExtras, create_moto_app
+from emulator.s3_persistence import PersistentS3
 from emulator.sagemaker import protocol
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import SageMakerError
@@ -42,6 +43,7 @@ class EmulatorApp:
         self.s3 = PersistentS3(engine.data_dir, region=engine.region, account_id=engine.account_id)
         self.s3.restore()
         self.moto = DomainDispatcherApplication(create_moto_app)  # debug off: see there
+        self.iam_extras = IamExtras()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         refusal = self.guard.refusal(environ)
@@ -62,6 +64,8 @@ class EmulatorApp:
             response = self._health()
         elif (match := RUNTIME_PATH.match(path)) and environ.get("REQUEST_METHOD") == "POST":
             response = self._runtime(Request(environ), match["endpoint"], match["operation"])
+        elif (answer := self.iam_extras(environ)) is not None:
+            response = answer  # IAM calls SDK clients make that moto lacks
         else:
             # A mutating S3 request is synced to disk before its response is sent.
             return self.s3.handle(self.moto, environ, start_response)

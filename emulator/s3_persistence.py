@@ -21,8 +21,8 @@ is in memory) and bounded memory for big objects. This module adds both, around 
   checksum - and ``GetObject`` returns ``key.value`` even for a ranged GET): both get a small,
   narrowly scoped adapter (``install_moto_adapters``) that streams instead. And moto's Flask
   apps run in debug mode, which makes every request body live until the cyclic garbage
-  collector runs (``create_moto_app`` turns it off). Measured on a 500 MB boto3 upload and
-  download: emulator peak RSS 1.6 GB and 1.1 GB before, about 0.3 GB and 0.15 GB after;
+  collector runs (``moto_services.create_moto_app`` turns it off). Measured on a 500 MB boto3
+  upload and download: emulator peak RSS 1.6 GB and 1.1 GB before, about 0.3 GB and 0.15 GB after;
   what remains is the upload's parts in flight (10 x 8 MB, a few copies each).
 * Two moto races that concurrent writes of one key hit, fixed in the same adapters: the ETag
   is computed while the bytes are at hand (moto computes it lazily, after a concurrent PUT
@@ -62,7 +62,6 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote
 
 from moto.core.request import Request as MotoRequest
-from moto.moto_server.werkzeug_app import create_backend_app
 from moto.s3 import models as s3_models
 from moto.s3 import utils as s3_utils
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
@@ -342,19 +341,6 @@ def install_moto_adapters() -> None:
         FakeMultipart.complete = _complete_multipart  # type: ignore[assignment,method-assign]
         S3Response.get_object = _get_object  # type: ignore[method-assign]
         _adapters_installed = True
-
-
-def create_moto_app(service: Any) -> Any:
-    """moto's ``create_backend_app`` with Flask's debug mode off.
-
-    moto turns debug on; in debug mode Flask gives each request with a body a closure class
-    (``attach_enctype_error_multidict``) that refers back to the request: a reference cycle,
-    so every request body (an 8 MB upload part, say) stays in memory until the cyclic garbage
-    collector happens to run - hundreds of MB during a big upload. Without debug, an
-    unhandled error in moto still answers 500 (logged by Flask instead of werkzeug)."""
-    app = create_backend_app(service)
-    app.debug = False
-    return app
 
 
 # --- reading a FakeKey's bytes without materialising them ----------------------------------------
