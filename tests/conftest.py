@@ -29,6 +29,11 @@ import pytest
 from botocore.config import Config
 
 from emulator.server import EmulatorServer
+from tests.support.response_shapes import ResponseShapeChecker
+
+# Every SageMaker response a test's `aws` clients receive is checked against botocore's output
+# shape (tests/support/response_shapes.py); a test fails on what the emulator got wrong.
+RESPONSE_SHAPES = ResponseShapeChecker()
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +47,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServe
 def aws(emulator: EmulatorServer) -> Callable[[str], Any]:
     """``aws("s3")`` -> a boto3 client for that service pointed at the emulator."""
     session = boto3.session.Session()
+    session.events.register("after-call.sagemaker", RESPONSE_SHAPES)
     clients: dict[str, Any] = {}
 
     def client(service: str) -> Any:
@@ -57,6 +63,16 @@ def aws(emulator: EmulatorServer) -> Callable[[str], Any]:
         return clients[service]
 
     return client
+
+
+@pytest.fixture(autouse=True)
+def sagemaker_responses_fit_their_shapes() -> Iterator[None]:
+    RESPONSE_SHAPES.take()
+    yield
+    problems = RESPONSE_SHAPES.take()
+    assert not problems, "responses that do not fit botocore's output shapes:\n" + "\n".join(
+        sorted(set(problems))
+    )
 
 
 ROLE = "arn:aws:iam::123456789012:role/EmulatorTestRole"
@@ -113,6 +129,37 @@ def tar_bytes(files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def image_scores(image: str, model_file: Path, features: Any) -> Any:
+    """A built-in model file's scores computed in ``image``'s own environment, loaded as its
+    container loads it: a 1.7-1 model is in xgboost 1.7's binary format, which the tests'
+    xgboost 3 no longer reads; a 1.0-1 model is a pickle of xgboost 1.0's Booster."""
+    import json
+    import subprocess
+
+    import numpy as np
+
+    from emulator import environments
+
+    script = (
+        "import json, sys\n"
+        "import numpy as np, xgboost as xgb\n"
+        "from pathlib import Path\n"
+        "from emulator.algorithms.model_server import builtin_predict_fn, load_booster\n"
+        "booster = load_booster(Path(sys.argv[1]))\n"
+        "rows = np.array(json.load(sys.stdin), dtype=float)\n"
+        "print(json.dumps(builtin_predict_fn(xgb.DMatrix(rows), booster).tolist()))\n"
+    )
+    result = subprocess.run(
+        [environments.environment_for(image).python, "-c", script, str(model_file)],
+        input=json.dumps(np.asarray(features, dtype=float).tolist()),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    return np.array(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 @pytest.fixture(scope="session")

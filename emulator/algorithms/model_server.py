@@ -3,7 +3,8 @@
 Two contracts, chosen by the model's environment as the XGBoost container chooses them:
 
 - built-in XGBoost (no ``SAGEMAKER_PROGRAM``): loads the booster file from the model directory
-  and scores ``text/csv`` rows of features (no label), ``text/libsvm`` or ``application/json``
+  as every container version does (``pickle.load``, then ``Booster.load_model``) and scores
+  ``text/csv`` rows of features (no label), ``text/libsvm`` or ``application/json``
   (``{"instances": [{"features": [...]}, ...]}`` or a list of feature lists); answers one
   probability per line for ``text/csv`` and ``{"predictions": [{"score": p}, ...]}`` for JSON;
 - script mode (``--program``): imports the inference script and calls the SageMaker inference
@@ -21,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import io
 import json
 import os
+import pickle
 import sys
 import traceback
 from collections.abc import Callable
@@ -42,21 +45,57 @@ class ClientInputError(ValueError):
 
 
 # --- built-in XGBoost -----------------------------------------------------------------------
-def builtin_model_fn(model_dir: str) -> Any:
+def load_booster(path: Path) -> Any:
+    """One model file as every sagemaker-xgboost version's serve_utils.get_loaded_booster loads
+    it (1.0-1 to 3.0-5 alike): ``pickle.load`` first (the Booster containers up to 1.2-2
+    pickled), then ``Booster.load_model`` (the native file of 1.3-1 on). Like the container, this
+    unpickles what the model archive holds: only serve archives you trust."""
     import xgboost as xgb
 
-    candidates = sorted(p for p in Path(model_dir).iterdir() if p.is_file())
-    if not candidates:
-        raise RuntimeError(f"model archive is empty: no booster file in {model_dir}")
-    errors = []
-    for path in candidates:  # the container loads the first file that is a booster
+    try:
+        with path.open("rb") as handle:
+            loaded = pickle.load(handle)
+    except Exception as pickle_error:
         booster = xgb.Booster()
         try:
             booster.load_model(str(path))
-            return booster
-        except xgb.core.XGBoostError as exc:
-            errors.append(f"{path.name}: {str(exc).splitlines()[0]}")
+        except xgb.core.XGBoostError as native_error:
+            raise RuntimeError(
+                f"{path.name}: neither a pickled Booster ({type(pickle_error).__name__}: "
+                f"{str(pickle_error)[:80]}) nor a native XGBoost model "
+                f"({str(native_error).splitlines()[0] if str(native_error) else 'refused'})"
+            ) from None
+        return booster
+    if not isinstance(loaded, xgb.Booster):
+        raise RuntimeError(
+            f"{path.name}: the pickle holds a {type(loaded).__name__}, not a Booster"
+        )
+    return loaded
+
+
+def builtin_model_fn(model_dir: str) -> Any:
+    # 1.2-1 on skip dotfiles in the model directory (1.0-1 does not; a dotfile is the archive's
+    # leftover, not a model, so it is skipped here for every version).
+    candidates = sorted(
+        p for p in Path(model_dir).iterdir() if p.is_file() and not p.name.startswith(".")
+    )
+    if not candidates:
+        raise RuntimeError(f"model archive is empty: no booster file in {model_dir}")
+    errors = []
+    for path in candidates:  # the container loads the first file; this, the first that loads
+        try:
+            booster = load_booster(path)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+            continue
+        print(f"[model server] loaded {path.name} ({loaded_format(path)})", flush=True)
+        return booster
     raise RuntimeError("no loadable XGBoost booster in the model archive: " + "; ".join(errors))
+
+
+def loaded_format(path: Path) -> str:
+    with path.open("rb") as handle:
+        return "pickled Booster" if handle.read(1) == b"\x80" else "native XGBoost model"
 
 
 def parse_csv(text: str) -> np.ndarray:
@@ -126,6 +165,14 @@ def builtin_predict_fn(data: Any, model: Any) -> np.ndarray:
             f"Feature size of the request ({data.num_col()}) does not match the model "
             f"({expected}); send features only, without the label column"
         )
+    # As the containers predict: with the best iteration early stopping left on a pickled
+    # Booster (best_ntree_limit, a Python attribute); ntree_limit before xgboost 2, else
+    # iteration_range, as 3.0-5 does.
+    best = int(getattr(model, "best_ntree_limit", 0) or 0)
+    if "ntree_limit" in inspect.signature(model.predict).parameters:
+        return model.predict(data, ntree_limit=best, validate_features=False)
+    if best > 0:
+        return model.predict(data, iteration_range=(0, best), validate_features=False)
     return model.predict(data, validate_features=False)
 
 

@@ -14,6 +14,11 @@ where it has one (``Extraneous hyperparameter found``, ``Missing required hyperp
 ``Hyperparameter x: v is not in [0, +inf)``, ``No data in training channel path``, ``XGB train
 call failed with exception``); data errors name the channel, file, line and column, which the
 real container leaves to XGBoost's own messages.
+
+Per container version (``--image-tag``, the image's tag: 1.0-1 ... 3.0-5; see ``TAGS``): the
+hyperparameter names, objectives, tree methods and eval metrics that version's validation accepts
+(1.0-1 still takes ``silent``; all take the deprecated ``reg:linear``), and ``xgboost-model`` in
+the format its train.py writes: a pickled Booster up to 1.2-2, ``Booster.save_model`` from 1.3-1.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import pickle
 import re
 import sys
 import traceback
@@ -131,30 +137,235 @@ def choice(*options: str) -> Hyperparameter:
     return Hyperparameter("choice", options=options)
 
 
-OBJECTIVES = (
-    "binary:logistic",
-    "binary:logitraw",
-    "binary:hinge",
-    "reg:squarederror",
-    "reg:logistic",
-    "reg:pseudohubererror",
-    "reg:squaredlogerror",
-    "reg:tweedie",
-    "count:poisson",
-    "multi:softmax",
-    "multi:softprob",
-    "rank:pairwise",
-    "rank:ndcg",
-    "rank:map",
-    "survival:cox",
-)
-METRICS = ("rmse", "rmsle", "mae", "mape", "logloss", "error", "merror", "mlogloss", "auc")
+# --- what each container version accepts ------------------------------------------------------
+# From aws/sagemaker-xgboost-container at each version's branch (v3.0-5: its tag), read for this
+# table, not copied: algorithm_mode/hyperparameter_validation.py (names, objective list,
+# tree_method values), constants/xgb_constants.py (XGB_MAXIMIZE_METRICS + XGB_MINIMIZE_METRICS,
+# the eval_metric list) and algorithm_mode/train.py (how xgboost-model is written).
+TAGS = ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1", "3.0-5")
+# Run without --image-tag (tests, tools): the image the project trains with.
+DEFAULT_TAG = "1.7-1"
 
-# The SageMaker XGBoost algorithm's hyperparameters that are emulated, their types and ranges.
+
+def since(tag: str) -> frozenset[str]:
+    """The tags from ``tag`` on."""
+    return frozenset(TAGS[TAGS.index(tag) :])
+
+
+def until(tag: str) -> frozenset[str]:
+    """The tags up to ``tag`` included."""
+    return frozenset(TAGS[: TAGS.index(tag) + 1])
+
+
+ALL_TAGS = frozenset(TAGS)
+
+# Every version's validation declares these (plus the four aliases below).
+COMMON_NAMES = frozenset(
+    {
+        "num_round",
+        "csv_weights",
+        "early_stopping_rounds",
+        "booster",
+        "verbosity",
+        "nthread",
+        "eta",
+        "gamma",
+        "max_depth",
+        "min_child_weight",
+        "max_delta_step",
+        "subsample",
+        "colsample_bytree",
+        "colsample_bylevel",
+        "colsample_bynode",
+        "lambda",
+        "alpha",
+        "tree_method",
+        "sketch_eps",
+        "scale_pos_weight",
+        "updater",
+        "dsplit",
+        "refresh_leaf",
+        "process_type",
+        "grow_policy",
+        "max_leaves",
+        "max_bin",
+        "predictor",
+        "monotone_constraints",
+        "interaction_constraints",
+        "sample_type",
+        "normalize_type",
+        "rate_drop",
+        "one_drop",
+        "skip_drop",
+        "lambda_bias",
+        "tweedie_variance_power",
+        "objective",
+        "num_class",
+        "base_score",
+        "_tuning_objective_metric",
+        "eval_metric",
+        "seed",
+        "num_parallel_tree",
+        "save_model_on_termination",
+        # declare_alias in every version
+        "learning_rate",
+        "min_split_loss",
+        "reg_lambda",
+        "reg_alpha",
+    }
+)
+# The names some versions only accept: name -> the tags whose validation declares it.
+VERSIONED_NAMES: dict[str, frozenset[str]] = {
+    "silent": until("1.0-1"),  # XGBoost's deprecated flag; 1.2-1 dropped it for verbosity
+    "_nfold": frozenset({"1.2-1"}),  # renamed _kfold in 1.2-2
+    "_kfold": since("1.2-2"),
+    "_num_cv_round": since("1.2-2"),
+    "aft_loss_distribution": since("1.2-1"),
+    "aft_loss_distribution_scale": since("1.2-1"),
+    "single_precision_histogram": since("1.2-1") - since("1.7-1"),
+    "deterministic_histogram": since("1.2-1"),
+    "sampling_method": since("1.3-1"),
+    "prob_buffer_row": since("1.3-1"),
+    "use_dask_gpu_training": since("1.5-1"),
+}
+
+# objective -> the tags that accept it. Every version keeps reg:linear, which XGBoost deprecated
+# for reg:squarederror; 1.2-1 on list "aft_loss_distribution" (a hyperparameter's name, which
+# XGBoost itself then refuses as an objective).
+OBJECTIVES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        (
+            "binary:logistic",
+            "binary:logitraw",
+            "binary:hinge",
+            "count:poisson",
+            "multi:softmax",
+            "multi:softprob",
+            "rank:pairwise",
+            "rank:ndcg",
+            "rank:map",
+            "reg:linear",
+            "reg:squarederror",
+            "reg:logistic",
+            "reg:gamma",
+            "reg:squaredlogerror",
+            "reg:tweedie",
+            "survival:cox",
+        ),
+        ALL_TAGS,
+    ),
+    **dict.fromkeys(
+        ("aft_loss_distribution", "reg:pseudohubererror", "survival:aft"), since("1.2-1")
+    ),
+    "reg:absoluteerror": since("1.7-1"),
+}
+# tree_method -> tags. 1.0-1 refuses any "gpu" value with its own sentence.
+TREE_METHODS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("auto", "exact", "approx", "hist"), ALL_TAGS),
+    "gpu_hist": since("1.2-1"),
+}
+# eval_metric (and _tuning_objective_metric) -> tags.
+METRICS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        (
+            "accuracy",
+            "auc",
+            "aucpr",
+            "f1",
+            "map",
+            "ndcg",
+            "cox-nloglik",
+            "error",
+            "gamma-deviance",
+            "gamma-nloglik",
+            "logloss",
+            "mae",
+            "merror",
+            "mlogloss",
+            "mse",
+            "poisson-nloglik",
+            "rmse",
+            "rmsle",
+            "tweedie-nloglik",
+        ),
+        ALL_TAGS,
+    ),
+    **dict.fromkeys(("r2", "aft-nloglik", "interval-regression-accuracy", "mphe"), since("1.2-1")),
+    **dict.fromkeys(("f1_binary", "f1_macro"), since("1.2-2")),
+    **dict.fromkeys(
+        (
+            "balanced_accuracy",
+            "precision",
+            "recall",
+            "precision_macro",
+            "precision_micro",
+            "recall_macro",
+            "recall_micro",
+            "mape",
+        ),
+        since("1.3-1"),
+    ),
+}
+# Metrics the container computes itself (metrics/custom_metrics.py), not XGBoost: not emulated.
+CONTAINER_METRICS = frozenset(
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "f1_binary",
+        "f1_macro",
+        "mse",
+        "precision",
+        "precision_macro",
+        "precision_micro",
+        "r2",
+        "recall",
+        "recall_macro",
+        "recall_micro",
+    }
+)
+# train.py: 1.0-1 to 1.2-2 pickle.dump the Booster (1.0-1 with Python's default protocol,
+# 1.2-x with protocol=4); 1.3-1 on call Booster.save_model("xgboost-model"), whose format is the
+# library's for a name without extension (the deprecated binary one for xgboost 1.x, UBJSON for
+# xgboost >= 2.1).
+PICKLE_PROTOCOL: dict[str, int | None] = {"1.0-1": None, "1.2-1": 4, "1.2-2": 4}
+
+
+@dataclass(frozen=True)
+class Container:
+    """What one sagemaker-xgboost version's algorithm mode accepts and writes."""
+
+    tag: str
+
+    @property
+    def names(self) -> frozenset[str]:
+        extra = {name for name, tags in VERSIONED_NAMES.items() if self.tag in tags}
+        return COMMON_NAMES | extra
+
+    def values(self, table: dict[str, frozenset[str]]) -> tuple[str, ...]:
+        return tuple(value for value, tags in table.items() if self.tag in tags)
+
+    @property
+    def pickled(self) -> bool:
+        return self.tag in PICKLE_PROTOCOL
+
+
+def container(tag: str | None) -> Container:
+    """The container version of an image tag (``1.0-1``); ClientError for one not emulated."""
+    tag = tag or DEFAULT_TAG
+    if tag not in TAGS:
+        raise ClientError(
+            f"image tag {tag!r} of sagemaker-xgboost is not emulated; emulated: {', '.join(TAGS)}"
+        )
+    return Container(tag)
+
+
+# The SageMaker XGBoost algorithm's hyperparameters that are emulated, their types and ranges;
+# objective and tree_method take their values from the container version.
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "num_round": integer(1),
     "num_class": integer(2),
-    "objective": choice(*OBJECTIVES),
+    "objective": Hyperparameter("text"),
     "eta": real(0, 1),
     "gamma": real(0),
     "max_depth": integer(0),
@@ -166,7 +377,7 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "colsample_bynode": real(0, 1, open_low=True),
     "lambda": real(0),
     "alpha": real(0),
-    "tree_method": choice("auto", "exact", "approx", "hist"),
+    "tree_method": Hyperparameter("text"),
     "sketch_eps": real(0, 1, open_low=True),
     "scale_pos_weight": real(0, open_low=True),
     "max_bin": integer(2),
@@ -174,75 +385,90 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "grow_policy": choice("depthwise", "lossguide"),
     "base_score": real(),
     "seed": integer(),
+    "silent": integer(0, 1),
     "verbosity": integer(0, 3),
     "eval_metric": Hyperparameter("text"),
     "early_stopping_rounds": integer(1),
     "tweedie_variance_power": real(1, 2, open_low=True),
     "csv_weights": integer(0, 1),
 }
-# Accepted by the real algorithm but not emulated: refusing them is the emulator's limit, not the
-# user's mistake, so it is no ClientError.
-NOT_EMULATED = frozenset(
-    {
-        "booster",
-        "nthread",
-        "updater",
-        "dsplit",
-        "refresh_leaf",
-        "process_type",
-        "predictor",
-        "monotone_constraints",
-        "interaction_constraints",
-        "sample_type",
-        "normalize_type",
-        "rate_drop",
-        "one_drop",
-        "skip_drop",
-        "lambda_bias",
-        "num_parallel_tree",
-        "save_model_on_termination",
-        "aft_loss_distribution",
-        "aft_loss_distribution_scale",
-        "single_precision_histogram",
-        "deterministic_histogram",
-        "sampling_method",
-        "prob_buffer_row",
-        "_kfold",
-        "_num_cv_round",
-        "_tuning_objective_metric",
-        "learning_rate",
-        "min_split_loss",
-        "reg_lambda",
-        "reg_alpha",
-    }
-)
+# Threshold metrics the container allows as ``name@t``.
+THRESHOLD_METRICS = ("error", "ndcg", "map")
 
 
-def parse_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters, typed; the first problem raises ClientError naming it."""
+def check_metric(metric: str, version: Container) -> None:
+    """One eval_metric entry as the version's validation checks it."""
+    if "@" in metric:
+        name, _, threshold = (part.strip() for part in metric.partition("@"))
+        if name not in THRESHOLD_METRICS:
+            raise ClientError(
+                f"Metric {shown(metric)} is not supported. Parameter 'eval_metric' with customized "
+                f"threshold should be one of these options: {', '.join(THRESHOLD_METRICS)}."
+            )
+        try:
+            float(threshold)
+        except ValueError:
+            raise ClientError(f"Threshold value 't' in '{name}@t' expects float input.") from None
+        return
+    supported = version.values(METRICS)
+    if metric not in supported:
+        raise ClientError(
+            f"Hyperparameter eval_metric: {shown(metric)} is not supported by sagemaker-xgboost:"
+            f"{version.tag}; supported: {', '.join(supported)}"
+        )
+    if metric in CONTAINER_METRICS:
+        raise AlgorithmError(
+            f"eval_metric {metric} (computed by the container, not XGBoost) is not emulated"
+        )
+
+
+def parse_hyperparameters(raw: dict[str, Any], tag: str | None = None) -> dict[str, Any]:
+    """The hyperparameters, typed, as image ``tag``'s container validates them; the first
+    problem raises ClientError naming it."""
+    version = container(tag)
     if "num_round" not in raw:
         raise ClientError("Missing required hyperparameter: num_round")
-    unknown = sorted(set(raw) - set(HYPERPARAMETERS))
-    if unknown:
-        not_emulated = [name for name in unknown if name in NOT_EMULATED]
-        extraneous = [name for name in unknown if name not in NOT_EMULATED]
-        if extraneous:
-            raise ClientError(
-                f"Extraneous hyperparameter found: {', '.join(extraneous)}. The XGBoost "
-                f"algorithm accepts: {', '.join(sorted(HYPERPARAMETERS))}"
-            )
+    accepted = version.names
+    extraneous = sorted(set(raw) - accepted)
+    if extraneous:
+        raise ClientError(
+            f"Extraneous hyperparameter found: {', '.join(extraneous)}. The XGBoost "
+            f"algorithm of sagemaker-xgboost:{version.tag} accepts: {', '.join(sorted(accepted))}"
+        )
+    # Accepted by this version but not emulated: the emulator's limit, not the user's mistake.
+    not_emulated = sorted(set(raw) - set(HYPERPARAMETERS))
+    if not_emulated:
         raise AlgorithmError(
             f"Hyperparameter {', '.join(not_emulated)} of the XGBoost algorithm is not emulated"
         )
     parsed = {name: HYPERPARAMETERS[name].parse(name, str(text)) for name, text in raw.items()}
-    for metric in str(parsed.get("eval_metric", "")).split(","):
-        if metric and metric.split("@")[0] not in METRICS:
-            raise ClientError(
-                f"Hyperparameter eval_metric: {shown(metric)} is not supported; "
-                f"supported: {', '.join(METRICS)}"
-            )
-    if parsed.get("objective", "").startswith("multi:") and "num_class" not in parsed:
+    tree_method = parsed.get("tree_method")
+    if tree_method is not None:
+        if "gpu" in tree_method and version.tag == "1.0-1":
+            raise ClientError("GPU training is not supported yet.")
+        choice(*version.values(TREE_METHODS)).parse("tree_method", tree_method)
+        if "gpu" in tree_method:
+            raise AlgorithmError(f"tree_method {tree_method} is not emulated (no GPU)")
+    objective = parsed.get("objective")
+    if objective is not None:
+        choice(*version.values(OBJECTIVES)).parse("objective", objective)
+    metrics = [m for m in str(parsed.get("eval_metric", "")).split(",") if m]
+    for metric in metrics:
+        check_metric(metric, version)
+    classifies = objective is None or objective.startswith(("binary:", "rank:"))
+    if "auc" in metrics and not classifies:
+        raise ClientError(
+            "Metric 'auc' can only be applied for classification and ranking problems."
+        )
+    if "aft-nloglik" in metrics and objective != "survival:aft":
+        raise ClientError("Metric 'aft-nloglik' can only be applied for 'survival:aft' objective.")
+    if str(objective).startswith("multi:") and "num_class" not in parsed:
         raise ClientError("Require input for parameter 'num_class' for multi-classification")
+    if objective is None and "num_class" in parsed:
+        raise ClientError(
+            "Do not need to setup parameter 'num_class' for learning task other than "
+            "multi-classification."
+        )
     return parsed
 
 
@@ -425,11 +651,47 @@ def xgboost_failure(exc: Exception) -> Exception:
     return AlgorithmError(f"XGB train call failed with exception: {first}")
 
 
-def train(config_dir: Path, data_dir: Path, model_dir: Path) -> None:
+def library_accepts(xgb: Any, objective: str) -> bool:
+    """Whether this xgboost trains with ``objective`` (one round on two rows, quietly)."""
+    probe = xgb.DMatrix(np.zeros((2, 1)), label=np.zeros(2))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            xgb.train({"objective": objective, "verbosity": 0}, probe, num_boost_round=1)
+    except xgb.core.XGBoostError:
+        return False
+    return True
+
+
+def save_booster(booster: Any, model_dir: Path, version: Container) -> None:
+    """``xgboost-model`` in the format the version's container writes (see PICKLE_PROTOCOL);
+    staged under another name, then renamed, so no half-written model is ever packed."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # No .json/.ubj ending: the library picks the format it picks for "xgboost-model".
+    staging = model_dir / ".xgboost-model.partial"
+    if version.pickled:
+        with staging.open("wb") as handle:
+            pickle.dump(booster, handle, protocol=PICKLE_PROTOCOL[version.tag])
+    else:
+        booster.save_model(str(staging))
+    staging.replace(model_dir / "xgboost-model")
+
+
+def train(config_dir: Path, data_dir: Path, model_dir: Path, tag: str | None = None) -> None:
     import xgboost as xgb
 
+    version = container(tag)
     raw = json.loads((config_dir / "hyperparameters.json").read_text())
-    params = parse_hyperparameters(raw)
+    params = parse_hyperparameters(raw, version.tag)
+    # Every container version lists reg:linear; xgboost 1.0 to 3.x train it as a deprecated
+    # alias of reg:squarederror. Should a library refuse it, train its replacement instead.
+    if params.get("objective") == "reg:linear" and not library_accepts(xgb, "reg:linear"):
+        print(
+            f"xgboost {xgb.__version__} has no objective reg:linear: training with "
+            "reg:squarederror, which replaced it",
+            flush=True,
+        )
+        params["objective"] = "reg:squarederror"
     num_round = params.pop("num_round")
     early_stopping = params.pop("early_stopping_rounds", None)
     params.pop("csv_weights", None)
@@ -485,11 +747,7 @@ def train(config_dir: Path, data_dir: Path, model_dir: Path) -> None:
         )
     except xgb.core.XGBoostError as exc:
         raise xgboost_failure(exc) from exc
-    model_dir.mkdir(parents=True, exist_ok=True)
-    # UBJSON: what xgboost saves by default, and loadable by the 1.7 container's library.
-    staging = model_dir / "xgboost-model.ubj"
-    booster.save_model(str(staging))
-    staging.replace(model_dir / "xgboost-model")
+    save_booster(booster, model_dir, version)
 
 
 def fail(output_dir: Path, reason: str) -> int:
@@ -509,10 +767,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="/opt/ml/input/data")
     parser.add_argument("--model-dir", default="/opt/ml/model")
     parser.add_argument("--output-dir", default="/opt/ml/output")
+    # The sagemaker-xgboost image's version (1.0-1 ... 3.0-5): what is accepted and written.
+    parser.add_argument("--image-tag", default=DEFAULT_TAG)
     args = parser.parse_args(argv)
     output_dir = Path(args.output_dir)
     try:
-        train(Path(args.config_dir), Path(args.data_dir), Path(args.model_dir))
+        train(Path(args.config_dir), Path(args.data_dir), Path(args.model_dir), args.image_tag)
     except ClientError as exc:
         return fail(output_dir, f"ClientError: {one_line(str(exc))}")
     except AlgorithmError as exc:

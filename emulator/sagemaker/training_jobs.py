@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from emulator import archives
+from emulator import archives, environments
 from emulator.algorithms import xgboost_builtin
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
@@ -177,6 +177,9 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
         "/opt/ml/model",
         "--output-dir",
         "/opt/ml/output",
+        # The container version decides the hyperparameters accepted and the model's format.
+        "--image-tag",
+        environments.parse_image(image)[1],
     ]
     return command, environment, f"image {repository}: built-in XGBoost algorithm"
 

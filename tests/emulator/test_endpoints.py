@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 import threading
 import time
 import uuid
@@ -10,10 +11,16 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost as xgb
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, TrainedModel, tar_bytes
+from tests.emulator.conftest import (
+    ROLE,
+    XGBOOST_IMAGE,
+    TrainedModel,
+    image_scores,
+    tar_bytes,
+    wait_for,
+)
 from tests.scripts.conftest import ADULT_CSV, load_script
 
 
@@ -63,9 +70,7 @@ def script_endpoint(aws, trained_model: TrainedModel) -> str:
 
 
 def booster_scores(trained_model: TrainedModel, features: np.ndarray) -> np.ndarray:
-    booster = xgb.Booster()
-    booster.load_model(bytearray(trained_model.booster_path.read_bytes()))
-    return booster.predict(xgb.DMatrix(features))
+    return image_scores(XGBOOST_IMAGE, trained_model.booster_path, features)
 
 
 def invoke(aws, endpoint: str, body: str | bytes, content_type: str, accept: str = "text/csv"):
@@ -342,3 +347,62 @@ def test_oversized_invoke_body_is_refused_before_it_is_read(emulator) -> None:
         answer = answer.decode()
     assert answer.startswith("HTTP/1.1 400")
     assert "exceeds the 6 MB limit" in answer
+
+
+XGBOOST_1_0_1 = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3"
+
+
+def test_a_1_0_1_model_pickled_by_its_container_is_served(aws, bucket, tmp_path) -> None:
+    """1.0-1 trains a pickled Booster; its model server unpickles it, as serve_utils does."""
+    prefix = f"pickled-{uuid.uuid4().hex[:6]}"
+    rows = np.array([[(i % 7) / 7, (i % 5) / 5] for i in range(40)])
+    body = "".join(f"{2 * a + b:.4f},{a:.4f},{b:.4f}\n" for a, b in rows)
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/train/train.csv", Body=body)
+    sagemaker, job = aws("sagemaker"), f"{prefix}-train"
+    sagemaker.create_training_job(
+        TrainingJobName=job,
+        RoleArn=ROLE,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_1_0_1, "TrainingInputMode": "File"},
+        HyperParameters={"num_round": "5", "objective": "reg:linear", "silent": "1"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{bucket}/{prefix}/train",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )
+    done = wait_for(
+        lambda: sagemaker.describe_training_job(TrainingJobName=job), "TrainingJobStatus"
+    )
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    model_data_url = done["ModelArtifacts"]["S3ModelArtifacts"]
+    archive = tmp_path / "model.tar.gz"
+    aws("s3").download_file(bucket, model_data_url.split("/", 3)[3], str(archive))
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path, filter="data")
+    assert (tmp_path / "xgboost-model").read_bytes().startswith(b"\x80")  # a pickle
+    sagemaker.create_model(
+        ModelName=f"{prefix}-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_1_0_1, "ModelDataUrl": model_data_url},
+    )
+    endpoint = deploy(sagemaker, f"{prefix}-model")
+    try:
+        features = rows[:6]
+        text = "\n".join(",".join(repr(float(v)) for v in row) for row in features)
+        response = invoke(aws, endpoint, text, "text/csv")
+        served = [float(line) for line in response["Body"].read().decode().splitlines()]
+        expected = image_scores(XGBOOST_1_0_1, tmp_path / "xgboost-model", features)
+        np.testing.assert_allclose(served, expected, atol=1e-6)
+        # and the model learned 2a + b, roughly, in 5 rounds
+        np.testing.assert_allclose(served, 2 * features[:, 0] + features[:, 1], atol=0.6)
+    finally:
+        sagemaker.delete_endpoint(EndpointName=endpoint)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 import uuid
 from pathlib import Path
 
 import pytest
 
+from emulator import environments
 from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +49,13 @@ def data_prefix(aws, bucket, tmp_path_factory) -> str:
     return prefix
 
 
-def training_request(name: str, bucket: str, prefix: str, hyperparameters: dict) -> dict:
+def training_request(
+    name: str, bucket: str, prefix: str, hyperparameters: dict, image: str = XGBOOST_IMAGE
+) -> dict:
     return {
         "TrainingJobName": name,
         "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
         "HyperParameters": hyperparameters,
         "InputDataConfig": [
             {
@@ -72,9 +76,10 @@ def training_request(name: str, bucket: str, prefix: str, hyperparameters: dict)
     }
 
 
-def train(aws, bucket: str, prefix: str, hyperparameters: dict) -> dict:
+def train(aws, bucket: str, prefix: str, hyperparameters: dict, image: str = XGBOOST_IMAGE) -> dict:
     name = f"train-{uuid.uuid4().hex[:8]}"
-    aws("sagemaker").create_training_job(**training_request(name, bucket, prefix, hyperparameters))
+    request = training_request(name, bucket, prefix, hyperparameters, image)
+    aws("sagemaker").create_training_job(**request)
     return wait_for(
         lambda: aws("sagemaker").describe_training_job(TrainingJobName=name), "TrainingJobStatus"
     )
@@ -336,3 +341,113 @@ def test_script_mode_failure_reason_leads_with_the_failure_file_else_the_error_l
     job = script_mode(aws, bucket, data_prefix, script)
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"].startswith(f"{lead}; exit code 1. "), job["FailureReason"]
+
+
+# --- the built-in algorithm per container version (aws/sagemaker-xgboost-container) ----------
+ECR = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost"
+XGBOOST_1_0_1 = f"{ECR}:1.0-1-cpu-py3"
+XGBOOST_1_7_1 = f"{ECR}:1.7-1"
+
+
+def tiny_regression_csv(rows: int) -> str:
+    """``rows`` rows of label (2a + b), a, b: enough to train on, quick to."""
+    return "".join(
+        f"{2 * (i % 7) / 7 + (i % 5) / 5:.4f},{(i % 7) / 7:.4f},{(i % 5) / 5:.4f}\n"
+        for i in range(rows)
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_prefix(aws, bucket) -> str:
+    prefix = f"tiny-{uuid.uuid4().hex[:6]}"
+    for channel, rows in (("train", 40), ("validation", 20)):
+        aws("s3").put_object(
+            Bucket=bucket, Key=f"{prefix}/{channel}/{channel}.csv", Body=tiny_regression_csv(rows)
+        )
+    return prefix
+
+
+def model_file(aws, job: dict, target: Path) -> Path:
+    """The job's model.tar.gz downloaded and its ``xgboost-model`` extracted into ``target``."""
+    bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
+    archive = target / "model.tar.gz"
+    aws("s3").download_file(bucket, key, str(archive))
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target / "xgboost-model"
+
+
+def run_in_image(image: str, script: str, *args: str) -> str:
+    """``script`` run by the interpreter of ``image``'s environment; its stdout."""
+    python = environments.environment_for(image).python
+    result = subprocess.run(
+        [python, "-c", script, *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_1_0_1_accepts_silent_and_reg_linear_and_pickles_the_booster(
+    aws, bucket, tiny_prefix, tmp_path
+) -> None:
+    hyperparameters = {"num_round": "5", "silent": "0", "objective": "reg:linear"}
+    job = train(aws, bucket, tiny_prefix, hyperparameters, XGBOOST_1_0_1)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    path = model_file(aws, job, tmp_path)
+    # The 1.0-1 container pickle.dump's the Booster: its own Python and xgboost unpickle it.
+    loaded = run_in_image(
+        XGBOOST_1_0_1,
+        "import pickle, sys, xgboost\n"
+        "booster = pickle.load(open(sys.argv[1], 'rb'))\n"
+        "print(type(booster).__name__, xgboost.__version__)",
+        str(path),
+    )
+    # (xgboost 1.0 prints its reg:linear deprecation warning on stdout first)
+    assert loaded.splitlines()[-1].split() == ["Booster", "1.0.0"]
+
+
+def test_1_7_1_refuses_silent_as_its_container_does(aws, bucket, tiny_prefix) -> None:
+    hyperparameters = {"num_round": "5", "silent": "0", "objective": "reg:squarederror"}
+    job = train(aws, bucket, tiny_prefix, hyperparameters, XGBOOST_1_7_1)
+    assert job["TrainingJobStatus"] == "Failed"
+    reason = job["FailureReason"]
+    assert reason.startswith("ClientError: Extraneous hyperparameter found: silent."), reason
+    assert "verbosity" in reason  # the accepted names follow
+
+
+def test_1_7_1_trains_reg_linear_and_writes_a_native_model(
+    aws, bucket, tiny_prefix, tmp_path
+) -> None:
+    job = train(
+        aws, bucket, tiny_prefix, {"num_round": "5", "objective": "reg:linear"}, XGBOOST_1_7_1
+    )
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    path = model_file(aws, job, tmp_path)
+    assert not path.read_bytes().startswith(b"\x80")  # not a pickle
+    # Booster.save_model("xgboost-model") of xgboost 1.7: its binary format, loaded natively.
+    rounds = run_in_image(
+        XGBOOST_1_7_1,
+        "import sys, xgboost\n"
+        "booster = xgboost.Booster()\n"
+        "booster.load_model(sys.argv[1])\n"
+        "print(len(booster.get_dump()))",
+        str(path),
+    )
+    assert rounds.splitlines()[-1] == "5"
+
+
+@pytest.mark.parametrize(
+    ("image", "change", "reason"),
+    [
+        # mape joined the metric list in 1.3-1; reg:absoluteerror the objectives in 1.7-1.
+        (XGBOOST_1_0_1, {"eval_metric": "mape"}, "Hyperparameter eval_metric: 'mape' is not"),
+        (XGBOOST_1_0_1, {"objective": "reg:absoluteerror"}, "Hyperparameter objective: "),
+        (XGBOOST_1_0_1, {"tree_method": "gpu_hist"}, "GPU training is not supported yet."),
+    ],
+)
+def test_each_version_validates_as_its_container(
+    aws, bucket, tiny_prefix, image: str, change: dict, reason: str
+) -> None:
+    job = train(aws, bucket, tiny_prefix, {"num_round": "2", **change}, image)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(f"ClientError: {reason}"), job["FailureReason"]

@@ -7,10 +7,9 @@ import uuid
 
 import numpy as np
 import pytest
-import xgboost as xgb
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import TrainedModel
+from tests.emulator.conftest import XGBOOST_IMAGE, TrainedModel, image_scores
 
 
 def transform(aws, model: str, source: str, output: str, **extra) -> dict:
@@ -38,9 +37,7 @@ def transform(aws, model: str, source: str, output: str, **extra) -> dict:
 
 
 def booster_scores(trained_model: TrainedModel, features: np.ndarray) -> np.ndarray:
-    booster = xgb.Booster()
-    booster.load_model(bytearray(trained_model.booster_path.read_bytes()))
-    return booster.predict(xgb.DMatrix(features))
+    return image_scores(XGBOOST_IMAGE, trained_model.booster_path, features)
 
 
 def test_transform_over_test_csv_writes_one_prediction_per_line(aws, bucket, trained_model) -> None:
