@@ -7,10 +7,13 @@ never while the DAG file is parsed.
 from __future__ import annotations
 
 import json
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
+from botocore.exceptions import ClientError
 
 from include.adult_income import gate, names, params, requests, settings
 
@@ -310,6 +313,21 @@ def smoke_check(**context: Any) -> dict[str, Any]:
     return {"endpoint_name": name, "endpoint_config_name": expected, "scores": scores}
 
 
+def model_for_report(
+    fetch: Callable[[str, Path], Path], evaluation_uri: str, model_uri: str, folder: Path
+) -> Path:
+    """The booster as evaluate.py exported it (model.json beside evaluation.json, readable by
+    this xgboost whatever the training container's format), else the training job's own."""
+    try:
+        return fetch(evaluation_uri.rsplit("/", 1)[0] + "/model.json", folder / "model.json")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey"}:
+            raise
+    with tarfile.open(fetch(model_uri, folder / "model.tar.gz")) as archive:
+        archive.extract("xgboost-model", folder / "model", filter="data")
+    return folder / "model" / "xgboost-model"
+
+
 def render_report(
     config: settings.Settings,
     *,
@@ -322,7 +340,6 @@ def render_report(
 ) -> str:
     """Render report.html and its charts from the run's evaluation, booster and schema, and
     upload them under ``report_uri``; returns the report's URI."""
-    import tarfile
     import tempfile
 
     from include.adult_income import report
@@ -338,10 +355,8 @@ def render_report(
         folder = Path(work)
         evaluation = json.loads(fetch(evaluation_uri, folder / "evaluation.json").read_text())
         schema = json.loads(fetch(schema_uri, folder / "schema.json").read_text())
-        with tarfile.open(fetch(model_uri, folder / "model.tar.gz")) as archive:
-            archive.extract("xgboost-model", folder / "model", filter="data")
         importance = report.feature_importance(
-            folder / "model" / "xgboost-model", schema["feature_columns"]
+            model_for_report(fetch, evaluation_uri, model_uri, folder), schema["feature_columns"]
         )
         files = report.render_report(
             evaluation, importance, folder / "report", title=title, facts=facts

@@ -31,6 +31,7 @@ from sklearn import metrics
 
 MODEL_FILE = "xgboost-model"
 BAD_INPUT = 2
+MODEL_JSON = "model.json"
 CURVE_POINTS = 200
 CALIBRATION_BINS = 10
 
@@ -264,6 +265,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w") as handle:
         json.dump(report, handle, indent=2)
+    # The booster again, as JSON: the built-in XGBoost 1.7-1 container writes xgboost-model in
+    # xgboost 1.x's binary format, which the xgboost that renders the report (3.x) cannot read;
+    # JSON written here, by the container's own xgboost, every later version reads.
+    booster.save_model(os.path.join(args.output_dir, MODEL_JSON))
     summary = report["metrics"]
     print(
         "test rows: {}; accuracy {:.4f}; roc_auc {}".format(

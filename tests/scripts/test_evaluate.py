@@ -186,3 +186,19 @@ def test_missing_model_and_bad_test_data(
     (tmp_path / "junk" / "model.tar.gz").write_bytes(b"not a tar")
     assert run(evaluate, tmp_path / "junk", bad, tmp_path / "out") == 2
     assert "not a readable tar archive" in capsys.readouterr().err
+
+
+def test_the_booster_is_exported_as_json_for_the_report(
+    evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    # The report reads this, not xgboost-model, whose 1.7-1 binary format xgboost 3 refuses.
+    import xgboost as xgb
+
+    assert run(evaluate, model_dir, processed / "test", tmp_path) == 0
+    exported = tmp_path / "model.json"
+    assert exported.read_bytes()[:1] == b"{"
+    booster = xgb.Booster()
+    booster.load_model(str(exported))
+    assert booster.num_features() == len(
+        json.loads((processed / "schema" / "schema.json").read_text())["feature_columns"]
+    )
