@@ -14,7 +14,7 @@ INPUT ?=
 HOST ?=
 PIPELINE ?= main
 
-.PHONY: venv system-tools test lint format run airflow bench lock clean
+.PHONY: venv system-tools test lint format run airflow bench lock reset clean
 
 venv:
 	@bash tools/ensure_venv.sh "$(PYTHON)" "$(VENV)" "$(UV_VERSION)"
@@ -46,6 +46,10 @@ bench: venv
 lock: venv
 	$(VENV)/bin/uv pip compile requirements.txt --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --no-header --generate-hashes -q -o requirements.lock
+
+# The local account (emulator state, Airflow's DB, runs) starts again empty; the venv stays.
+reset:
+	rm -rf .local
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache
