@@ -46,14 +46,19 @@ def is_ip_literal(name: str) -> bool:
     return True
 
 
-def is_loopback_name(name: str) -> bool:
-    """localhost, any name under .localhost (RFC 6761), or a loopback IP."""
-    if name == "localhost" or name.endswith(".localhost"):
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP: an address only this machine reaches."""
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_name(name: str) -> bool:
+    """What ``is_loopback`` accepts, or any name under .localhost (RFC 6761)."""
+    return name.endswith(".localhost") or is_loopback(name)
 
 
 class LocalClientGuard:

@@ -82,9 +82,21 @@ def not_implemented(service: str, error: Exception) -> Response:
     return Response(body, status=501, content_type="text/xml")
 
 
-def signing_service(environ: dict[str, Any]) -> str | None:
+def signing_service(
+    environ: dict[str, Any], query: dict[str, list[str]] | None = None
+) -> str | None:
+    """The AWS service a SigV4 request was signed for: from the Authorization header's
+    credential scope, or a presigned URL's X-Amz-Credential; None for an unsigned request."""
     match = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return match["service"] if match else None
+    if match:
+        return match["service"]
+    if query is None:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+    for credential in query.get("X-Amz-Credential", []):
+        parts = credential.split("/")
+        if len(parts) >= 5 and parts[-1] == "aws4_request":
+            return parts[-2]
+    return None
 
 
 class IamExtras:

@@ -11,7 +11,6 @@ One local account: when an emulator already serves the data dir (`make airflow` 
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -23,16 +22,15 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from emulator import linux
 from emulator.data_dir import holder
 
 READY_LINE = re.compile(r"emulator ready at (?P<url>http://\S+)")
-PR_SET_PDEATHSIG = 1
 
 
 def stop_with_parent() -> None:
     """In the child, before exec: SIGTERM when the parent dies, however it dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    linux.die_with_parent(signal.SIGTERM)
 
 
 class EmulatorProcess:

@@ -73,6 +73,8 @@ from moto.s3bucket_path.utils import parse_key_name as path_style_key_name
 from moto.settings import get_s3_default_key_buffer_size
 from moto.utilities.utils import LowercaseDict, get_partition
 
+from emulator.moto_services import signing_service
+
 log = logging.getLogger("emulator.s3")
 
 # Objects up to this size stay in RAM in moto; bigger ones roll over to a temporary file.
@@ -938,9 +940,6 @@ def _configure_process(tmp_dir: Path) -> None:
 
 
 # --- which requests change S3 --------------------------------------------------------------------
-_CREDENTIAL_SCOPE = re.compile(
-    r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/(?P<service>[^/,\s]+)/aws4_request"
-)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -959,7 +958,7 @@ def s3_mutation_target(
     if method in _READ_METHODS:
         return None
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    service = _signing_service(environ, query)
+    service = signing_service(environ, query)
     if service is None and moto_app is not None:
         service = getattr(moto_app.get_application(environ), "service", None)
     if service != "s3":
@@ -980,14 +979,3 @@ def s3_mutation_target(
     if not bucket:
         return None  # ListBuckets etc.: nothing to persist
     return bucket, key or None
-
-
-def _signing_service(environ: dict[str, Any], query: dict[str, list[str]]) -> str | None:
-    match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if match:
-        return match["service"]
-    for credential in query.get("X-Amz-Credential", []):
-        parts = credential.split("/")
-        if len(parts) >= 5 and parts[-1] == "aws4_request":
-            return parts[-2]
-    return None

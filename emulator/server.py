@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
@@ -13,7 +12,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.app import EmulatorApp
-from emulator.local_clients import LocalClientGuard
+from emulator.local_clients import LocalClientGuard, is_loopback
 from emulator.sagemaker.engine import Engine
 
 log = logging.getLogger("emulator")
@@ -21,15 +20,6 @@ log = logging.getLogger("emulator")
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 DEFAULT_PORT = 4588
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:

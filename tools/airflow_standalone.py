@@ -16,8 +16,8 @@ import datetime as dt
 import subprocess
 import sys
 
+from emulator.local_clients import is_loopback
 from emulator.process import EmulatorProcess
-from emulator.server import is_loopback
 from tools.offline import LOCAL, ensure_airflow_db, offline_environment, seed_input
 from tools.run_offline import DAG_IDS
 

@@ -48,7 +48,6 @@ exit on their own stay zombies until the emulator exits.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import functools
 import logging
@@ -73,7 +72,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
 
-from emulator import environments
+from emulator import environments, linux
 from emulator.sagemaker.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -277,8 +276,6 @@ STOP_GRACE_S = 5.0
 # How long the init has to kill what it supervises before it is SIGKILLed itself.
 KILL_GRACE_S = 2.0
 TOKEN_VARIABLE = "EMULATOR_JOB_TOKEN"
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 
 # The init every job and model-server worker runs under: ``python -I -S -c INIT_SOURCE
 # <emulator pid> <command...>`` (no site, no emulator import: it starts in ~15 ms). Pid 1 of the
@@ -406,15 +403,10 @@ def init_command(command: Sequence[str]) -> list[str]:
 
 
 @functools.cache
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-@functools.cache
 def become_subreaper() -> None:
     """Orphans of a killed init come back to the emulator, which reaps what it kills."""
     if sys.platform.startswith("linux"):
-        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        linux.become_subreaper()
 
 
 @functools.cache
@@ -433,7 +425,7 @@ def pdeathsig_prefix() -> tuple[str, ...] | None:
 
 def _die_with_parent() -> None:
     """preexec_fn fallback when setpriv is missing (runs in the forked child, before exec)."""
-    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    linux.die_with_parent(signal.SIGKILL)
 
 
 class Spawner:
