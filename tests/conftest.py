@@ -10,6 +10,7 @@ serves it, and the same booster behind include/scripts/inference.py, which score
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import tarfile
@@ -78,6 +79,20 @@ def sagemaker_responses_fit_their_shapes() -> Iterator[None]:
 ROLE = "arn:aws:iam::123456789012:role/EmulatorTestRole"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+# One ml.m5.large with 1 GB of volume: what every test processing job asks for.
+ONE_INSTANCE = {
+    "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+}
+
+
+def processing_request(name: str, entrypoint: list[str], image: str = SKLEARN_IMAGE) -> dict:
+    """A minimal CreateProcessingJob body: ``entrypoint`` in ``image``, no inputs or outputs."""
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": ROLE,
+        "ProcessingResources": copy.deepcopy(ONE_INSTANCE),
+        "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": list(entrypoint)},
+    }
 
 
 def wait_for(describe: Callable[[], dict], key: str, timeout: float = 120) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from emulator import environments
-from tests.emulator.conftest import ROLE, wait_for
+from tests.emulator.conftest import ONE_INSTANCE, ROLE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
@@ -232,13 +232,7 @@ def run_processing(aws, bucket: str, image: str, script: bytes, files: dict, arg
     aws("sagemaker").create_processing_job(
         ProcessingJobName=name,
         RoleArn=ROLE,
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
+        ProcessingResources=ONE_INSTANCE,
         AppSpecification={
             "ImageUri": image,
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py", *args],

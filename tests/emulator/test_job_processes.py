@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from emulator.process import EmulatorProcess
 from emulator.sagemaker import hosting, jobs
-from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
+from tests.emulator.conftest import ONE_INSTANCE, ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
 from tests.emulator.test_processing_jobs import describe, start
 
 MODES = ["namespace", "rewrite"]
@@ -371,13 +371,7 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
         sagemaker.create_processing_job(
             ProcessingJobName="job",
             RoleArn=ROLE,
-            ProcessingResources={
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "VolumeSizeInGB": 1,
-                }
-            },
+            ProcessingResources=ONE_INSTANCE,
             AppSpecification={
                 "ImageUri": SKLEARN_IMAGE,
                 "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],

@@ -10,7 +10,7 @@ import pytest
 
 from emulator.local_clients import LocalClientGuard, host_name
 from emulator.server import EmulatorServer
-from tests.conftest import ROLE, SKLEARN_IMAGE
+from tests.conftest import processing_request
 
 
 def send(url: str, *, method: str = "POST", body: bytes = b"", headers: dict[str, str]) -> tuple:
@@ -22,21 +22,8 @@ def send(url: str, *, method: str = "POST", body: bytes = b"", headers: dict[str
         return error.code, dict(error.headers), error.read()
 
 
-def processing_request(name: str) -> bytes:
-    return json.dumps(
-        {
-            "ProcessingJobName": name,
-            "RoleArn": ROLE,
-            "AppSpecification": {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": ["true"]},
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "VolumeSizeInGB": 1,
-                }
-            },
-        }
-    ).encode()
+def processing_body(name: str) -> bytes:
+    return json.dumps(processing_request(name, ["true"])).encode()
 
 
 def sagemaker_headers(action: str, **extra: str) -> dict[str, str]:
@@ -104,7 +91,7 @@ def test_cors_preflight_gets_no_grant(emulator: EmulatorServer) -> None:
 def test_cross_origin_post_is_refused_and_creates_nothing(emulator: EmulatorServer, aws) -> None:
     status, headers, body = send(
         emulator.url,
-        body=processing_request("cross-origin-job"),
+        body=processing_body("cross-origin-job"),
         headers=sagemaker_headers("CreateProcessingJob", Origin="http://evil.example"),
     )
     assert status == 403
@@ -117,7 +104,7 @@ def test_fetch_metadata_without_origin_is_refused(emulator: EmulatorServer, aws)
     # A no-cors navigation or form post may omit Origin but carries Sec-Fetch-* headers.
     status, _, _ = send(
         emulator.url,
-        body=processing_request("sec-fetch-job"),
+        body=processing_body("sec-fetch-job"),
         headers=sagemaker_headers("CreateProcessingJob", **{"Sec-Fetch-Site": "cross-site"}),
     )
     assert status == 403
@@ -127,7 +114,7 @@ def test_fetch_metadata_without_origin_is_refused(emulator: EmulatorServer, aws)
 def test_foreign_host_is_refused_and_creates_nothing(emulator: EmulatorServer, aws) -> None:
     status, _, body = send(
         emulator.url,
-        body=processing_request("rebinding-job"),
+        body=processing_body("rebinding-job"),
         headers=sagemaker_headers("CreateProcessingJob", Host="attacker.example:4588"),
     )
     assert status == 403

@@ -22,7 +22,12 @@ from emulator.sagemaker import jobs, protocol
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.server import EmulatorServer
-from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
+from tests.emulator.conftest import (
+    ROLE,
+    XGBOOST_IMAGE,
+    processing_request,
+    wait_for,
+)
 
 NAME_PATTERN = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 
@@ -46,21 +51,6 @@ def training_request(**overrides: Any) -> dict[str, Any]:
     }
     request.update(overrides)
     return request
-
-
-def processing_request(name: str) -> dict[str, Any]:
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": ROLE,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
-        "AppSpecification": {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": ["python3"]},
-    }
 
 
 def refused(action: str, request: dict[str, Any]) -> str:
@@ -380,7 +370,9 @@ def test_create_training_job_with_a_bad_name_touches_no_file(aws, untouched: str
 def test_create_processing_job_with_a_bad_name_touches_no_file(aws, untouched: str) -> None:
     sagemaker = aws("sagemaker")
     for name in [f"../../../victim-{untouched}", f"x{untouched}" + "a" * 55]:
-        message = client_error(sagemaker.create_processing_job, **processing_request(name))
+        message = client_error(
+            sagemaker.create_processing_job, **processing_request(name, ["python3"])
+        )
         assert "at 'processingJobName' failed to satisfy constraint" in message
 
 

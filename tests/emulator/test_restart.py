@@ -22,7 +22,7 @@ from emulator.data_dir import DataDirInUse, holder
 from emulator.process import EmulatorProcess
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.jobs import namespace_mode_available
-from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
+from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, processing_request, wait_for
 from tests.emulator.test_model_registry import register
 
 BUCKET = "durable"
@@ -40,18 +40,7 @@ def client(url: str, service: str) -> Any:
 
 
 def sleeping_job(name: str) -> dict[str, Any]:
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": ROLE,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
-        "AppSpecification": {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": ["sleep", "600"]},
-    }
+    return processing_request(name, ["sleep", "600"])
 
 
 def kill_hard(emulator: EmulatorProcess) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from emulator import environments
-from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, wait_for
+from tests.emulator.conftest import ONE_INSTANCE, ROLE, XGBOOST_IMAGE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_HYPERPARAMETERS = {
@@ -127,13 +127,7 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
     aws("sagemaker").create_processing_job(
         ProcessingJobName=name,
         RoleArn=ROLE,
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
+        ProcessingResources=ONE_INSTANCE,
         AppSpecification={
             "ImageUri": XGBOOST_IMAGE,
             "ContainerEntrypoint": ["python3", f"{root}/input/code/evaluate.py"],
