@@ -32,17 +32,17 @@ tag ``adult-income:request-fingerprint``: the request body (image, entrypoint an
 inputs, hyperparameters, resources, environment, output locations) minus its own name and minus
 fields that only label it (Tags, ExperimentConfig), plus the content identity (key and ETag) of
 every S3 object the request reads. The content part is what makes "fix evaluate.py, clear
-evaluate" run again: prepare_run uploads the scripts to the same per-run keys, so the request
-body alone does not change. Listing the objects the request points at, rather than having
-prepare_run record hashes of the scripts, also covers data an upstream task rewrites in place
-(a new preprocess attempt writes new CSVs under the same URIs that training reads) and works
-for any builder, at the cost of one ListObjectsV2 per input: no object is downloaded. Output
+evaluate" run again: each job task uploads its script to the same per-run key before building
+its request (tasks.publish_scripts), so the request body alone does not change. Listing the
+objects the request points at, rather than recording hashes of the scripts, also covers data
+an upstream task rewrites in place (a new preprocess attempt writes new CSVs under the same
+URIs that training reads) and works for any builder, at the cost of one ListObjectsV2 per
+input: no object is downloaded. Output
 locations are compared by URI only: their content is the job's result, not its input. A job
 without the tag (from an older version of this file) counts as changed. Models and endpoint
 configs, which cannot change in place either, are fingerprinted the same way: a changed one
 gets the next name (``-a2`` ...), so a new model reaches the endpoint through a new config.
-Note that the fingerprint sees what SageMaker would run: an edited script counts once
-prepare_run has uploaded it (clear prepare_run with the task), not before.
+The fingerprint sees what SageMaker would run: the script as the task just uploaded it.
 """
 
 from __future__ import annotations

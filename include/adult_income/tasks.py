@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 from include.adult_income import gate, names, params, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
-JOB_SCRIPTS = ("preprocess.py", "evaluate.py", requests.INFERENCE_SCRIPT)
 REGISTER_TASK = "register_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
@@ -103,10 +102,10 @@ def publish_scripts(config: settings.Settings, layout: requests.RunLayout, *scri
 
 
 def prepare_run(**context: Any) -> dict[str, Any]:
-    """Upload the job scripts under the run's prefix and resolve the images for the region."""
+    """Resolve the images for the region and the run's layout (the job tasks publish their
+    own scripts, see publish_scripts)."""
     config = settings.load()
     layout = layout_for(context, config)
-    publish_scripts(config, layout, *JOB_SCRIPTS)
     return {
         "images": resolve_images(config.region),
         "input_uri": layout.input_uri,
