@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import posixpath
 import re
@@ -221,6 +222,12 @@ def run_transform_job(engine: Engine, name: str, control: jobs.RunningProcess) -
         log_file.write_text(f"[emulator] {name}: model {record['ModelName']}\n")
         try:
             served = hosting.prepare_model(engine, record["ModelName"], work / "hosting")
+            # CreateTransformJob's Environment is set in the container, over the model's, and
+            # SAGEMAKER_BATCH tells a container it serves a transform job (the XGBoost
+            # container then writes one prediction per line).
+            environment = {**served.environment, **record.get("Environment", {})}
+            environment["SAGEMAKER_BATCH"] = "true"
+            served = dataclasses.replace(served, environment=environment)
             count = int(record["TransformResources"].get("InstanceCount", 1))
             pool = hosting.WorkerPool.start(served, count, work / "logs")
         except hosting.HostingFailure as failure:
