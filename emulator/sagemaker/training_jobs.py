@@ -25,10 +25,30 @@ from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
+from emulator.sagemaker.response_defaults import filled
 
 KIND = "TrainingJob"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ROUND_LINE = re.compile(r"^\[(\d+)\]\t(.*)$")
+
+
+# What DescribeTrainingJob answers for members the request left out (the service's defaults).
+DESCRIBED_DEFAULTS: dict[str, Any] = {
+    "AlgorithmSpecification": {"EnableSageMakerMetricsTimeSeries": False},
+    "OutputDataConfig": {"KmsKeyId": "", "CompressionType": "GZIP"},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+    "InputDataConfig": [
+        {
+            "CompressionType": "None",
+            "RecordWrapperType": "None",
+            "DataSource": {"S3DataSource": {"S3DataDistributionType": "FullyReplicated"}},
+        }
+    ],
+    "HyperParameters": {},
+    "EnableNetworkIsolation": False,
+    "EnableInterContainerTrafficEncryption": False,
+    "EnableManagedSpotTraining": False,
+}
 
 
 def missing(name: str) -> str:
@@ -69,7 +89,9 @@ def create_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any
 @action("DescribeTrainingJob")
 def describe_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TrainingJobName"]
-    return engine.store.snapshot(KIND, name, missing_message=missing(name))
+    return filled(
+        engine.store.snapshot(KIND, name, missing_message=missing(name)), DESCRIBED_DEFAULTS
+    )
 
 
 @action("ListTrainingJobs")

@@ -136,6 +136,11 @@ def test_input_without_content_type_is_read_as_libsvm(aws, bucket, trained_model
         content_type=None,
     )
     assert "ContentType" not in job["TransformInput"]
+    # What the service fills in for members the request left out:
+    assert job["TransformInput"]["CompressionType"] == "None"
+    assert job["TransformOutput"]["KmsKeyId"] == ""
+    assert job["DataProcessing"] == {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"}
+    assert (job["MaxPayloadInMB"], job["MaxConcurrentTransforms"]) == (6, 1)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     body = aws("s3").get_object(Bucket=bucket, Key=f"{prefix}/out/x.libsvm.out")["Body"].read()
     served = np.array([float(v) for v in body.decode().split()])
