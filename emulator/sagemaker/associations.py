@@ -39,11 +39,11 @@ def delete_association(engine: Engine, params: dict[str, Any]) -> dict[str, Any]
     return {"SourceArn": source, "DestinationArn": destination}
 
 
-def summary(engine: Engine, record: dict[str, Any]) -> dict[str, Any]:
+def summary(record: dict[str, Any], entities: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The association with its two ends' types and names as ListAssociations answers them."""
     answer = lineage.public(record)
     for end, arn in (("Source", record["SourceArn"]), ("Destination", record["DestinationArn"])):
-        entity = lineage.entity(engine, arn)
+        entity = entities.get(arn)
         if entity is None:
             continue
         kind = lineage.association_type_of(entity)
@@ -58,7 +58,8 @@ def summary(engine: Engine, record: dict[str, Any]) -> dict[str, Any]:
 @action("ListAssociations")
 def list_associations(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        selected = [summary(engine, r) for r in engine.store.all(KIND)]
+        entities = lineage.entities_by_arn(engine)
+        selected = [summary(r, entities) for r in engine.store.all(KIND)]
     for key in ("SourceArn", "DestinationArn", "SourceType", "DestinationType", "AssociationType"):
         if params.get(key):
             selected = [a for a in selected if a.get(key) == params[key]]

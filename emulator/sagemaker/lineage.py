@@ -87,6 +87,24 @@ def entity(engine: Engine, arn: str) -> dict[str, Any] | None:
     return engine.store.find(*where) if where else None
 
 
+def peek(engine: Engine, kind: str, key: str) -> dict[str, Any] | None:
+    """A copy of a record, to read only: ``Store.find`` would mark it to be written back."""
+    try:
+        return engine.store.snapshot(kind, key)
+    except ValidationError:
+        return None
+
+
+def entities_by_arn(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Every lineage entity by ARN (live records: read, don't change), for reads that look up
+    many ends at once (ListAssociations, QueryLineage)."""
+    index: dict[str, dict[str, Any]] = {}
+    for kind in (TRIAL_COMPONENT, ARTIFACT, ACTION, CONTEXT):
+        for record in engine.store.all(kind):
+            index[arn_of(record)] = record
+    return index
+
+
 def require(engine: Engine, arn: str) -> dict[str, Any]:
     record = entity(engine, arn)
     if record is None:
@@ -405,7 +423,7 @@ def job_status(engine: Engine, component: dict[str, Any]) -> dict[str, Any]:
     followed = component.get("_Job")
     if not followed:
         return answer
-    job = engine.store.find(followed["Kind"], followed["Name"])
+    job = peek(engine, followed["Kind"], followed["Name"])
     if job is None:
         return answer
     status = job[JOB_KINDS[followed["Kind"]].status_key]

@@ -17,6 +17,7 @@ from typing import Any
 
 from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
+from emulator.sagemaker.errors import ResourceNotFound
 from emulator.sagemaker.registry import action
 
 DEFAULT_DEPTH = 10
@@ -35,7 +36,7 @@ def edges_by_end(engine: Engine) -> tuple[dict[str, list[dict]], dict[str, list[
 
 
 def walk(
-    engine: Engine, start: str, direction: str, depth: int
+    engine: Engine, entities: dict[str, dict], start: str, direction: str, depth: int
 ) -> tuple[list[str], dict[str, tuple[str, dict] | None], list[dict]]:
     """Breadth first from ``start``: (ARNs in the order reached, how each was first reached,
     every association walked)."""
@@ -54,7 +55,7 @@ def walk(
         if direction in ("Ascendants", "Both"):
             steps += [(edge["SourceArn"], edge) for edge in incoming.get(arn, [])]
         for neighbour, edge in steps:
-            if lineage.entity(engine, neighbour) is None:
+            if neighbour not in entities:
                 continue  # an edge to something deleted or in another account
             walked[(edge["SourceArn"], edge["DestinationArn"])] = edge
             if neighbour not in reached:
@@ -106,10 +107,12 @@ def query_lineage(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     vertices: dict[str, dict[str, Any]] = {}
     edges: dict[tuple[str, str], dict[str, Any]] = {}
     with engine.store.lock:
+        entities = lineage.entities_by_arn(engine)
         for start in params.get("StartArns", []):
-            lineage.require(engine, start)
-            order, reached, walked = walk(engine, start, direction, depth)
-            chosen = [a for a in order if selected(lineage.entity(engine, a) or {}, a, filters)]
+            if start not in entities:
+                raise ResourceNotFound(f"Lineage entity {start} does not exist.")
+            order, reached, walked = walk(engine, entities, start, direction, depth)
+            chosen = [a for a in order if selected(entities[a], a, filters)]
             shown = set(chosen)
             if include_edges and filters:
                 # the entities and associations on each chosen vertex's path from the start
@@ -129,7 +132,7 @@ def query_lineage(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
                     )
             for arn in order:
                 if arn in shown and arn not in vertices:
-                    vertices[arn] = vertex(lineage.entity(engine, arn) or {}, arn)
+                    vertices[arn] = vertex(entities[arn], arn)
     answered = list(vertices.values())
     start = lineage.page_start(params.get("NextToken"))
     size = params.get("MaxResults") or DEFAULT_MAX_RESULTS
