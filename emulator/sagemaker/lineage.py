@@ -558,3 +558,53 @@ def page_start(token: str | None) -> int:
     if not token.isdigit():
         raise ValidationError(f"Invalid pagination token {token[:64]!r}.")
     return int(token)
+
+
+# --- endpoints -------------------------------------------------------------------------------
+def model_containers(engine: Engine, model_name: str) -> list[dict[str, Any]]:
+    model = peek(engine, "Model", model_name)
+    if model is None:
+        return []
+    return ([model["PrimaryContainer"]] if "PrimaryContainer" in model else []) + model.get(
+        "Containers", []
+    )
+
+
+def record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:
+    """What SageMaker creates for a new endpoint (endpoints.py calls this): a context for the
+    endpoint (SourceUri: its ARN, as SDK code finds it), a ``ModelDeployment`` action associated
+    with it, and artifacts for each deployed model's data, image and model package contributing
+    to the deployment, so the endpoint descends from the jobs that made its model."""
+    try:
+        with engine.store.lock:
+            _record_endpoint(engine, endpoint)
+    except Exception:  # lineage is a record of what happened; it never fails the request
+        log.exception("recording the lineage of %s failed", endpoint.get("EndpointArn"))
+
+
+def _record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:
+    name, arn = endpoint["EndpointName"], endpoint["EndpointArn"]
+    stamp = str(int(endpoint["CreationTime"].timestamp()))
+    context_arn = context_for(engine, bounded(f"{name}-{stamp}", "aws-endpoint"), arn, "Endpoint")
+    config = peek(engine, "EndpointConfig", endpoint["EndpointConfigName"]) or {}
+    action_arn = action_for(
+        engine,
+        bounded(f"{endpoint['EndpointConfigName']}-{stamp}", "aws-model-deployment"),
+        config.get("EndpointConfigArn", arn),
+        "ModelDeployment",
+    )
+    associate(engine, action_arn, context_arn, "AssociatedWith")
+    for variant in config.get("ProductionVariants", []):
+        for container in model_containers(engine, variant.get("ModelName", "")):
+            contributing: list[tuple[str, str]] = []
+            if container.get("Image"):
+                contributing.append((container["Image"], "Image"))
+            if container.get("ModelDataUrl"):
+                contributing.append((container["ModelDataUrl"], "Model"))
+            package = container.get("ModelPackageName", "")
+            if ":model-package/" in package:
+                contributing.append((package, "Model"))
+            for uri, artifact_type in contributing:
+                associate(
+                    engine, artifact_for(engine, uri, artifact_type), action_arn, "ContributedTo"
+                )

@@ -382,3 +382,63 @@ def test_sdk_lineage_table_for_each_pipeline_step(aws, executed_pipeline) -> Non
     }
     # a condition step has no lineage entity: the SDK shows nothing for it
     assert tables["Gate"] is None
+
+
+def test_an_endpoint_descends_from_the_training_job_of_its_model(aws, jobs) -> None:
+    from tests.emulator.test_endpoints import wait_for_endpoint
+
+    sagemaker = aws("sagemaker")
+    model = f"{jobs['prefix']}-model"
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
+    )
+    endpoint = f"{jobs['prefix']}-ep"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=endpoint,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    endpoint_arn = sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)[
+        "EndpointArn"
+    ]
+    try:
+        [context] = sagemaker.list_contexts(SourceUri=endpoint_arn)["ContextSummaries"]
+        assert context["ContextType"] == "Endpoint"
+        [deployment] = sagemaker.list_associations(
+            DestinationArn=context["ContextArn"], SourceType="ModelDeployment"
+        )["AssociationSummaries"]
+        deployed = sagemaker.list_associations(DestinationArn=deployment["SourceArn"])
+        assert {a["SourceType"] for a in deployed["AssociationSummaries"]} == {"Model", "Image"}
+        trained = sagemaker.query_lineage(
+            StartArns=[context["ContextArn"]],
+            Direction="Ascendants",
+            IncludeEdges=False,
+            Filters={"LineageTypes": ["TrialComponent"]},
+        )
+        sources = {
+            sagemaker.describe_trial_component(TrialComponentName=v["Arn"])["Source"]["SourceArn"]
+            for v in trained["Vertices"]
+        }
+        assert sources == {
+            jobs["training"]["TrainingJobArn"],
+            jobs["processing"]["ProcessingJobArn"],
+        }
+        # and from the model's side, the endpoint is a descendant
+        below = sagemaker.query_lineage(
+            StartArns=[only_artifact(aws, jobs["model_uri"])["ArtifactArn"]],
+            Direction="Descendants",
+            IncludeEdges=False,
+            Filters={"LineageTypes": ["Context"], "Types": ["Endpoint"]},
+        )
+        assert [v["Arn"] for v in below["Vertices"]] == [context["ContextArn"]]
+    finally:
+        wait_for_endpoint(sagemaker, endpoint)
+        sagemaker.delete_endpoint(EndpointName=endpoint)
