@@ -442,3 +442,33 @@ def test_an_endpoint_descends_from_the_training_job_of_its_model(aws, jobs) -> N
     finally:
         wait_for_endpoint(sagemaker, endpoint)
         sagemaker.delete_endpoint(EndpointName=endpoint)
+
+
+def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> None:
+    from emulator.server import EmulatorServer
+    from tests.emulator.conftest import processing_request
+    from tests.emulator.test_restart import client
+
+    name = f"restart-{uuid.uuid4().hex[:6]}"
+    with EmulatorServer(tmp_path / "account", port=0) as first:
+        sagemaker = client(first.url, "sagemaker")
+        arn = sagemaker.create_processing_job(**processing_request(name, ["sleep", "600"]))[
+            "ProcessingJobArn"
+        ]
+        [running] = sagemaker.list_trial_components(SourceArn=arn)["TrialComponentSummaries"]
+        assert running["Status"]["PrimaryStatus"] == "InProgress"
+    # the emulator stopped with the job running: the job and its component end alike
+    with EmulatorServer(tmp_path / "account", port=0) as second:
+        sagemaker = client(second.url, "sagemaker")
+        job = sagemaker.describe_processing_job(ProcessingJobName=name)
+        component = sagemaker.describe_trial_component(
+            TrialComponentName=running["TrialComponentName"]
+        )
+        assert component["Status"]["PrimaryStatus"] == job["ProcessingJobStatus"] != "InProgress"
+        assert component["EndTime"] == job["ProcessingEndTime"]
+        [image] = sagemaker.list_associations(DestinationArn=component["TrialComponentArn"])[
+            "AssociationSummaries"
+        ]
+        assert image["SourceType"] == "Image"
+        described = sagemaker.describe_artifact(ArtifactArn=image["SourceArn"])
+        assert described["Source"]["SourceUri"] == SKLEARN_IMAGE
