@@ -608,3 +608,10 @@ def _record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:
                 associate(
                     engine, artifact_for(engine, uri, artifact_type), action_arn, "ContributedTo"
                 )
+
+
+# --- pipelines -------------------------------------------------------------------------------
+def pipeline_execution_tag(execution_arn: str) -> dict[str, str]:
+    """The tag SageMaker Pipelines puts on each job a step starts: SDK lineage code
+    (``LineageTrialComponent.pipeline_execution_arn``) finds a job's execution by it."""
+    return {"Key": "sagemaker:pipeline-execution-arn", "Value": execution_arn}

@@ -31,7 +31,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from emulator.sagemaker import protocol
+from emulator.sagemaker import lineage, protocol
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, SageMakerError, ValidationError
 from emulator.sagemaker.jobs import log, now
@@ -344,7 +344,8 @@ class ExecutionRun:
     def run_job(self, name: str, kind: str, arguments: dict[str, Any]) -> None:
         create, name_field, describe_kind, status_field, metadata_key = JOB_STEPS[kind]
         job_name = self.resource_name(name)
-        response = call(self.engine, create, {**arguments, name_field: job_name})
+        tags = [*arguments.get("Tags", []), lineage.pipeline_execution_tag(self.arn)]
+        response = call(self.engine, create, {**arguments, name_field: job_name, "Tags": tags})
         arn = next(iter(response.values()))
         self.record_step(name, Metadata={metadata_key: {"Arn": arn}})
         with self.lock:

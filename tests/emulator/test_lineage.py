@@ -338,8 +338,8 @@ def test_sdk_lineage_table_shows_a_jobs_inputs_and_outputs(aws, jobs) -> None:
 
 
 @pytest.fixture()
-def executed_pipeline(aws, bucket) -> dict[str, dict]:
-    """The pipelines tests' definition, run once to its end: its steps by name."""
+def executed_pipeline(aws, bucket) -> tuple[str, dict[str, dict]]:
+    """The pipelines tests' definition, run once to its end: the execution and its steps."""
     prefix = f"lineage-pipe-{uuid.uuid4().hex[:6]}"
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/code/score.py", Body=SCORE_SCRIPT)
     group = f"{prefix}-group"
@@ -357,7 +357,7 @@ def executed_pipeline(aws, bucket) -> dict[str, dict]:
     )["PipelineExecutionArn"]
     described = wait_execution(aws, arn)
     assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
-    return steps_of(aws, arn)
+    return arn, steps_of(aws, arn)
 
 
 def test_sdk_lineage_table_for_each_pipeline_step(aws, executed_pipeline) -> None:
@@ -365,9 +365,8 @@ def test_sdk_lineage_table_for_each_pipeline_step(aws, executed_pipeline) -> Non
     from sagemaker.core.lineage.visualizer import LineageTableVisualizer
 
     viz = LineageTableVisualizer(sdk_session(aws))
-    tables = {
-        name: viz.show(pipeline_execution_step=step) for name, step in executed_pipeline.items()
-    }
+    _, steps = executed_pipeline
+    tables = {name: viz.show(pipeline_execution_step=step) for name, step in steps.items()}
     score = tables["Score"]
     assert set(zip(score["Direction"], score["Type"], strict=True)) == {
         ("Input", "Image"),
@@ -382,6 +381,19 @@ def test_sdk_lineage_table_for_each_pipeline_step(aws, executed_pipeline) -> Non
     }
     # a condition step has no lineage entity: the SDK shows nothing for it
     assert tables["Gate"] is None
+
+
+def test_a_pipeline_steps_job_leads_back_to_its_execution(aws, executed_pipeline) -> None:
+    """SDK lineage code finds the execution from a trial component by the job's tag."""
+    from sagemaker.core.lineage.lineage_trial_component import LineageTrialComponent
+
+    execution_arn, steps = executed_pipeline
+    job_arn = steps["Score"]["Metadata"]["ProcessingJob"]["Arn"]
+    [summary] = aws("sagemaker").list_trial_components(SourceArn=job_arn)["TrialComponentSummaries"]
+    component = LineageTrialComponent.load(
+        trial_component_name=summary["TrialComponentName"], sagemaker_session=sdk_session(aws)
+    )
+    assert component.pipeline_execution_arn() == execution_arn
 
 
 def test_an_endpoint_descends_from_the_training_job_of_its_model(aws, jobs) -> None:
@@ -445,12 +457,14 @@ def test_an_endpoint_descends_from_the_training_job_of_its_model(aws, jobs) -> N
 
 
 def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> None:
-    from emulator.server import EmulatorServer
+    """Run as child processes, as tests/emulator/test_restart.py does: moto's state is the
+    process's own, and an emulator in this process would replace the session emulator's."""
+    from emulator.process import EmulatorProcess
     from tests.emulator.conftest import processing_request
     from tests.emulator.test_restart import client
 
     name = f"restart-{uuid.uuid4().hex[:6]}"
-    with EmulatorServer(tmp_path / "account", port=0) as first:
+    with EmulatorProcess(tmp_path / "account", log_path=tmp_path / "first.log") as first:
         sagemaker = client(first.url, "sagemaker")
         arn = sagemaker.create_processing_job(**processing_request(name, ["sleep", "600"]))[
             "ProcessingJobArn"
@@ -458,7 +472,7 @@ def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> 
         [running] = sagemaker.list_trial_components(SourceArn=arn)["TrialComponentSummaries"]
         assert running["Status"]["PrimaryStatus"] == "InProgress"
     # the emulator stopped with the job running: the job and its component end alike
-    with EmulatorServer(tmp_path / "account", port=0) as second:
+    with EmulatorProcess(tmp_path / "account", log_path=tmp_path / "second.log") as second:
         sagemaker = client(second.url, "sagemaker")
         job = sagemaker.describe_processing_job(ProcessingJobName=name)
         component = sagemaker.describe_trial_component(
