@@ -35,7 +35,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from emulator.sagemaker import protocol
+from emulator.sagemaker import lineage, protocol
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import SageMakerError
 from emulator.sagemaker.jobs import log, now
@@ -359,7 +359,10 @@ class ExecutionRun:
         spec = JOB_STEPS[kind]
         # The service names a step's job itself (the SDK leaves the name out of Arguments).
         job_name = self.resource_name(name)
-        response = call(self.engine, spec.create, {**arguments, spec.name_field: job_name})
+        # Tagged with the execution, as SageMaker tags a step's job: lineage finds it by that.
+        tags = [*arguments.get("Tags", []), lineage.pipeline_execution_tag(self.arn)]
+        request = {**arguments, spec.name_field: job_name, "Tags": tags}
+        response = call(self.engine, spec.create, request)
         arn = next(iter(response.values()))
         self.record_step(name, Metadata={spec.metadata_key: {"Arn": arn}})
         while True:
