@@ -339,7 +339,7 @@ def test_auto_early_stopping_stops_jobs_worse_than_the_median(aws, bucket, data)
             "HyperParameterTuningJobConfig": config(
                 "Grid", ranges, ("Minimize", "loss"), TrainingJobEarlyStoppingType="Auto"
             ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, rounds="3", pause="0.6"),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, rounds="6", pause="0.5"),
         },
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
@@ -347,8 +347,10 @@ def test_auto_early_stopping_stops_jobs_worse_than_the_median(aws, bucket, data)
     assert jobs["good"]["TrainingJobStatus"] == jobs["fine"]["TrainingJobStatus"] == "Completed"
     bad = jobs["bad"]
     assert bad["TrainingJobStatus"] == "Stopped"
-    # It stops at its first round (5 + 1/1), worse than the two earlier jobs' averages there.
-    assert bad["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(6.0)
+    # Its first round (5 + 1/1) is worse than the median of the earlier jobs' averages there
+    # (1.0 and 1.05): it stops then, long before its sixth round (5 + 1/6); a busy machine may
+    # let it log a round or two before the stop lands.
+    assert bad["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] >= 5 + 1 / 3
     assert bad["ObjectiveStatus"] == "Succeeded"
     assert described["TrainingJobStatusCounters"]["Stopped"] == 1
     assert described["BestTrainingJob"]["TunedHyperParameters"] == {"quality": "good"}
@@ -368,7 +370,7 @@ def test_hyperband_stops_at_its_rungs_and_at_max_resource(aws, bucket, data) -> 
                 StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}},
                 RandomSeed=11,
             ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, rounds="6", pause="0.6"),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, rounds="8", pause="0.6"),
         },
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
@@ -380,11 +382,12 @@ def test_hyperband_stops_at_its_rungs_and_at_max_resource(aws, bucket, data) -> 
         round(1 / (s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] - x))
         for s, x in zip(summaries, xs, strict=True)
     ]
-    # The first three had fewer than 3 peers at rung 1: on to MaxResource (3 rounds). The
+    # The first three had fewer than 3 peers at rung 1: on to MaxResource (3 rounds of 8). The
     # fourth goes on only if its loss at 1 round is within the best ceil(4 / 3) = 2 of four.
-    assert reached[:3] == [3, 3, 3]
+    # (A busy machine may let a job log a round more before its stop lands.)
+    assert all(3 <= rounds <= 4 for rounds in reached[:3]), reached
     fourth_kept = sorted(xs).index(xs[3]) < 2
-    assert reached[3] == (3 if fourth_kept else 1)
+    assert (3 <= reached[3] <= 4) if fourth_kept else reached[3] <= 2, (xs, reached)
 
 
 def test_stop_stops_the_running_training_jobs(aws, bucket, data) -> None:
