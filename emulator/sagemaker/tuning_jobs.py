@@ -269,7 +269,11 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobArn": arn,
-        "HyperParameterTuningJobConfig": copy.deepcopy(config),
+        # Describe shows the default when the request left it out (and SDKs read it).
+        "HyperParameterTuningJobConfig": {
+            "TrainingJobEarlyStoppingType": "Off",
+            **copy.deepcopy(config),
+        },
         "TrainingJobDefinition": copy.deepcopy(definition),
         "HyperParameterTuningJobStatus": "InProgress",
         "CreationTime": created,

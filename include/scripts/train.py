@@ -15,6 +15,9 @@ validation channel; and the model is saved as ``xgboost-model`` with ``Booster.s
 (xgboost 1.7's binary format, what the built-in 1.7-1 algorithm writes), so evaluate.py,
 hosting and inference.py load it unchanged.
 
+SIGTERM (StopTrainingJob, or a tuning job stopping the job early) ends training after the
+current round and saves that model, so a stopped job still has one.
+
 A tuning job adds ``_tuning_objective_metric`` (e.g. ``validation:auc``): its metric is then
 evaluated too, last, so early stopping watches it, as the built-in container does.
 
@@ -23,8 +26,10 @@ Bad input (a missing channel, an unknown hyperparameter, an unreadable CSV) is w
 """
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 from typing import Dict, List, Optional, Sequence
 
@@ -190,7 +195,16 @@ def eval_metrics(chosen: Dict[str, object]) -> List[str]:
 
 
 class RoundLogger(xgb.callback.TrainingCallback):
-    """One line per round, as the built-in algorithm prints it."""
+    """One line per round, as the built-in algorithm prints it; after SIGTERM (StopTrainingJob,
+    a tuning job stopping it early) training ends after the current round, so the model of
+    the rounds done is saved and uploaded, within the grace SageMaker gives a stopped job."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.terminated = False
+
+    def terminate(self, signum: int, frame: object) -> None:
+        self.terminated = True
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: Dict) -> bool:
         parts = [
@@ -199,7 +213,9 @@ class RoundLogger(xgb.callback.TrainingCallback):
             for metric, values in metrics.items()
         ]
         print("[{}]\t{}".format(epoch, "\t".join(parts)), flush=True)
-        return False
+        if self.terminated:
+            print("SIGTERM: saving the model of {} rounds".format(epoch + 1), flush=True)
+        return self.terminated
 
 
 def train(args: argparse.Namespace) -> xgb.Booster:
@@ -233,6 +249,10 @@ def train(args: argparse.Namespace) -> xgb.Booster:
         evals.append(
             (xgb.DMatrix(validation_rows[:, 1:], label=validation_rows[:, 0]), "validation")
         )
+    logger = RoundLogger()
+    # Not in the main thread (a caller's own thread), no handler can be set: none is.
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, logger.terminate)
     try:
         return xgb.train(
             params,
@@ -241,7 +261,7 @@ def train(args: argparse.Namespace) -> xgb.Booster:
             evals=evals,
             early_stopping_rounds=early_stopping,
             verbose_eval=False,
-            callbacks=[RoundLogger()],
+            callbacks=[logger],
         )
     except xgb.core.XGBoostError as exc:
         raise ClientError(

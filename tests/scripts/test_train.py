@@ -157,3 +157,36 @@ def test_a_missing_channel_is_named(train_script, channels, tmp_path, monkeypatc
     assert (tmp_path / "output" / "failure").read_text() == (
         "ClientError: Missing required channel: train"
     )
+
+
+def test_sigterm_ends_training_after_the_round_and_saves_that_model(channels, tmp_path) -> None:
+    """What a stopped job (StopTrainingJob, a tuning job's early stop) leaves: a model."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    environment = {
+        **os.environ,
+        "SM_CHANNEL_TRAIN": str(channels / "train"),
+        "SM_CHANNEL_VALIDATION": str(channels / "validation"),
+        "SM_MODEL_DIR": str(tmp_path / "model"),
+        "SM_OUTPUT_DIR": str(tmp_path / "output"),
+    }
+    script = Path(__file__).resolve().parents[2] / "include" / "scripts" / "train.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--num_round", "100000", "--eta", "0.01"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("[2]"):
+            process.send_signal(signal.SIGTERM)
+            break
+    output = process.stdout.read()
+    assert process.wait(timeout=60) == 0
+    assert "SIGTERM: saving the model of" in output
+    booster = xgb.Booster(model_file=str(tmp_path / "model" / "xgboost-model"))
+    assert 3 <= booster.num_boosted_rounds() < 100000
