@@ -51,7 +51,7 @@ def script_job(bucket: str, code_key: str, environment: dict | None = None):
     """build_config for a processing job running the script at ``code_key``, a key that stays
     the same across attempts, as prepare_run's per-run code prefix does."""
 
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         request = {
             "ProcessingJobName": job_name,
             "RoleArn": ROLE,
@@ -211,7 +211,7 @@ def test_a_job_without_the_fingerprint_tag_counts_as_changed(aws, bucket, connec
     code_key = f"{base}/code/job.py"
     aws("s3").put_object(Bucket=bucket, Key=code_key, Body=b"print('ok')\n")
     build = script_job(bucket, code_key)
-    aws("sagemaker").create_processing_job(**build(context, base))  # an older version's job
+    aws("sagemaker").create_processing_job(**build({}, context, base))  # an older version's job
     wait_for(
         lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=base),
         "ProcessingJobStatus",
@@ -247,7 +247,7 @@ def test_a_running_attempt_with_an_old_request_is_stopped_before_the_next(
 
 
 def training_job(bucket: str, prefix: str, hyperparameters: dict[str, str]):
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         return {
             "TrainingJobName": job_name,
             "RoleArn": ROLE,
@@ -337,7 +337,7 @@ def test_a_data_error_fails_once_without_retry(aws, bucket, connection) -> None:
     for script in ("preprocess.py", requests.INFERENCE_SCRIPT):  # what prepare_run uploads
         s3.upload_file(str(SCRIPTS / script), bucket, f"{base}/run/code/{script}")
 
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         return requests.preprocess_request(
             job_name=job_name,
             image_uri=SKLEARN_IMAGE,
@@ -362,7 +362,7 @@ def test_a_malformed_request_fails_without_creating_anything(aws, bucket, connec
     context, base = new_run("preprocess")
     valid = script_job(bucket, f"{base}/code/job.py")
 
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         request = valid(context, job_name)
         request["ProcessingResources"]["ClusterConfig"]["InstanceType"] = "ml.nonexistent.large"
         return request
@@ -491,7 +491,7 @@ def test_a_changed_model_request_makes_the_next_model(aws, bucket, connection) -
     artifact = f"{base}/model.tar.gz"
     aws("s3").put_object(Bucket=bucket, Key=artifact, Body=b"booster 1")
 
-    def model_config(context: dict, name: str) -> dict:
+    def model_config(planned: dict, context: dict, name: str) -> dict:
         return {
             "ModelName": name,
             "ExecutionRoleArn": ROLE,
