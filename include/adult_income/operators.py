@@ -402,8 +402,9 @@ def naming(name_key: str) -> ConfigBuilder:
 
 class PlannedRequest:
     """What the operators share about their templated ``config``: the request as planned,
-    kept before execute replaces ``config`` with the request it sent, and the provider's
-    ``S3Operations`` run once, before anything is fingerprinted."""
+    kept before execute replaces ``config`` with the request it sent, and its uploads (the
+    provider's ``S3Operations`` block, ``S3Upload`` entries) done once, before anything is
+    fingerprinted."""
 
     config: dict[str, Any]
     hook: Any
@@ -420,7 +421,12 @@ class PlannedRequest:
                     "Uploading %s before building the request.",
                     ", ".join(f"s3://{op['Bucket']}/{op['Key']}" for op in uploads),
                 )
-                self.hook.configure_s3_resources({"S3Operations": operations})
+                # Not the hook's configure_s3_resources: its load_file keeps replace=False and
+                # so refuses the second upload, and a cleared task must upload the script as
+                # it is now over the first one.
+                s3 = s3_client_of(self)
+                for op in uploads:
+                    s3.upload_file(op["Path"], op["Bucket"], op["Key"])
             self._planned = planned
         return self._planned
 

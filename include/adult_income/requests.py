@@ -75,9 +75,9 @@ class RunLayout:
 
 
 def script_uploads(scripts_dir: Path, code_uri: str, scripts: tuple[str, ...]) -> dict[str, Any]:
-    """The provider's ``S3Operations`` block: upload each script under ``code_uri``. The job's
-    operator runs it (SageMakerHook.configure_s3_resources) before fingerprinting its request,
-    so the fingerprint sees the script as it is when the task runs."""
+    """An ``S3Operations`` block (the provider's format) uploading each script under
+    ``code_uri``. The job's operator runs it before fingerprinting its request, so the
+    fingerprint sees the script as it is when the task runs (operators.PlannedRequest)."""
     bucket, _, prefix = code_uri.removeprefix("s3://").partition("/")
     return {
         "S3Upload": [

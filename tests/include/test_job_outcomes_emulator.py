@@ -206,6 +206,42 @@ def test_same_request_is_reused_and_changed_code_starts_the_next_attempt(
     assert jobs_named(aws, base) == [base, f"{base}-a2"]
 
 
+def test_the_planned_upload_runs_before_the_fingerprint_so_an_edited_script_reruns(
+    aws, bucket, connection, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # As the DAG plans it: the request carries the provider's S3Operations, which upload the
+    # task's script to the run's code key each time the task runs.
+    context, base = new_run("evaluate")
+    code_key = f"{base}/code/job.py"
+    script = tmp_path / "job.py"
+    planned = {
+        **script_job(bucket, code_key)({}, context, base),
+        "S3Operations": {
+            "S3Upload": [{"Path": str(script), "Bucket": bucket, "Key": code_key, "Tar": False}]
+        },
+    }
+
+    def run() -> dict:
+        operator = processing_operator(connection, build=None, config=planned)
+        result = operator.execute(context)["Processing"]
+        assert "S3Operations" not in operator.config  # what the Rendered Template tab keeps
+        assert operator.config["ProcessingJobName"] == result["ProcessingJobName"]
+        return result
+
+    script.write_text("print('version 1')\n")
+    assert run()["ProcessingJobName"] == base
+    assert run()["ProcessingJobName"] == base  # cleared, nothing changed: reused
+    assert jobs_named(aws, base) == [base]
+    script.write_text("print('version 2, fixed')\n")  # evaluate.py edited, evaluate cleared
+    assert run()["ProcessingJobName"] == f"{base}-a2"
+    assert jobs_named(aws, base) == [base, f"{base}-a2"]
+    body = aws("s3").get_object(Bucket=bucket, Key=code_key)["Body"].read()
+    assert body == b"print('version 2, fixed')\n"
+    assert f"Uploading s3://{bucket}/{code_key} before building the request." in (
+        capfd.readouterr().out
+    )
+
+
 def test_a_job_without_the_fingerprint_tag_counts_as_changed(aws, bucket, connection) -> None:
     context, base = new_run("preprocess")
     code_key = f"{base}/code/job.py"
@@ -363,7 +399,7 @@ def test_a_malformed_request_fails_without_creating_anything(aws, bucket, connec
     valid = script_job(bucket, f"{base}/code/job.py")
 
     def build(planned: dict, context: dict, job_name: str) -> dict:
-        request = valid(context, job_name)
+        request = valid(planned, context, job_name)
         request["ProcessingResources"]["ClusterConfig"]["InstanceType"] = "ml.nonexistent.large"
         return request
 
