@@ -1,5 +1,7 @@
-"""The Python callables of the native-pipeline DAG: upsert the SageMaker Pipeline definition,
-build an execution's parameters from the DAG's params, and summarise the execution.
+"""The Python callables of the native-pipeline DAG: plan the run (settings from Airflow
+Variables, images, layout, the execution's parameters from the DAG's params: once, as the
+main DAG's prepare_run does), upsert the SageMaker Pipeline definition, and summarise the
+execution.
 
 The SageMaker SDK (the definition builder) is imported only inside the upsert task.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -29,17 +32,34 @@ def scripts_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
+    """The run's plan: settings (``variables``: settings.templated(), rendered by Airflow),
+    images, layout and the execution's PipelineParameters; every later task reads it."""
+    config = settings.from_variables(variables)
+    layout = tasks.layout_for(context, config)
+    params = {key: context["params"][key] for key in context["params"]}
+    plan = {
+        "settings": config.as_dict(),
+        "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
+        "images": tasks.resolve_images(config.region),
+        "parameters": native_parameters.execution_parameters(params, layout.input_uri),
+    }
+    print(f"run plan: {json.dumps(plan)}")
+    return plan
+
+
 def upsert_pipeline(**context: Any) -> dict[str, Any]:
     """Create the pipeline, or update it when its definition changed; idempotent."""
     from include.adult_income import native_pipeline
 
-    config = settings.load()
+    plan = tasks.plan_of(context)
+    config = settings.from_plan(plan)
     code_uri = f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
     s3 = tasks.s3_client(config)
     for script in SCRIPTS:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
         s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
-    images = tasks.resolve_images(config.region)
+    images = plan["images"]
     pipeline_settings = native_pipeline.PipelineSettings(
         pipeline_name=PIPELINE_NAME,
         role_arn=config.role_arn,
@@ -76,12 +96,6 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     return {"pipeline_name": PIPELINE_NAME, "pipeline_arn": arn, "change": change}
 
 
-def execution_parameters(context: Any) -> dict[str, Any]:
-    """The execution's PipelineParameters from the DAG run's params (and its input partition)."""
-    params = {key: context["params"][key] for key in context["params"]}
-    return native_parameters.execution_parameters(params, tasks.layout_for(context).input_uri)
-
-
 def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for page in sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
@@ -93,9 +107,16 @@ def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 def summarize(**context: Any) -> dict[str, Any]:
     """Always runs: the execution's outcome as summary.json, with the main DAG's keys."""
-    config = settings.load()
+    plan = context["ti"].xcom_pull(task_ids=tasks.PLAN_TASK)
+    if not plan:  # check_conf or prepare_run failed: there is no prefix to write under
+        failed = tasks.failed_tasks(context)
+        raise AirflowFailException(
+            f"the run failed before it was planned: {', '.join(failed) or tasks.PLAN_TASK} "
+            "(see their logs); no summary.json written"
+        )
+    config = settings.from_plan(plan)
     execution_arn = context["ti"].xcom_pull(task_ids=START_TASK)
-    layout = tasks.layout_for(context, config)
+    layout = tasks.layout_of(plan)
     summary: dict[str, Any] = {
         "dag_id": context["dag"].dag_id,
         "run_id": context["run_id"],
