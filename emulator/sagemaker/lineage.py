@@ -589,7 +589,7 @@ def _record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:
     config = peek(engine, "EndpointConfig", endpoint["EndpointConfigName"]) or {}
     action_arn = action_for(
         engine,
-        bounded(f"{endpoint['EndpointConfigName']}-{stamp}", "aws-model-deployment"),
+        bounded(f"{name}-{stamp}", "aws-model-deployment"),
         config.get("EndpointConfigArn", arn),
         "ModelDeployment",
     )

@@ -313,6 +313,40 @@ def test_a_model_package_version_gets_its_artifact_group_context_and_approval(aw
     assert source["SourceArn"] == jobs["training"]["TrainingJobArn"]
 
 
+def test_a_transform_job_reads_a_dataset_and_produces_one(aws, bucket, jobs) -> None:
+    from tests.emulator.test_transform_jobs import transform
+
+    sagemaker = aws("sagemaker")
+    model = f"{jobs['prefix']}-scoring"
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
+    )
+    output = f"s3://{bucket}/{jobs['prefix']}/scores"
+    job = transform(aws, model, jobs["train_uri"], output, DataProcessing={"InputFilter": "$[1:]"})
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    [summary] = sagemaker.list_trial_components(SourceArn=job["TransformJobArn"])[
+        "TrialComponentSummaries"
+    ]
+    assert summary["TrialComponentName"] == f"{job['TransformJobName']}-aws-transform-job"
+    assert summary["TrialComponentSource"]["SourceType"] == "SageMakerTransformJob"
+    component = sagemaker.describe_trial_component(TrialComponentName=summary["TrialComponentArn"])
+    assert component["Parameters"]["SageMaker.ModelName"] == {"StringValue": model}
+    assert component["OutputArtifacts"] == {"SageMaker.TransformOutput": {"Value": output}}
+    [read] = sagemaker.list_associations(DestinationArn=summary["TrialComponentArn"])[
+        "AssociationSummaries"
+    ]
+    assert read["SourceArn"] == only_artifact(aws, jobs["train_uri"])["ArtifactArn"]
+    [wrote] = sagemaker.list_associations(SourceArn=summary["TrialComponentArn"])[
+        "AssociationSummaries"
+    ]
+    assert (wrote["DestinationArn"], wrote["AssociationType"]) == (
+        only_artifact(aws, output)["ArtifactArn"],
+        "Produced",
+    )
+
+
 def sdk_session(aws):
     """SDK 3's Session on the tests' SageMaker client (its responses are shape-checked too)."""
     from sagemaker.core.helper.session_helper import Session
