@@ -373,7 +373,8 @@ def job_created(engine: Engine, kind: str, job_name: str) -> None:
     record = {
         "TrialComponentName": name,
         "TrialComponentArn": arn,
-        "DisplayName": name,
+        # ExperimentConfig's TrialComponentDisplayName, "if not specified, the component's name"
+        "DisplayName": job.get("ExperimentConfig", {}).get("TrialComponentDisplayName", name),
         "Source": {"SourceArn": job[spec.arn_key], "SourceType": spec.source_type},
         "Status": {"PrimaryStatus": "InProgress"},
         "CreationTime": job["CreationTime"],

@@ -371,6 +371,22 @@ def test_sdk_lineage_table_shows_a_jobs_inputs_and_outputs(aws, jobs) -> None:
     assert directions == [("Input", "DataSet"), ("Input", "Image"), ("Output", "Model")]
 
 
+def test_sdk_model_artifact_queries_find_its_datasets_and_training_job(aws, jobs) -> None:
+    """SDK 3's ModelArtifact helpers, each a QueryLineage then Describe* calls."""
+    from sagemaker.core.lineage.artifact import ModelArtifact
+
+    session = sdk_session(aws)
+    model = ModelArtifact.load(
+        artifact_arn=only_artifact(aws, jobs["model_uri"])["ArtifactArn"],
+        sagemaker_session=session,
+    )
+    assert model.artifact_type == "Model"
+    datasets = {artifact.source.source_uri for artifact in model.dataset_artifacts()}
+    assert datasets == {jobs["train_uri"], jobs["code_uri"]}
+    assert model.training_job_arns() == [jobs["training"]["TrainingJobArn"]]
+    assert model.pipeline_execution_arn() is None  # trained outside any pipeline
+
+
 @pytest.fixture()
 def executed_pipeline(aws, bucket) -> tuple[str, dict[str, dict]]:
     """The pipelines tests' definition, run once to its end: the execution and its steps."""
