@@ -105,6 +105,13 @@ def entities_by_arn(engine: Engine) -> dict[str, dict[str, Any]]:
     return index
 
 
+def canonical_arn(engine: Engine, arn: str) -> str:
+    """The entity's own ARN for ``arn`` (whose name part may differ in case); else ``arn``."""
+    where = locate(engine, arn)
+    record = peek(engine, *where) if where else None
+    return arn_of(record) if record else arn
+
+
 def require(engine: Engine, arn: str) -> dict[str, Any]:
     record = entity(engine, arn)
     if record is None:
