@@ -24,15 +24,17 @@ KIND = lineage.ASSOCIATION
 def add_association(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     source, destination = params["SourceArn"], params["DestinationArn"]
     with engine.store.lock:
-        lineage.require(engine, source)
-        lineage.require(engine, destination)
+        # the entities' own ARNs: an ARN's name part is matched without case
+        source = lineage.arn_of(lineage.require(engine, source))
+        destination = lineage.arn_of(lineage.require(engine, destination))
         lineage.associate(engine, source, destination, params.get("AssociationType"))
     return {"SourceArn": source, "DestinationArn": destination}
 
 
 @action("DeleteAssociation")
 def delete_association(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    source, destination = params["SourceArn"], params["DestinationArn"]
+    source = lineage.canonical_arn(engine, params["SourceArn"])
+    destination = lineage.canonical_arn(engine, params["DestinationArn"])
     with engine.store.lock:
         if engine.store.delete(KIND, lineage.association_key(source, destination)) is None:
             raise ResourceNotFound(f"No association from {source} to {destination} exists.")
@@ -62,7 +64,10 @@ def list_associations(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         selected = [summary(r, entities) for r in engine.store.all(KIND)]
     for key in ("SourceArn", "DestinationArn", "SourceType", "DestinationType", "AssociationType"):
         if params.get(key):
-            selected = [a for a in selected if a.get(key) == params[key]]
+            wanted = (
+                lineage.canonical_arn(engine, params[key]) if key.endswith("Arn") else params[key]
+            )
+            selected = [a for a in selected if a.get(key) == wanted]
     if params.get("CreatedAfter") is not None:
         selected = [a for a in selected if a["CreationTime"] > params["CreatedAfter"]]
     if params.get("CreatedBefore") is not None:

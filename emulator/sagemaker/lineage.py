@@ -105,6 +105,13 @@ def entities_by_arn(engine: Engine) -> dict[str, dict[str, Any]]:
     return index
 
 
+def canonical_arn(engine: Engine, arn: str) -> str:
+    """The entity's own ARN for ``arn`` (whose name part may differ in case); else ``arn``."""
+    where = locate(engine, arn)
+    record = peek(engine, *where) if where else None
+    return arn_of(record) if record else arn
+
+
 def require(engine: Engine, arn: str) -> dict[str, Any]:
     record = entity(engine, arn)
     if record is None:
@@ -373,7 +380,8 @@ def job_created(engine: Engine, kind: str, job_name: str) -> None:
     record = {
         "TrialComponentName": name,
         "TrialComponentArn": arn,
-        "DisplayName": name,
+        # ExperimentConfig's TrialComponentDisplayName, "if not specified, the component's name"
+        "DisplayName": job.get("ExperimentConfig", {}).get("TrialComponentDisplayName", name),
         "Source": {"SourceArn": job[spec.arn_key], "SourceType": spec.source_type},
         "Status": {"PrimaryStatus": "InProgress"},
         "CreationTime": job["CreationTime"],
@@ -589,7 +597,7 @@ def _record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:
     config = peek(engine, "EndpointConfig", endpoint["EndpointConfigName"]) or {}
     action_arn = action_for(
         engine,
-        bounded(f"{endpoint['EndpointConfigName']}-{stamp}", "aws-model-deployment"),
+        bounded(f"{name}-{stamp}", "aws-model-deployment"),
         config.get("EndpointConfigArn", arn),
         "ModelDeployment",
     )

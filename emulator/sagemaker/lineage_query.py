@@ -109,6 +109,7 @@ def query_lineage(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
         entities = lineage.entities_by_arn(engine)
         for start in params.get("StartArns", []):
+            start = lineage.canonical_arn(engine, start)
             if start not in entities:
                 raise ResourceNotFound(f"Lineage entity {start} does not exist.")
             order, reached, walked = walk(engine, entities, start, direction, depth)

@@ -88,11 +88,12 @@ def list_trial_components(engine: Engine, params: dict[str, Any]) -> dict[str, A
             kind = "Experiment" if scope == "ExperimentName" else "Trial"
             raise ResourceNotFound(f"{kind} '{params[scope]}' does not exist.")
     with engine.store.lock:
-        components = [lineage.job_status(engine, r) for r in engine.store.all(KIND)]
-    if params.get("SourceArn"):
-        components = [
-            c for c in components if c.get("Source", {}).get("SourceArn") == params["SourceArn"]
-        ]
+        records = engine.store.all(KIND)
+        if params.get("SourceArn"):  # before reading each job: SDK code lists one job's
+            records = [
+                r for r in records if r.get("Source", {}).get("SourceArn") == params["SourceArn"]
+            ]
+        components = [lineage.job_status(engine, r) for r in records]
     for component in components:
         if "Source" in component:
             component["TrialComponentSource"] = component["Source"]

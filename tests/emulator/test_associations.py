@@ -60,3 +60,22 @@ def test_both_ends_must_exist(aws) -> None:
         sagemaker.add_association(SourceArn=data, DestinationArn=ghost)
     assert error.value.response["Error"]["Code"] == "ResourceNotFound"
     assert sagemaker.list_associations(SourceArn=data)["AssociationSummaries"] == []
+
+
+def test_an_arn_names_its_entity_whatever_the_case_of_the_name(aws) -> None:
+    sagemaker = aws("sagemaker")
+    name = f"Train-{uuid.uuid4().hex[:8]}"
+    own_arn = sagemaker.create_action(
+        ActionName=name, Source={"SourceUri": "local"}, ActionType="Training"
+    )["ActionArn"]
+    as_typed = f"arn:aws:sagemaker:us-east-1:123456789012:action/{name}"
+    assert own_arn == as_typed.lower()
+    data = artifact(sagemaker, "DataSet")
+    added = sagemaker.add_association(SourceArn=data, DestinationArn=as_typed)
+    assert added["DestinationArn"] == own_arn
+    [listed] = sagemaker.list_associations(DestinationArn=as_typed)["AssociationSummaries"]
+    assert listed["DestinationArn"] == own_arn and listed["DestinationName"] == name
+    walked = sagemaker.query_lineage(StartArns=[as_typed], Direction="Ascendants")
+    assert {v["Arn"] for v in walked["Vertices"]} == {own_arn, data}
+    sagemaker.delete_association(SourceArn=data, DestinationArn=as_typed)
+    assert sagemaker.list_associations(DestinationArn=own_arn)["AssociationSummaries"] == []

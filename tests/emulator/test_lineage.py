@@ -313,6 +313,40 @@ def test_a_model_package_version_gets_its_artifact_group_context_and_approval(aw
     assert source["SourceArn"] == jobs["training"]["TrainingJobArn"]
 
 
+def test_a_transform_job_reads_a_dataset_and_produces_one(aws, bucket, jobs) -> None:
+    from tests.emulator.test_transform_jobs import transform
+
+    sagemaker = aws("sagemaker")
+    model = f"{jobs['prefix']}-scoring"
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
+    )
+    output = f"s3://{bucket}/{jobs['prefix']}/scores"
+    job = transform(aws, model, jobs["train_uri"], output, DataProcessing={"InputFilter": "$[1:]"})
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    [summary] = sagemaker.list_trial_components(SourceArn=job["TransformJobArn"])[
+        "TrialComponentSummaries"
+    ]
+    assert summary["TrialComponentName"] == f"{job['TransformJobName']}-aws-transform-job"
+    assert summary["TrialComponentSource"]["SourceType"] == "SageMakerTransformJob"
+    component = sagemaker.describe_trial_component(TrialComponentName=summary["TrialComponentArn"])
+    assert component["Parameters"]["SageMaker.ModelName"] == {"StringValue": model}
+    assert component["OutputArtifacts"] == {"SageMaker.TransformOutput": {"Value": output}}
+    [read] = sagemaker.list_associations(DestinationArn=summary["TrialComponentArn"])[
+        "AssociationSummaries"
+    ]
+    assert read["SourceArn"] == only_artifact(aws, jobs["train_uri"])["ArtifactArn"]
+    [wrote] = sagemaker.list_associations(SourceArn=summary["TrialComponentArn"])[
+        "AssociationSummaries"
+    ]
+    assert (wrote["DestinationArn"], wrote["AssociationType"]) == (
+        only_artifact(aws, output)["ArtifactArn"],
+        "Produced",
+    )
+
+
 def sdk_session(aws):
     """SDK 3's Session on the tests' SageMaker client (its responses are shape-checked too)."""
     from sagemaker.core.helper.session_helper import Session
@@ -335,6 +369,22 @@ def test_sdk_lineage_table_shows_a_jobs_inputs_and_outputs(aws, jobs) -> None:
     training = viz.show(training_job_name=jobs["training"]["TrainingJobName"])
     directions = sorted(zip(training["Direction"], training["Type"], strict=True))
     assert directions == [("Input", "DataSet"), ("Input", "Image"), ("Output", "Model")]
+
+
+def test_sdk_model_artifact_queries_find_its_datasets_and_training_job(aws, jobs) -> None:
+    """SDK 3's ModelArtifact helpers, each a QueryLineage then Describe* calls."""
+    from sagemaker.core.lineage.artifact import ModelArtifact
+
+    session = sdk_session(aws)
+    model = ModelArtifact.load(
+        artifact_arn=only_artifact(aws, jobs["model_uri"])["ArtifactArn"],
+        sagemaker_session=session,
+    )
+    assert model.artifact_type == "Model"
+    datasets = {artifact.source.source_uri for artifact in model.dataset_artifacts()}
+    assert datasets == {jobs["train_uri"], jobs["code_uri"]}
+    assert model.training_job_arns() == [jobs["training"]["TrainingJobArn"]]
+    assert model.pipeline_execution_arn() is None  # trained outside any pipeline
 
 
 @pytest.fixture()

@@ -48,11 +48,14 @@ def test_user_trial_component_lifecycle(aws) -> None:
 def test_list_by_source_arn_follows_the_job_status(aws) -> None:
     sagemaker = aws("sagemaker")
     name = f"tc-{uuid.uuid4().hex[:8]}"
-    arn = sagemaker.create_processing_job(**processing_request(name, ["sleep", "30"]))[
-        "ProcessingJobArn"
-    ]
+    request = {
+        **processing_request(name, ["sleep", "30"]),
+        "ExperimentConfig": {"TrialComponentDisplayName": "sleeper"},
+    }
+    arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
     [running] = sagemaker.list_trial_components(SourceArn=arn)["TrialComponentSummaries"]
     assert running["Status"]["PrimaryStatus"] == "InProgress"
+    assert running["DisplayName"] == "sleeper"
     assert running["TrialComponentName"] == f"{name}-aws-processing-job"
     sagemaker.stop_processing_job(ProcessingJobName=name)
     wait_for(
