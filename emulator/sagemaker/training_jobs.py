@@ -44,7 +44,6 @@ DESCRIBED_DEFAULTS: dict[str, Any] = {
             "DataSource": {"S3DataSource": {"S3DataDistributionType": "FullyReplicated"}},
         }
     ],
-    "HyperParameters": {},
     "EnableNetworkIsolation": False,
     "EnableInterContainerTrafficEncryption": False,
     "EnableManagedSpotTraining": False,
