@@ -17,16 +17,22 @@ from typing import Any
 def filled(value: Any, template: Any) -> Any:
     """``value`` with every member of ``template`` it lacks; given members win.
 
-    A dict template fills a dict (creating it when absent); a one-item list template is the
-    template of every item of an existing list (a list is never invented).
+    A dict template fills a dict (creating an absent one when it then has members: a
+    ``StoppingCondition`` with its default, never an empty ``ProcessingOutputConfig``); a
+    one-item list template is the template of every item of an existing list (a list is never
+    invented).
     """
     if isinstance(template, dict):
         result = dict(value) if isinstance(value, dict) else {}
         for key, default in template.items():
             if key in result:
                 result[key] = filled(result[key], default)
+            elif isinstance(default, dict):
+                created = filled({}, default)
+                if created:  # a structure appears only with members of its own
+                    result[key] = created
             elif not isinstance(default, list):
-                result[key] = filled({}, default) if isinstance(default, dict) else default
+                result[key] = default
         return result
     if isinstance(template, list):
         if not isinstance(value, list):
