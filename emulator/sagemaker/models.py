@@ -20,12 +20,18 @@ from emulator.sagemaker.jobs import now
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.model_packages import PACKAGE, package_key
 from emulator.sagemaker.registry import action
+from emulator.sagemaker.response_defaults import filled
 
 KIND = "Model"
 # The record's own key for the resolved containers; never part of a response.
 RESOLVED = "_ResolvedContainers"
 # The members of a package's container that make the model's container.
 PACKAGE_CONTAINER_MEMBERS = ("Image", "ModelDataUrl", "ModelDataSource", "Environment")
+
+
+# What DescribeModel answers for members the request left out (the service's defaults): each
+# container's Mode and Environment, and the network isolation flag.
+CONTAINER_DEFAULTS: dict[str, Any] = {"Mode": "SingleModel", "Environment": {}}
 
 
 def missing(name: str) -> str:
@@ -93,8 +99,6 @@ def create_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         **copy.deepcopy(params),
         "ModelArn": arn,
         "CreationTime": now(),
-        # DescribeModel always carries it; the service's default is off.
-        "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
         RESOLVED: resolve_containers(engine, params),
     }
     record.pop("Tags", None)
@@ -112,7 +116,11 @@ def create_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 @action("DescribeModel")
 def describe_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["ModelName"]
-    return public(engine.store.snapshot(KIND, name, missing_message=missing(name)))
+    record = public(engine.store.snapshot(KIND, name, missing_message=missing(name)))
+    defaults: dict[str, Any] = {"Containers": [CONTAINER_DEFAULTS], "EnableNetworkIsolation": False}
+    if "PrimaryContainer" in record:  # a model of Containers has no PrimaryContainer
+        defaults["PrimaryContainer"] = CONTAINER_DEFAULTS
+    return filled(record, defaults)
 
 
 @action("DeleteModel")

@@ -17,10 +17,10 @@ from typing import Any
 def filled(value: Any, template: Any) -> Any:
     """``value`` with every member of ``template`` it lacks; given members win.
 
-    A dict template fills a dict (creating it when absent, unless it would be empty: an absent
-    ``ProcessingOutputConfig`` stays absent rather than becoming one without its required
-    ``Outputs``); a one-item list template is the template of every item of an existing list
-    (a list is never invented).
+    A dict template fills a dict (creating an absent one when it then has members: a
+    ``StoppingCondition`` with its default, never an empty ``ProcessingOutputConfig``); a
+    one-item list template is the template of every item of an existing list (a list is never
+    invented).
     """
     if isinstance(template, dict):
         result = dict(value) if isinstance(value, dict) else {}
@@ -29,7 +29,7 @@ def filled(value: Any, template: Any) -> Any:
                 result[key] = filled(result[key], default)
             elif isinstance(default, dict):
                 created = filled({}, default)
-                if created:
+                if created:  # a structure appears only with members of its own
                     result[key] = created
             elif not isinstance(default, list):
                 result[key] = default

@@ -42,7 +42,6 @@ DESCRIBED_DEFAULTS: dict[str, Any] = {
             "DataSource": {"S3DataSource": {"S3DataDistributionType": "FullyReplicated"}},
         }
     ],
-    "HyperParameters": {},
     "EnableNetworkIsolation": False,
     "EnableInterContainerTrafficEncryption": False,
     "EnableManagedSpotTraining": False,

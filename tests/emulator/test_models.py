@@ -57,7 +57,8 @@ def package_model(aws, trained_model: TrainedModel) -> str:
 
 def test_a_model_from_an_approved_package_is_described_as_requested(aws, package_model) -> None:
     described = aws("sagemaker").describe_model(ModelName=package_model)
-    assert set(described["PrimaryContainer"]) == {"ModelPackageName", "Environment"}
+    assert set(described["PrimaryContainer"]) == {"ModelPackageName", "Environment", "Mode"}
+    assert described["PrimaryContainer"]["Mode"] == "SingleModel"
     assert ":model-package/pkg-" in described["PrimaryContainer"]["ModelPackageName"]
     assert described["EnableNetworkIsolation"] is False
     assert not any(key.startswith("_") for key in described)
@@ -137,3 +138,25 @@ def test_an_unknown_package_is_refused_naming_it(aws) -> None:
     error = caught.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert unknown in error["Message"]
+
+
+def test_describe_model_fills_in_what_the_service_does(aws, trained_model) -> None:
+    sagemaker = aws("sagemaker")
+    name = f"plain-{uuid.uuid4().hex[:8]}"
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": trained_model.model_data_url}
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    described = sagemaker.describe_model(ModelName=name)
+    assert described["PrimaryContainer"] == {**container, "Mode": "SingleModel", "Environment": {}}
+    assert described["EnableNetworkIsolation"] is False
+    assert "Containers" not in described
+    isolated = f"isolated-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_model(
+        ModelName=isolated,
+        ExecutionRoleArn=ROLE,
+        Containers=[container],
+        EnableNetworkIsolation=True,
+    )
+    described = sagemaker.describe_model(ModelName=isolated)
+    assert described["Containers"][0]["Mode"] == "SingleModel"
+    assert described["EnableNetworkIsolation"] is True
+    assert "PrimaryContainer" not in described

@@ -1,34 +1,46 @@
-"""filled(): the service's defaults laid under a record, never inventing a required-less shell."""
+"""The service's defaults laid under a record for a Describe* response."""
 
 from __future__ import annotations
 
-from emulator.sagemaker.processing_jobs import DESCRIBED_DEFAULTS
 from emulator.sagemaker.response_defaults import filled
 
+TEMPLATE = {
+    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+    "OutputConfig": {"Outputs": [{"AppManaged": False}]},
+    "Inputs": [{"S3Input": {"S3CompressionType": "None"}}],
+    "Flag": False,
+}
 
-def test_given_members_win_and_missing_ones_take_the_default() -> None:
-    record = {"StoppingCondition": {"MaxRuntimeInSeconds": 60}}
-    assert filled(record, DESCRIBED_DEFAULTS)["StoppingCondition"] == {"MaxRuntimeInSeconds": 60}
-    assert filled({}, DESCRIBED_DEFAULTS)["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
+
+def test_given_members_win_and_missing_ones_get_the_default() -> None:
+    record = {"StoppingCondition": {"MaxRuntimeInSeconds": 600}, "Flag": True}
+    assert filled(record, TEMPLATE) == {
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        "Flag": True,
+    }
 
 
-def test_every_item_of_a_list_is_filled_but_no_list_is_invented() -> None:
-    record = {"ProcessingOutputConfig": {"Outputs": [{"OutputName": "a"}, {"OutputName": "b"}]}}
-    outputs = filled(record, DESCRIBED_DEFAULTS)["ProcessingOutputConfig"]["Outputs"]
-    assert outputs == [
-        {"OutputName": "a", "AppManaged": False},
-        {"OutputName": "b", "AppManaged": False},
+def test_absent_structures_appear_only_with_members_and_lists_are_never_invented() -> None:
+    assert filled({}, TEMPLATE) == {
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "Flag": False,
+    }
+
+
+def test_list_items_each_get_the_item_template() -> None:
+    record = {
+        "Inputs": [{"S3Input": {"S3Uri": "s3://a"}}, {"S3Input": {"S3CompressionType": "Gzip"}}],
+        "OutputConfig": {"Outputs": [{"OutputName": "o"}]},
+    }
+    result = filled(record, TEMPLATE)
+    assert result["Inputs"] == [
+        {"S3Input": {"S3Uri": "s3://a", "S3CompressionType": "None"}},
+        {"S3Input": {"S3CompressionType": "Gzip"}},
     ]
-    assert "ProcessingInputs" not in filled({}, DESCRIBED_DEFAULTS)
+    assert result["OutputConfig"] == {"Outputs": [{"OutputName": "o", "AppManaged": False}]}
 
 
-def test_an_absent_config_whose_defaults_are_all_lists_stays_absent() -> None:
-    # A processing job without outputs: DescribeProcessingJob has no ProcessingOutputConfig,
-    # not one without its required Outputs.
-    assert "ProcessingOutputConfig" not in filled({}, DESCRIBED_DEFAULTS)
-
-
-def test_the_record_itself_is_not_changed() -> None:
-    record = {"ProcessingOutputConfig": {"Outputs": [{"OutputName": "a"}]}}
-    filled(record, DESCRIBED_DEFAULTS)
-    assert record == {"ProcessingOutputConfig": {"Outputs": [{"OutputName": "a"}]}}
+def test_the_record_itself_is_left_as_it_was() -> None:
+    record = {"Inputs": [{"S3Input": {}}]}
+    filled(record, TEMPLATE)
+    assert record == {"Inputs": [{"S3Input": {}}]}
