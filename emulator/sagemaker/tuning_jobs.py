@@ -708,18 +708,20 @@ class TuningRun:
         refresh(self.engine, self.name, **fields)
 
     def run_guarded(self) -> None:
-        """Whatever happens, the tuning job ends in a final status (and its jobs stop)."""
+        """Whatever happens, the tuning job ends in a final status (and its jobs stop). When the
+        emulator shuts down it stays as it is: the next start's recovery settles it."""
         try:
             self.run()
-        except TuningFailure as failure:
+        except Exception as exc:
             if self.engine.shutting_down.is_set():
                 return
+            if isinstance(exc, TuningFailure):
+                reason = str(exc)
+            else:  # the emulator's own fault: report it, keep serving
+                jobs.log.exception("tuning job %s crashed", self.name)
+                reason = f"InternalServerError: emulator error: {exc}"
             self.stop_all()
-            self.end("Failed", str(failure)[:1024])
-        except Exception as exc:  # the emulator's own fault: report it, keep serving
-            jobs.log.exception("tuning job %s crashed", self.name)
-            self.stop_all()
-            self.end("Failed", f"InternalServerError: emulator error: {exc}"[:1024])
+            self.end("Failed", reason[:1024])
         finally:
             self.engine.unregister_stopper(KIND, self.name)
 

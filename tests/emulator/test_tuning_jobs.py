@@ -533,3 +533,25 @@ def test_a_restart_settles_a_tuning_job_that_was_running(tmp_path: Path) -> None
     assert record["TrainingJobStatusCounters"]["NonRetryableError"] == 1
     assert record["TrainingJobStatusCounters"]["InProgress"] == 0
     assert record["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 1}
+
+
+def test_a_tuning_job_whose_jobs_all_fail_fails_naming_the_first_reason(aws, bucket, data) -> None:
+    name = unique("failing")
+    described = tune(
+        aws,
+        {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": config(
+                "Grid",
+                {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["unknown"]}]},
+                ("Minimize", "loss"),
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("No training job succeeded after 1 attempts")
+    assert "KeyError: 'unknown'" in described["FailureReason"]
+    assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 1
+    assert described["ObjectiveStatusCounters"]["Failed"] == 1
+    assert "BestTrainingJob" not in described
