@@ -281,7 +281,7 @@ def test_bayesian_search_in_script_mode(aws, bucket, data) -> None:
                 "Bayesian",
                 ranges,
                 ("Minimize", "validation:logloss"),
-                limits={"MaxNumberOfTrainingJobs": 3},
+                limits={"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
                 RandomSeed=3,
             ),
             "TrainingJobDefinition": definition(bucket, data, static, TRAIN_METRICS),
@@ -555,3 +555,27 @@ def test_a_tuning_job_whose_jobs_all_fail_fails_naming_the_first_reason(aws, buc
     assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 1
     assert described["ObjectiveStatusCounters"]["Failed"] == 1
     assert "BestTrainingJob" not in described
+
+
+def test_a_target_objective_value_ends_the_search(aws, bucket, data) -> None:
+    name = unique("target")
+    described = tune(
+        aws,
+        {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": config(
+                "Random",
+                {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
+                ("Minimize", "loss"),
+                limits={"MaxNumberOfTrainingJobs": 4},
+                # Every job ends at x + 1/5 <= 1.2: the first one reaches the target.
+                TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 1.5},
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"]["Completed"] == 1
+    assert described["TuningJobCompletionDetails"] == {
+        "NumberOfTrainingJobsObjectiveNotImproving": 0
+    }
