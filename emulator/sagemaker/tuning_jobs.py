@@ -427,6 +427,8 @@ def summary(record: dict[str, Any], launched: dict[str, Any], job: dict[str, Any
     for key in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
         if job.get(key):
             result[key] = job[key]
+    if record["TrainingJobDefinition"].get("DefinitionName"):
+        result["TrainingJobDefinitionName"] = record["TrainingJobDefinition"]["DefinitionName"]
     value = objective_of(job, objective["MetricName"])
     if value is not None and job["TrainingJobStatus"] not in RUNNING:
         result["FinalHyperParameterTuningJobObjectiveMetric"] = {
