@@ -1,4 +1,4 @@
-"""Hyperparameter tuning jobs: Create/Describe/List/Stop, and their training jobs, really run.
+"""Hyperparameter tuning jobs: Create/Describe/List/Stop/Delete, their training jobs really run.
 
 A tuning job is a loop on its own thread (like a pipeline execution) that launches training
 jobs through the engine's own CreateTrainingJob (validated like a client's request), so they
@@ -387,6 +387,24 @@ def stop_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             ),
         )
     engine.stop_job(KIND, name)
+    return {}
+
+
+@action("DeleteHyperParameterTuningJob")
+def delete_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the tuning job's own record goes: its training jobs and artifacts stay, as AWS
+    documents. A tuning job still running cannot be deleted (stop it first)."""
+    name = params["HyperParameterTuningJobName"]
+    with engine.store.lock:
+        record = get_record(engine, name)
+        status = record["HyperParameterTuningJobStatus"]
+        if status in RUNNING:
+            raise ValidationError(
+                f"The request was rejected because the tuning job is in status {status}; "
+                "stop it first."
+            )
+        engine.store.delete(KIND, name)
+        engine.tags.set(record["HyperParameterTuningJobArn"], [])
     return {}
 
 

@@ -421,6 +421,12 @@ def test_stop_stops_the_running_training_jobs(aws, bucket, data) -> None:
     assert "HyperParameterTuningEndTime" in described
     with pytest.raises(ClientError, match="status Stopped"):
         sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    # Delete takes the tuning job's record only: its training jobs stay.
+    sagemaker.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    with pytest.raises(ClientError, match="can't find a tuning job"):
+        sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    for summary in summaries:
+        sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
 
 
 @pytest.mark.parametrize(
