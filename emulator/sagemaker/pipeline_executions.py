@@ -9,6 +9,7 @@ the same validation, jobs and registry as direct API calls:
 | --------------- | -------------------------------------------------- | --------------- |
 | Processing      | CreateProcessingJob, then wait for it               | ProcessingJob   |
 | Training        | CreateTrainingJob, then wait for it                 | TrainingJob     |
+| Tuning          | CreateHyperParameterTuningJob, then wait for it     | TuningJob       |
 | Model           | CreateModel                                         | Model           |
 | RegisterModel   | CreateModelPackage                                  | RegisterModel   |
 | Condition       | evaluates its conditions, then runs one branch      | Condition       |
@@ -64,7 +65,21 @@ JOB_STEPS = {
         "TrainingJobStatus",
         "TrainingJob",
     ),
+    "Tuning": (
+        "CreateHyperParameterTuningJob",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJob",
+        "HyperParameterTuningJobStatus",
+        "TuningJob",
+    ),
 }
+STOP_ACTIONS = {
+    "Processing": "StopProcessingJob",
+    "Training": "StopTrainingJob",
+    "Tuning": "StopHyperParameterTuningJob",
+}
+# Tuning job names are at most 32 characters (the service model's pattern).
+NAME_LIMITS = {"Tuning": 32}
 SUPPORTED_STEPS = {*JOB_STEPS, "Model", "RegisterModel", "Condition", "Fail"}
 POLL_SECONDS = 0.2
 MAX_PARALLEL_STEPS = 4
@@ -263,12 +278,18 @@ class ExecutionRun:
 
         self.engine.store.update(KIND, self.arn, change)
 
-    def resource_name(self, step: str) -> str:
-        """``pipelines-<execution id>-<step>-<random>``, as the service names step resources."""
+    def resource_name(self, step: str, limit: int = 63) -> str:
+        """``pipelines-<execution id>-<step>-<random>``, as the service names step resources;
+        within ``limit`` characters, ``<execution id>-<step>-<random>`` where that is short."""
         # ASCII only: job and model names must match [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
         cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in step.lower())
         cleaned = cleaned.strip("-")
-        return f"pipelines-{self.execution_id}-{cleaned}"[:52] + "-" + secrets.token_hex(4)
+        stem = (
+            f"pipelines-{self.execution_id}-{cleaned}"
+            if limit >= 63
+            else (f"{self.execution_id}-{cleaned}")
+        )
+        return stem[: limit - 9].rstrip("-") + "-" + secrets.token_hex(4)
 
     # the steps themselves
     def run_step(self, step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -343,7 +364,7 @@ class ExecutionRun:
 
     def run_job(self, name: str, kind: str, arguments: dict[str, Any]) -> None:
         create, name_field, describe_kind, status_field, metadata_key = JOB_STEPS[kind]
-        job_name = self.resource_name(name)
+        job_name = self.resource_name(name, NAME_LIMITS.get(kind, 63))
         response = call(self.engine, create, {**arguments, name_field: job_name})
         arn = next(iter(response.values()))
         self.record_step(name, Metadata={metadata_key: {"Arn": arn}})
@@ -355,13 +376,18 @@ class ExecutionRun:
                 if job[status_field] not in {"InProgress", "Stopping"}:
                     break
                 if self.stopped.is_set():
-                    stop_action = "StopProcessingJob" if kind == "Processing" else "StopTrainingJob"
                     with contextlib.suppress(StepFailure):  # it may have ended meanwhile
-                        call(self.engine, stop_action, {name_field: job_name})
+                        call(self.engine, STOP_ACTIONS[kind], {name_field: job_name})
                 time.sleep(POLL_SECONDS)
         finally:
             with self.lock:
                 self.running_jobs.pop(name, None)
+        if kind == "Tuning":
+            # A TuningStep's properties: the Describe response, and its best training jobs
+            # (TrainingJobSummaries[0] is the best), as get_top_model_s3_uri reads them.
+            from emulator.sagemaker import tuning_jobs
+
+            job = tuning_jobs.step_properties(self.engine, job_name)
         self.properties[name] = job
         status = job[status_field]
         if status == "Stopped" and self.stopped.is_set():

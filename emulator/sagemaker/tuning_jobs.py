@@ -753,6 +753,28 @@ class TuningRun:
                 self.request_stop(launched["name"])
 
 
+# How many of a tuning job's best training jobs a pipeline's TuningStep exposes.
+STEP_TOP_JOBS = 50
+
+
+def step_properties(engine: Engine, name: str) -> dict[str, Any]:
+    """What a pipeline's TuningStep exposes: the Describe response and TrainingJobSummaries,
+    the best first (as ``TuningStep.get_top_model_s3_uri`` reads ``[0]``), up to 50."""
+    record = public(engine.store.snapshot(KIND, name))
+    summaries = training_summaries(engine, engine.store.snapshot(KIND, name))
+    maximize = tuning_metric(record)["Type"] == "Maximize"
+    scored = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+    scored.sort(
+        key=lambda s: (
+            -s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+            if maximize
+            else s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+            s["CreationTime"],
+        )
+    )
+    return {**record, "TrainingJobSummaries": scored[:STEP_TOP_JOBS]}
+
+
 def recovered(engine: Engine, name: str) -> None:
     """After a restart: the counters and best job from the training jobs as recovery left them."""
     refresh(engine, name)

@@ -585,3 +585,62 @@ def test_a_target_objective_value_ends_the_search(aws, bucket, data) -> None:
     assert described["TuningJobCompletionDetails"] == {
         "NumberOfTrainingJobsObjectiveNotImproving": 0
     }
+
+
+def test_a_pipeline_tuning_step_runs_its_tuning_job_and_exposes_the_best_jobs(
+    aws, bucket, data
+) -> None:
+    """A native pipeline's TuningStep: its properties are DescribeHyperParameterTuningJob's and
+    TrainingJobSummaries, best first, which TuningStep.get_top_model_s3_uri reads at [0]."""
+    from tests.emulator.test_pipelines import create_raw, start, steps_of, wait_execution
+
+    ranges = {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["fine", "good"]}]}
+    tune_step = {
+        "Name": "Tune",
+        "Type": "Tuning",
+        "Arguments": {
+            "HyperParameterTuningJobConfig": config(
+                "Grid", ranges, ("Minimize", "loss"), limits={"MaxParallelTrainingJobs": 2}
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    }
+    best_name = {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"}
+    gate = {
+        "Name": "Gate",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "Equals",
+                    "LeftValue": {"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"},
+                    "RightValue": best_name,
+                },
+                {
+                    "Type": "LessThanOrEqualTo",
+                    "LeftValue": {
+                        "Get": "Steps.Tune.TrainingJobSummaries[0]"
+                        ".FinalHyperParameterTuningJobObjectiveMetric.Value"
+                    },
+                    "RightValue": {
+                        "Get": "Steps.Tune.TrainingJobSummaries[1]"
+                        ".FinalHyperParameterTuningJobObjectiveMetric.Value"
+                    },
+                },
+            ],
+            "IfSteps": [],
+            "ElseSteps": [],
+        },
+    }
+    body = {"Version": "2020-12-01", "Parameters": [], "Steps": [tune_step, gate]}
+    arn = start(aws, create_raw(aws, body))
+    described = wait_execution(aws, arn)
+    assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
+    steps = steps_of(aws, arn)
+    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "True"
+    tuning_name = steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
+    assert len(tuning_name) <= 32
+    tuning = aws("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=tuning_name
+    )
+    assert tuning["BestTrainingJob"]["TunedHyperParameters"] == {"quality": "good"}
