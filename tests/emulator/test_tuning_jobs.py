@@ -644,3 +644,36 @@ def test_a_pipeline_tuning_step_runs_its_tuning_job_and_exposes_the_best_jobs(
         HyperParameterTuningJobName=tuning_name
     )
     assert tuning["BestTrainingJob"]["TunedHyperParameters"] == {"quality": "good"}
+
+
+def test_best_objective_not_improving_ends_the_search(aws, bucket, data) -> None:
+    name = unique("plateau")
+    ranges = {
+        "CategoricalParameterRanges": [
+            {"Name": "quality", "Values": ["good", "fine", "bad"]},
+            {"Name": "x", "Values": ["0", "0.1"]},
+        ],
+    }
+    criteria = {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
+    described = tune(
+        aws,
+        {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": config(
+                "Grid", ranges, ("Minimize", "loss"), TuningJobCompletionCriteria=criteria
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    # loss = x + offset + 1/5: good/0 (0.2) is the best; the next three (0.3, 0.25, 0.35) do
+    # not improve on it, and the search ends before the bad ones.
+    tuned = [
+        (s["TunedHyperParameters"]["quality"], s["TunedHyperParameters"]["x"])
+        for s in by_creation(training_jobs(aws, name))
+    ]
+    assert tuned == [("good", "0"), ("good", "0.1"), ("fine", "0"), ("fine", "0.1")]
+    assert described["TuningJobCompletionDetails"] == {
+        "NumberOfTrainingJobsObjectiveNotImproving": 3
+    }
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"quality": "good", "x": "0"}
