@@ -59,6 +59,7 @@ class JobStep:
     kind: str  # the store's kind, whose record is the Describe* response
     status_field: str  # "ProcessingJobStatus"
     metadata_key: str  # PipelineExecutionStepMetadata's member: {"Arn": ...}
+    name_limit: int = 63  # the service model's length limit of the job's name
 
 
 JOB_STEPS = {
@@ -85,6 +86,15 @@ JOB_STEPS = {
         "TransformJob",
         "TransformJobStatus",
         "TransformJob",
+    ),
+    "Tuning": JobStep(
+        "CreateHyperParameterTuningJob",
+        "StopHyperParameterTuningJob",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJob",
+        "HyperParameterTuningJobStatus",
+        "TuningJob",
+        name_limit=32,
     ),
 }
 SUPPORTED_STEPS = {*JOB_STEPS, "Model", "RegisterModel", "Condition", "Fail"}
@@ -273,12 +283,19 @@ class ExecutionRun:
 
         self.engine.store.update(KIND, self.arn, change)
 
-    def resource_name(self, step: str) -> str:
-        """``pipelines-<execution id>-<step>-<random>``, as the service names step resources."""
+    def resource_name(self, step: str, limit: int = 63) -> str:
+        """``pipelines-<execution id>-<step>-<random>``, as the service names step resources;
+        within ``limit`` characters, ``<execution id>-<step>-<random>`` where that is short
+        (tuning job names: 32)."""
         # ASCII only: job and model names must match [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
         cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in step.lower())
         cleaned = cleaned.strip("-")
-        return f"pipelines-{self.execution_id}-{cleaned}"[:52] + "-" + secrets.token_hex(4)
+        stem = (
+            f"pipelines-{self.execution_id}-{cleaned}"
+            if limit >= 63
+            else (f"{self.execution_id}-{cleaned}")
+        )
+        return stem[: limit - 9].rstrip("-") + "-" + secrets.token_hex(4)
 
     # the steps themselves
     def run_step(self, step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -358,7 +375,7 @@ class ExecutionRun:
         (``Steps.<name>.TransformOutput.S3OutputPath``, ``...ModelArtifacts...``)."""
         spec = JOB_STEPS[kind]
         # The service names a step's job itself (the SDK leaves the name out of Arguments).
-        job_name = self.resource_name(name)
+        job_name = self.resource_name(name, spec.name_limit)
         # Tagged with the execution, as SageMaker tags a step's job: lineage finds it by that.
         tags = [*arguments.get("Tags", []), lineage.pipeline_execution_tag(self.arn)]
         request = {**arguments, spec.name_field: job_name, "Tags": tags}
@@ -377,6 +394,12 @@ class ExecutionRun:
         self.properties[name] = call(
             self.engine, f"Describe{spec.kind}", {spec.name_field: job_name}
         )
+        if kind == "Tuning":
+            # A TuningStep's properties also hold its best training jobs
+            # (TrainingJobSummaries[0] is the best), as get_top_model_s3_uri reads them.
+            from emulator.sagemaker import tuning_jobs
+
+            self.properties[name] = tuning_jobs.step_properties(self.engine, job_name)
         status = job[spec.status_field]
         if status == "Stopped" and self.stopped.is_set():
             raise ExecutionStopped()

@@ -1,4 +1,4 @@
-"""Hyperparameter tuning jobs: Create/Describe/List/Stop, and their training jobs, really run.
+"""Hyperparameter tuning jobs: Create/Describe/List/Stop/Delete, their training jobs really run.
 
 A tuning job is a loop on its own thread (like a pipeline execution) that launches training
 jobs through the engine's own CreateTrainingJob (validated like a client's request), so they
@@ -390,6 +390,24 @@ def stop_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@action("DeleteHyperParameterTuningJob")
+def delete_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the tuning job's own record goes: its training jobs and artifacts stay, as AWS
+    documents. A tuning job still running cannot be deleted (stop it first)."""
+    name = params["HyperParameterTuningJobName"]
+    with engine.store.lock:
+        record = get_record(engine, name)
+        status = record["HyperParameterTuningJobStatus"]
+        if status in RUNNING:
+            raise ValidationError(
+                f"The request was rejected because the tuning job is in status {status}; "
+                "stop it first."
+            )
+        engine.store.delete(KIND, name)
+        engine.tags.set(record["HyperParameterTuningJobArn"], [])
+    return {}
+
+
 # --- summaries and counters ----------------------------------------------------------------------
 def objective_of(job: dict[str, Any], metric: str) -> float | None:
     for item in job.get("FinalMetricDataList", []):
@@ -427,6 +445,8 @@ def summary(record: dict[str, Any], launched: dict[str, Any], job: dict[str, Any
     for key in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
         if job.get(key):
             result[key] = job[key]
+    if record["TrainingJobDefinition"].get("DefinitionName"):
+        result["TrainingJobDefinitionName"] = record["TrainingJobDefinition"]["DefinitionName"]
     value = objective_of(job, objective["MetricName"])
     if value is not None and job["TrainingJobStatus"] not in RUNNING:
         result["FinalHyperParameterTuningJobObjectiveMetric"] = {
@@ -708,18 +728,20 @@ class TuningRun:
         refresh(self.engine, self.name, **fields)
 
     def run_guarded(self) -> None:
-        """Whatever happens, the tuning job ends in a final status (and its jobs stop)."""
+        """Whatever happens, the tuning job ends in a final status (and its jobs stop). When the
+        emulator shuts down it stays as it is: the next start's recovery settles it."""
         try:
             self.run()
-        except TuningFailure as failure:
+        except Exception as exc:
             if self.engine.shutting_down.is_set():
                 return
+            if isinstance(exc, TuningFailure):
+                reason = str(exc)
+            else:  # the emulator's own fault: report it, keep serving
+                jobs.log.exception("tuning job %s crashed", self.name)
+                reason = f"InternalServerError: emulator error: {exc}"
             self.stop_all()
-            self.end("Failed", str(failure)[:1024])
-        except Exception as exc:  # the emulator's own fault: report it, keep serving
-            jobs.log.exception("tuning job %s crashed", self.name)
-            self.stop_all()
-            self.end("Failed", f"InternalServerError: emulator error: {exc}"[:1024])
+            self.end("Failed", reason[:1024])
         finally:
             self.engine.unregister_stopper(KIND, self.name)
 
@@ -729,6 +751,28 @@ class TuningRun:
             job = self.engine.store.find(TRAINING, launched["name"])
             if job is not None and job["TrainingJobStatus"] == "InProgress":
                 self.request_stop(launched["name"])
+
+
+# How many of a tuning job's best training jobs a pipeline's TuningStep exposes.
+STEP_TOP_JOBS = 50
+
+
+def step_properties(engine: Engine, name: str) -> dict[str, Any]:
+    """What a pipeline's TuningStep exposes: the Describe response and TrainingJobSummaries,
+    the best first (as ``TuningStep.get_top_model_s3_uri`` reads ``[0]``), up to 50."""
+    record = public(engine.store.snapshot(KIND, name))
+    summaries = training_summaries(engine, engine.store.snapshot(KIND, name))
+    maximize = tuning_metric(record)["Type"] == "Maximize"
+    scored = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+    scored.sort(
+        key=lambda s: (
+            -s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+            if maximize
+            else s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+            s["CreationTime"],
+        )
+    )
+    return {**record, "TrainingJobSummaries": scored[:STEP_TOP_JOBS]}
 
 
 def recovered(engine: Engine, name: str) -> None:

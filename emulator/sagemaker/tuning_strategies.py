@@ -13,8 +13,9 @@ Ranges (``ParameterRanges``) and their scaling, as SageMaker documents them:
 Strategies (``Strategy``):
 
 - ``Random``: independent draws, seeded by ``RandomSeed``.
-- ``Grid``: every combination of categorical values and integers of integer ranges, in the
-  order the ranges are given; as many training jobs as combinations.
+- ``Grid``: every combination of categorical values and integers of integer ranges (integer
+  ranges first, then categorical ones, each kind in the order given; the last varies fastest);
+  as many training jobs as combinations.
 - ``Bayesian``: Optuna's TPE sampler (ask-and-tell: a training job is a trial, its final
   objective the trial's value; failed jobs are failed trials; running jobs are "liars" so
   parallel jobs spread out). SageMaker's own Bayesian optimisation is a Gaussian-process model

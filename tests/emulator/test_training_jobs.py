@@ -3,10 +3,12 @@ evaluate.py as a processing job; hyperparameter checks; the provider's operators
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import tarfile
+import time
 import uuid
 from pathlib import Path
 
@@ -511,3 +513,38 @@ def test_sdk3_reads_a_completed_training_job(aws, emulator, trained_model) -> No
     assert training_job.output_data_config.kms_key_id == ""
     assert training_job.stopping_condition.max_runtime_in_seconds == 600
     assert training_job.model_artifacts.s3_model_artifacts == trained_model.model_data_url
+
+
+def test_a_stopped_job_keeps_the_model_its_algorithm_saved_and_its_metrics(
+    aws, bucket, data_prefix, emulator
+) -> None:
+    """SIGTERM's grace, as SageMaker gives it: the built-in algorithm with
+    save_model_on_termination keeps the last round's model, which the stopped job uploads."""
+    name = f"stopped-{uuid.uuid4().hex[:8]}"
+    hyperparameters = {
+        **SEED_HYPERPARAMETERS,
+        "num_round": "100000",
+        "eta": "0.01",
+        "save_model_on_termination": "true",
+    }
+    sagemaker = aws("sagemaker")
+    sagemaker.create_training_job(**training_request(name, bucket, data_prefix, hyperparameters))
+    log_file = emulator.engine.local_path("jobs", "training", name, "job.log")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log_file.exists() and "\n[3]\t" in log_file.read_text(errors="replace"):
+            break
+        time.sleep(0.1)
+    sagemaker.stop_training_job(TrainingJobName=name)
+    job = wait_for(
+        lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus"
+    )
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert {m["MetricName"] for m in job["FinalMetricDataList"]} == {
+        "train:logloss",
+        "validation:logloss",
+    }
+    key = job["ModelArtifacts"]["S3ModelArtifacts"].split("/", 3)[3]
+    body = aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        assert archive.getnames() == ["xgboost-model"]

@@ -281,7 +281,7 @@ def test_bayesian_search_in_script_mode(aws, bucket, data) -> None:
                 "Bayesian",
                 ranges,
                 ("Minimize", "validation:logloss"),
-                limits={"MaxNumberOfTrainingJobs": 3},
+                limits={"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
                 RandomSeed=3,
             ),
             "TrainingJobDefinition": definition(bucket, data, static, TRAIN_METRICS),
@@ -421,6 +421,12 @@ def test_stop_stops_the_running_training_jobs(aws, bucket, data) -> None:
     assert "HyperParameterTuningEndTime" in described
     with pytest.raises(ClientError, match="status Stopped"):
         sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    # Delete takes the tuning job's record only: its training jobs stay.
+    sagemaker.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    with pytest.raises(ClientError, match="can't find a tuning job"):
+        sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    for summary in summaries:
+        sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
 
 
 @pytest.mark.parametrize(
@@ -533,3 +539,141 @@ def test_a_restart_settles_a_tuning_job_that_was_running(tmp_path: Path) -> None
     assert record["TrainingJobStatusCounters"]["NonRetryableError"] == 1
     assert record["TrainingJobStatusCounters"]["InProgress"] == 0
     assert record["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 1}
+
+
+def test_a_tuning_job_whose_jobs_all_fail_fails_naming_the_first_reason(aws, bucket, data) -> None:
+    name = unique("failing")
+    described = tune(
+        aws,
+        {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": config(
+                "Grid",
+                {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["unknown"]}]},
+                ("Minimize", "loss"),
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("No training job succeeded after 1 attempts")
+    assert "KeyError: 'unknown'" in described["FailureReason"]
+    assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 1
+    assert described["ObjectiveStatusCounters"]["Failed"] == 1
+    assert "BestTrainingJob" not in described
+
+
+def test_a_target_objective_value_ends_the_search(aws, bucket, data) -> None:
+    name = unique("target")
+    described = tune(
+        aws,
+        {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": config(
+                "Random",
+                {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
+                ("Minimize", "loss"),
+                limits={"MaxNumberOfTrainingJobs": 4},
+                # Every job ends at x + 1/5 <= 1.2: the first one reaches the target.
+                TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 1.5},
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"]["Completed"] == 1
+    assert described["TuningJobCompletionDetails"] == {
+        "NumberOfTrainingJobsObjectiveNotImproving": 0
+    }
+
+
+def test_a_pipeline_tuning_step_runs_its_tuning_job_and_exposes_the_best_jobs(
+    aws, bucket, data
+) -> None:
+    """A native pipeline's TuningStep: its properties are DescribeHyperParameterTuningJob's and
+    TrainingJobSummaries, best first, which TuningStep.get_top_model_s3_uri reads at [0]."""
+    from tests.emulator.test_pipelines import create_raw, start, steps_of, wait_execution
+
+    ranges = {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["fine", "good"]}]}
+    tune_step = {
+        "Name": "Tune",
+        "Type": "Tuning",
+        "Arguments": {
+            "HyperParameterTuningJobConfig": config(
+                "Grid", ranges, ("Minimize", "loss"), limits={"MaxParallelTrainingJobs": 2}
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    }
+    best_name = {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"}
+    gate = {
+        "Name": "Gate",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "Equals",
+                    "LeftValue": {"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"},
+                    "RightValue": best_name,
+                },
+                {
+                    "Type": "LessThanOrEqualTo",
+                    "LeftValue": {
+                        "Get": "Steps.Tune.TrainingJobSummaries[0]"
+                        ".FinalHyperParameterTuningJobObjectiveMetric.Value"
+                    },
+                    "RightValue": {
+                        "Get": "Steps.Tune.TrainingJobSummaries[1]"
+                        ".FinalHyperParameterTuningJobObjectiveMetric.Value"
+                    },
+                },
+            ],
+            "IfSteps": [],
+            "ElseSteps": [],
+        },
+    }
+    body = {"Version": "2020-12-01", "Parameters": [], "Steps": [tune_step, gate]}
+    arn = start(aws, create_raw(aws, body))
+    described = wait_execution(aws, arn)
+    assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
+    steps = steps_of(aws, arn)
+    assert steps["Gate"]["Metadata"]["Condition"]["Outcome"] == "True"
+    tuning_name = steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
+    assert len(tuning_name) <= 32
+    tuning = aws("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=tuning_name
+    )
+    assert tuning["BestTrainingJob"]["TunedHyperParameters"] == {"quality": "good"}
+
+
+def test_best_objective_not_improving_ends_the_search(aws, bucket, data) -> None:
+    name = unique("plateau")
+    ranges = {
+        "CategoricalParameterRanges": [
+            {"Name": "quality", "Values": ["good", "fine", "bad"]},
+            {"Name": "x", "Values": ["0", "0.1"]},
+        ],
+    }
+    criteria = {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
+    described = tune(
+        aws,
+        {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": config(
+                "Grid", ranges, ("Minimize", "loss"), TuningJobCompletionCriteria=criteria
+            ),
+            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
+        },
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    # loss = x + offset + 1/5: good/0 (0.2) is the best; the next three (0.3, 0.25, 0.35) do
+    # not improve on it, and the search ends before the bad ones.
+    tuned = [
+        (s["TunedHyperParameters"]["quality"], s["TunedHyperParameters"]["x"])
+        for s in by_creation(training_jobs(aws, name))
+    ]
+    assert tuned == [("good", "0"), ("good", "0.1"), ("fine", "0"), ("fine", "0.1")]
+    assert described["TuningJobCompletionDetails"] == {
+        "NumberOfTrainingJobsObjectiveNotImproving": 3
+    }
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"quality": "good", "x": "0"}
