@@ -1021,8 +1021,8 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
 
     The execution's display name derives from (dag, run, task). An Executing one is waited for,
     a Succeeded one is reused, a Failed/Stopped one gets a new attempt (``-a2``, ...), as the
-    job operators do. ``build_params(context)`` gives the PipelineParameters. A waited-for
-    execution that ends Stopped or Failed fails the task (the hook's wait passes Stopped).
+    job operators do. A waited-for execution that ends Stopped or Failed fails the task (the
+    hook's wait passes Stopped).
     ``pipeline_params`` is the provider's templated field (in the DAG: the run's planned
     PipelineParameters); ``check_interval`` is templated as well.
     """
