@@ -411,11 +411,12 @@ class PlannedRequest:
     log: Any
     _planned: dict[str, Any] | None = None
 
-    def planned_request(self) -> dict[str, Any]:
+    def planned_request(self, upload: bool = True) -> dict[str, Any]:
+        """The planned request without its uploads, which run first when ``upload``."""
         if self._planned is None:
             planned = copy.deepcopy(self.config or {})
             operations = planned.pop("S3Operations", None)
-            if operations:
+            if operations and upload:
                 uploads = operations.get("S3Upload", [])
                 self.log.info(
                     "Uploading %s before building the request.",
@@ -481,8 +482,8 @@ class AttachOrCreateJob(PlannedRequest):
     # tab shows the very request this task sent.
     overwrite_rtif_after_execution: ClassVar[bool] = True
 
-    def build(self, context: Any, name: str) -> dict[str, Any]:
-        return self.build_config(self.planned_request(), context, name)
+    def build(self, context: Any, name: str, upload: bool = True) -> dict[str, Any]:
+        return self.build_config(self.planned_request(upload), context, name)
 
     def describe_job(self, name: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -601,7 +602,9 @@ class AttachOrCreateJob(PlannedRequest):
         """Resumed from the trigger: whatever the event says, the job's description decides."""
         event = validate_execute_complete_event(event)
         name = event["job_name"]
-        self.config = self.build(context, name)  # a resumed task is a new instance
+        # A resumed task is a new instance: the request again, for the Rendered Template tab;
+        # the script is not uploaded again, the job has run.
+        self.config = self.build(context, name, upload=False)
         description = self.describe_job(name)
         status = description[self.kind.status_key]
         if status in IN_PROGRESS:  # the trigger gave up (timeout) or lost the job's track
@@ -1021,8 +1024,8 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
 
     The execution's display name derives from (dag, run, task). An Executing one is waited for,
     a Succeeded one is reused, a Failed/Stopped one gets a new attempt (``-a2``, ...), as the
-    job operators do. ``build_params(context)`` gives the PipelineParameters. A waited-for
-    execution that ends Stopped or Failed fails the task (the hook's wait passes Stopped).
+    job operators do. A waited-for execution that ends Stopped or Failed fails the task (the
+    hook's wait passes Stopped).
     ``pipeline_params`` is the provider's templated field (in the DAG: the run's planned
     PipelineParameters); ``check_interval`` is templated as well.
     """

@@ -158,3 +158,13 @@ def test_later_requests_read_the_training_attempt_that_completed(plan: dict) -> 
     # the plan itself is left as it was: a retry binds again from the same plan
     planned_model = requests["create_model"]["PrimaryContainer"]["ModelDataUrl"]
     assert planned_model.endswith("/output/model.tar.gz") and "train-a2" not in planned_model
+
+
+def test_a_run_that_failed_before_its_plan_fails_its_summary_naming_the_task() -> None:
+    class UnplannedTaskInstance(FakeTaskInstance):
+        def xcom_pull(self, task_ids: str, key: str = "return_value") -> None:
+            return None  # prepare_run did not succeed: no plan, so no prefix to write under
+
+    ti = UnplannedTaskInstance({"run-1": {"check_conf": "success", "prepare_run": "failed"}})
+    with pytest.raises(AirflowFailException, match="failed before it was planned: prepare_run"):
+        tasks.summarize(ti=ti, run_id="run-1")
