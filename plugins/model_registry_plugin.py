@@ -9,7 +9,6 @@ resolves them against its base URL, so a base_url path still works.
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
-
 from model_registry.app import MOUNT, create_app
 
 

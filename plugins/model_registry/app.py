@@ -38,6 +38,8 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
+# report.html has no script and only its own charts; the policy keeps it so whatever a run wrote.
+REPORT_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
 RegistryFactory = Callable[[], reg.Registry]
 
 
@@ -267,10 +269,7 @@ def create_app(registry_factory: RegistryFactory = default_registry) -> FastAPI:
         except reg.NotFound as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        # report.html has no script; the policy keeps it that way whatever the run wrote.
-        headers = {
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-        }
+        headers = {"Content-Security-Policy": REPORT_POLICY}
         return Response(content, media_type=media_type, headers=headers)
 
     return app
