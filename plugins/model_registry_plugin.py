@@ -26,6 +26,8 @@ class ModelRegistryPlugin(AirflowPlugin):
         {
             "name": "Model report",
             "href": f"{MOUNT.lstrip('/')}/runs/{{DAG_ID}}/{{RUN_ID}}",
+            # the UI adds a tab to each DAG run only for a view with a url_route
+            "url_route": "model-report",
             "destination": "dag_run",
         },
     ]
