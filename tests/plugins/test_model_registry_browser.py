@@ -93,10 +93,12 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the API server exited:\n{log.read_text()[-4000:]}")
-        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                if answer.status == 200:
-                    return
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+            urllib.request.urlopen(url, timeout=5) as answer,
+        ):
+            if answer.status == 200:
+                return
         time.sleep(1)
     raise AssertionError(f"the API server did not answer in {timeout}s:\n{log.read_text()[-4000:]}")
 
@@ -149,9 +151,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail(f"{CHROMIUM} is missing: `make system-tools` installs Debian's chromium")
     state_dir = tmp_path_factory.mktemp("registry-browser")
     summaries = two_runs(state_dir)
-    with EmulatorProcess(state_dir / "emulator", log_path=state_dir / "emulator.log") as emulator:
-        with api_server(state_dir, emulator.url) as base_url:
-            yield Stack(base_url=base_url, emulator_url=emulator.url, summaries=summaries)
+    emulator = EmulatorProcess(state_dir / "emulator", log_path=state_dir / "emulator.log")
+    with emulator, api_server(state_dir, emulator.url) as base_url:
+        yield Stack(base_url=base_url, emulator_url=emulator.url, summaries=summaries)
 
 
 @pytest.fixture(scope="module")
