@@ -227,7 +227,8 @@ def test_page_lists_two_versions_made_by_two_runs_with_their_metrics(
     expect(first).to_contain_text(stack.summaries[0]["endpoint"])
     expect(second.locator(".status")).to_have_text("PendingManualApproval")
     expect(second.locator(".champion")).to_have_count(0)
-    image = page.screenshot(full_page=True)
+    # the UI's navigation and the page's content (it ends well above the window's bottom)
+    image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 420})
     assert image.startswith(b"\x89PNG")
     if os.environ.get("MODEL_REGISTRY_SCREENSHOT"):
         Path(os.environ["MODEL_REGISTRY_SCREENSHOT"]).write_bytes(image)
@@ -293,7 +294,7 @@ def test_run_view_shows_the_runs_summary_and_opens_its_report(page: Any, stack: 
     run = urllib.request.quote(summary["run_id"], safe="")
     # the plugin's tab on the DAG run's page (external view, destination dag_run)
     page.goto(f"{stack.base_url}/dags/{DAG_ID}/runs/{run}")
-    page.get_by_role("tab", name="Model report").click()
+    page.get_by_role("link", name="Model report").click()
     page.wait_for_url(lambda url: url.endswith("/plugin/model-report"))
     frame = page.frame_locator("iframe[title='Model report']")
     expect(frame.locator(".decision")).to_have_text("registered")
