@@ -26,6 +26,7 @@ from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from airflow.configuration import conf
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -79,7 +80,12 @@ def same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    if urlsplit(origin).netloc != request.headers.get("host", ""):
+    # This server as the browser reached it, or as [api] base_url names it (behind a proxy).
+    own = {
+        request.headers.get("host", ""),
+        urlsplit(conf.get("api", "base_url", fallback="")).netloc,
+    }
+    if urlsplit(origin).netloc not in own - {""}:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-origin request refused")
 
 
