@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,12 +46,23 @@ REPORT_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
 RegistryFactory = Callable[[], reg.Registry]
 
 
+# Building two boto3 clients costs about a second of CPU (their service models): a location's
+# clients are kept this long, so a changed connection or Variable takes effect within it,
+# without restarting the API server.
+CLIENTS_TTL_SECONDS = 300.0
+_clients: dict[reg.Location, tuple[float, tuple[Any, Any]]] = {}
+_clients_lock = threading.Lock()
+
+
 def default_registry() -> reg.Registry:
-    """A registry on the DAG's own AWS connection, read afresh on each request (a changed
-    connection or Variable takes effect without restarting the API server)."""
+    """A registry on the DAG's own AWS connection and settings."""
     location = reg.location_from_settings()
-    sagemaker, s3 = reg.clients_from_connection(location)
-    return reg.Registry(sagemaker, s3, location)
+    with _clients_lock:
+        made, clients = _clients.get(location, (0.0, None))
+        if clients is None or time.monotonic() - made > CLIENTS_TTL_SECONDS:
+            clients = reg.clients_from_connection(location)
+            _clients[location] = (time.monotonic(), clients)
+    return reg.Registry(*clients, location)
 
 
 class ApprovalBody(BaseModel):
@@ -62,8 +75,20 @@ def may_access(request: Request, user: BaseUser, method: str, dag_id: str | None
 
     With a dag_id this is Airflow's own ``requires_access_dag`` check. A version with no
     dag_id (registered outside the DAG) belongs to no DAG: it needs that access on every DAG,
-    which is what the auth managers read from DagDetails without an id.
+    which is what the auth managers read from DagDetails without an id. The answer is kept
+    for the request: a page of many versions of one DAG asks once.
     """
+    answers: dict[tuple[str, str | None], bool] | None = getattr(
+        request.state, "model_registry_access", None
+    )
+    if answers is None:
+        answers = request.state.model_registry_access = {}
+    if (method, dag_id) not in answers:
+        answers[method, dag_id] = ask_auth_manager(request, user, method, dag_id)
+    return answers[method, dag_id]
+
+
+def ask_auth_manager(request: Request, user: BaseUser, method: str, dag_id: str | None) -> bool:
     if dag_id:
         try:
             requires_access_dag(method, DagAccessEntity.RUN, param_dag_id=dag_id)(request, user)

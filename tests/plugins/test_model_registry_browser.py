@@ -158,8 +158,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Two cores shared with DAG runs and an API server: allow the page time to answer.
+    expect.set_options(timeout=30_000)
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         # Debian's chromium, never a browser build of Playwright's own; a fresh profile.
@@ -302,7 +304,11 @@ def test_run_view_shows_the_runs_summary_and_opens_its_report(page: Any, stack: 
     expect(frame.locator("body")).to_contain_text(f"{summary['accuracy']:.4f}")
     # report.html opens in place of the summary, with its charts
     frame.locator("a.report").click()
-    chart = frame.locator("img[src='feature_importance.png']")
-    expect(chart).to_be_visible()
-    assert chart.evaluate("image => image.naturalWidth") > 100
+    expect(frame.locator("img[src='feature_importance.png']")).to_be_visible()
     expect(frame.locator("body")).to_contain_text(summary["run_id"])
+    report = next(f for f in page.frames if f.url.endswith("/report/report.html"))
+    # every chart arrives through the plugin (the report's relative links) and decodes
+    report.wait_for_function(
+        "() => document.images.length === 5"
+        " && [...document.images].every(image => image.complete && image.naturalWidth > 100)"
+    )
