@@ -1,7 +1,9 @@
 """`make airflow`: the emulator plus `airflow standalone` with the project's DAGs, offline.
 
 Open http://127.0.0.1:8080, then trigger `adult_income_pipeline` (or
-`adult_income_native_pipeline`) with a conf from the trigger form. Ctrl-C stops both.
+`adult_income_native_pipeline`) with a conf from the trigger form. Ctrl-C stops both. The
+project's plugins/ is the plugins folder (tools/offline.py): Browse -> Model registry lists the
+versions the runs registered and approves or rejects them.
 
 The UI listens on 127.0.0.1 only and has no login there: a local development UI where everyone
 is admin. `make airflow HOST=0.0.0.0` serves it beyond this machine, and then the login is on
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         where = "http://127.0.0.1:8080" if is_loopback(args.host) else f"http://{args.host}:8080"
         login = "no login (loopback only)" if is_loopback(args.host) else "login on"
         print(f"emulator at {emulator.url}; Airflow UI at {where} ({login})", flush=True)
+        print(
+            f"model registry: {where}/plugin/model-registry (Browse -> Model registry)", flush=True
+        )
         try:
             return subprocess.call([*airflow, "standalone"], env=env)
         except KeyboardInterrupt:

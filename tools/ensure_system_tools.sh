@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the test suite uses when they are missing: docker-compose (only to
 # parse docker-compose.yaml with `docker-compose config`; no Docker engine is needed) and
-# Chromium (headless screenshots of the model report). Needs root and apt; elsewhere it says
-# what to install and the tests that need the tool fail with that message.
+# Chromium (headless screenshots of the model report, and the model-registry page's browser
+# tests through Playwright). Needs root and apt; elsewhere it says what to install and the tests
+# that need the tool fail with that message.
 set -uo pipefail
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
