@@ -20,7 +20,9 @@ trained on), the champion is scored on this same test set and evaluation.json ga
 ``champion``: its ARN, accuracy and ROC AUC. A champion trained on another feature schema
 cannot read this test set (the one-hot columns differ): it is then reported as not comparable,
 with the reason, rather than scored on columns that mean something else. An empty champion
-directory (the group has no approved version) gives ``"champion": null``.
+directory (the group has no approved version) gives ``"champion": null``. ``metrics.champion_floor``
+is the champion's accuracy minus ``--max-regression`` (0 without a comparable champion): the
+accuracy the challenger must reach, for a pipeline condition that cannot subtract.
 """
 
 import argparse
@@ -346,6 +348,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         help="the champion's model/model.tar.gz and code/inference.tar.gz (empty: no champion)",
     )
     parser.add_argument("--champion-arn", default="", help="the champion's model package ARN")
+    parser.add_argument(
+        "--max-regression",
+        type=float,
+        default=0.0,
+        help="how far below the champion's accuracy the challenger may fall (champion_floor)",
+    )
     return parser.parse_args(argv)
 
 
@@ -369,6 +377,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report = evaluate(booster, test, args.threshold)
     if args.champion_dir is not None:
         report["champion"] = champion
+        # The accuracy the challenger must reach against the champion, as a number a pipeline
+        # condition can compare with (it has no arithmetic): 0 without a comparable champion.
+        floor = 0.0
+        if champion is not None and champion["accuracy"] is not None:
+            floor = max(0.0, champion["accuracy"] - args.max_regression)
+        report["metrics"]["champion_floor"] = {"value": floor}
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w") as handle:
         json.dump(report, handle, indent=2)
