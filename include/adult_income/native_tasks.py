@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.adult_income import native_parameters, settings, tasks
+from include.adult_income import champion, native_parameters, settings, tasks
 
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
 START_TASK = "start_pipeline"
@@ -39,6 +39,9 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     for script in SCRIPTS:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
         s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
+    # What the champion inputs read by default, when the group has no approved version.
+    bucket, key = tasks.split_uri(f"{code_uri}/{champion.NO_CHAMPION_MARKER}")
+    s3.put_object(Bucket=bucket, Key=key, Body=champion.NO_CHAMPION_TEXT)
     images = tasks.resolve_images(config.region)
     pipeline_settings = native_pipeline.PipelineSettings(
         pipeline_name=PIPELINE_NAME,
@@ -73,13 +76,24 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     else:
         arn, change = current["PipelineArn"], "unchanged"
     print(f"pipeline {PIPELINE_NAME}: {change} ({arn})")
-    return {"pipeline_name": PIPELINE_NAME, "pipeline_arn": arn, "change": change}
+    return {
+        "pipeline_name": PIPELINE_NAME,
+        "pipeline_arn": arn,
+        "change": change,
+        "no_champion_uri": pipeline_settings.no_champion_uri,
+    }
 
 
 def execution_parameters(context: Any) -> dict[str, Any]:
-    """The execution's PipelineParameters from the DAG run's params (and its input partition)."""
+    """The execution's PipelineParameters from the DAG run's params, its input partition and
+    the group's current champion (measured against on the execution's test set)."""
+    config = settings.load()
     params = {key: context["params"][key] for key in context["params"]}
-    return native_parameters.execution_parameters(params, tasks.layout_for(context).input_uri)
+    marker = context["ti"].xcom_pull(task_ids=UPSERT_TASK)["no_champion_uri"]
+    inputs = champion.evaluate_inputs(tasks.current_champion(context, config), marker)
+    return native_parameters.execution_parameters(
+        params, tasks.layout_for(context, config).input_uri, inputs
+    )
 
 
 def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -104,6 +118,7 @@ def summarize(**context: Any) -> dict[str, Any]:
         "threshold": float(context["params"]["accuracy_threshold"]),
         "decision": "failed",
         "reason": None,
+        "champion": None,
         "model_package_arn": None,
         "model_name": None,
         "endpoint": None,
@@ -178,16 +193,22 @@ def execution_outcome(config: settings.Settings, execution_arn: str) -> dict[str
             tasks.s3_client(config).get_object(Bucket=bucket, Key=key)["Body"].read()
         )
         outcome["accuracy"] = evaluation["metrics"]["accuracy"]["value"]
+        outcome["champion"] = tasks.champion_summary(evaluation)
     gate = metadata.get("AccuracyGate", {}).get("Condition", {}).get("Outcome")
     registered = metadata.get("RegisterModel", {}).get("RegisterModel", {}).get("Arn")
     model_arn = metadata.get("CreateModel", {}).get("Model", {}).get("Arn")
     status = execution["PipelineExecutionStatus"]
     if status == "Succeeded" and registered:
         outcome.update(decision="registered", model_package_arn=registered)
-        outcome["reason"] = "accuracy >= threshold: the AccuracyGate took its if-branch"
+        outcome["reason"] = (
+            "accuracy >= threshold and >= the champion's floor: the AccuracyGate took its if-branch"
+        )
     elif status == "Succeeded" and gate == "False":  # the API's enum: "True" | "False"
         outcome.update(decision="rejected")
-        outcome["reason"] = "accuracy < threshold: the AccuracyGate took its else-branch"
+        outcome["reason"] = (
+            "accuracy < threshold or below the champion's floor (its accuracy on this test set "
+            "minus MaxRegression): the AccuracyGate took its else-branch"
+        )
     else:
         outcome["reason"] = f"execution {status}: {execution.get('FailureReason', '')}"
     if model_arn:

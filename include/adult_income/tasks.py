@@ -15,10 +15,11 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import gate, names, params, requests, settings
+from include.adult_income import champion, gate, names, params, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 REGISTER_TASK = "register_model_version"
+APPROVAL_TASK = "approve_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
 DEPLOY_GATE_TASK = "should_deploy"
@@ -151,11 +152,34 @@ def trained(context: Any) -> dict[str, Any]:
     return context["ti"].xcom_pull(task_ids="train")["Training"]
 
 
+def publish_no_champion_marker(config: settings.Settings, layout: requests.RunLayout) -> str:
+    """The object the champion inputs read when the group has no approved version."""
+    uri = f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}"
+    bucket, key = split_uri(uri)
+    s3_client(config).put_object(Bucket=bucket, Key=key, Body=champion.NO_CHAMPION_TEXT)
+    return uri
+
+
+def current_champion(context: Any, config: settings.Settings) -> champion.Champion | None:
+    """The group's newest Approved version that this run did not register itself."""
+    found = champion.newest_approved(
+        sagemaker_client(config),
+        context["params"]["model_package_group"],
+        dag_id=context["dag"].dag_id,
+        run_id=context["run_id"],
+    )
+    print(f"champion: {found.model_package_arn if found else 'none (no approved version)'}")
+    return found
+
+
 def evaluate_config(context: Any, job_name: str) -> dict[str, Any]:
     config = settings.load()
     params = context["params"]
     layout = layout_for(context, config)
     publish_scripts(config, layout, "evaluate.py")
+    inputs = champion.evaluate_inputs(
+        current_champion(context, config), publish_no_champion_marker(config, layout)
+    )
     return requests.evaluate_request(
         job_name=job_name,
         image_uri=prepared(context)["images"]["xgboost"],
@@ -164,6 +188,10 @@ def evaluate_config(context: Any, job_name: str) -> dict[str, Any]:
         model_artifact_uri=trained(context)["ModelArtifacts"]["S3ModelArtifacts"],
         instance_type=params["processing_instance_type"],
         instance_count=params["processing_instance_count"],
+        champion_model_uri=inputs["model"],
+        champion_code_uri=inputs["code"],
+        champion_arn=inputs["arn"],
+        max_regression=params["max_regression"],
     )
 
 
@@ -177,13 +205,34 @@ def read_evaluation(context: Any) -> dict[str, Any]:
 
 def accuracy_gate(**context: Any) -> list[str]:
     """BranchPythonOperator callable: register on pass, reject otherwise."""
-    decision = gate.decide(read_evaluation(context), float(context["params"]["accuracy_threshold"]))
+    evaluation = read_evaluation(context)
+    params = context["params"]
+    decision = gate.decide(
+        evaluation, float(params["accuracy_threshold"]), float(params["max_regression"])
+    )
     context["ti"].xcom_push(
         key="gate",
-        value={"passed": decision.passed, "accuracy": decision.accuracy, "reason": decision.reason},
+        value={
+            "passed": decision.passed,
+            "accuracy": decision.accuracy,
+            "roc_auc": evaluation.get("metrics", {}).get("roc_auc", {}).get("value"),
+            "reason": decision.reason,
+            "champion": champion_summary(evaluation),
+        },
     )
     print(f"accuracy gate: {decision.reason}")
     return [MODEL_TASK, REGISTER_TASK] if decision.passed else [REJECT_TASK]
+
+
+def champion_summary(evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    """summary.json's ``champion``: the champion as scored on this run's test set, or None."""
+    block = evaluation.get("champion")
+    if not isinstance(block, dict):
+        return None
+    summary = {key: block.get(key) for key in ("model_package_arn", "accuracy", "roc_auc")}
+    if block.get("reason"):
+        summary["not_compared"] = block["reason"]
+    return summary
 
 
 def gate_result(context: Any) -> dict[str, Any]:
@@ -212,7 +261,10 @@ def model_package_config(context: Any) -> dict[str, Any]:
         model_data_url=training["ModelArtifacts"]["S3ModelArtifacts"],
         code_uri=layout_for(context, config).inference_code_uri,
         evaluation_json_uri=f"{layout_for(context, config).evaluation_uri}/evaluation.json",
-        approval_status=params["model_approval_status"],
+        # A person decides (approval.py): registered pending whatever model_approval_status says.
+        approval_status=(
+            "PendingManualApproval" if params["human_approval"] else params["model_approval_status"]
+        ),
         metadata={
             "dag_id": context["dag"].dag_id,
             "run_id": context["run_id"],
@@ -387,6 +439,7 @@ def summarize(**context: Any) -> dict[str, Any]:
     package_arn = ti.xcom_pull(task_ids=REGISTER_TASK)
     deploy_requested = bool(ti.xcom_pull(task_ids=DEPLOY_GATE_TASK))
     smoke = ti.xcom_pull(task_ids=SMOKE_TASK) or {}
+    approval = ti.xcom_pull(task_ids=APPROVAL_TASK)
     if package_arn:
         decision = "registered"
     elif gate_value and not gate_value.get("passed"):
@@ -401,7 +454,10 @@ def summarize(**context: Any) -> dict[str, Any]:
         "threshold": float(context["params"]["accuracy_threshold"]),
         "decision": decision,
         "reason": gate_value.get("reason"),
+        "champion": gate_value.get("champion"),
         "model_package_arn": package_arn,
+        # A person's answer with human_approval (approval.py), else None.
+        "approval": approval,
         "model_name": model.get("ModelName"),
         "endpoint": smoke.get("endpoint_name"),
         "endpoint_config": smoke.get("endpoint_config_name"),
