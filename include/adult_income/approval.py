@@ -84,6 +84,9 @@ class ModelVersionApprovalOperator(ApprovalOperator):
     """Asks whether to approve the version the register task made, then records the answer in
     the model registry; see the module's docstring for what each answer does."""
 
+    # The connection comes from the run's plan, like every other AWS task's.
+    template_fields = (*ApprovalOperator.template_fields, "aws_conn_id")
+
     def __init__(
         self,
         *,

@@ -12,9 +12,9 @@ from typing import Any
 
 # What the evaluate job reads from its champion inputs when the group has no champion: SageMaker
 # refuses a ProcessingInput whose S3 prefix holds no object, and a pipeline definition cannot
-# leave an input out at run time, so both paths point them at this marker instead.
+# leave an input out at run time, so both paths point them at this marker (a file beside the
+# job scripts, uploaded with them) instead.
 NO_CHAMPION_MARKER = "no-champion.txt"
-NO_CHAMPION_TEXT = b"The model package group had no approved version when this run evaluated.\n"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""The Python callables of the native-pipeline DAG: upsert the SageMaker Pipeline definition,
-build an execution's parameters from the DAG's params, and summarise the execution.
+"""The Python callables of the native-pipeline DAG: plan the run (settings from Airflow
+Variables, images, layout, the execution's parameters from the DAG's params: once, as the
+main DAG's prepare_run does), upsert the SageMaker Pipeline definition, and summarise the
+execution.
 
 The SageMaker SDK (the definition builder) is imported only inside the upsert task.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -18,7 +21,8 @@ from include.adult_income import champion, native_parameters, settings, tasks
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
 START_TASK = "start_pipeline"
 UPSERT_TASK = "upsert_pipeline"
-SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py")
+# The job scripts, and the marker the champion inputs read when the group has no champion.
+SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py", champion.NO_CHAMPION_MARKER)
 
 
 def scripts_digest() -> str:
@@ -29,20 +33,46 @@ def scripts_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def code_uri_for(config: settings.Settings) -> str:
+    """Where the scripts of this version of the definition live (content-addressed)."""
+    return f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+
+
+def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
+    """The run's plan: settings (``variables``: settings.templated(), rendered by Airflow),
+    images, layout and the execution's PipelineParameters; every later task reads it."""
+    config = settings.from_variables(variables)
+    layout = tasks.layout_for(context, config)
+    params = {key: context["params"][key] for key in context["params"]}
+    plan = {
+        "settings": config.as_dict(),
+        "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
+        "images": tasks.resolve_images(config.region),
+        "parameters": native_parameters.execution_parameters(
+            params,
+            layout.input_uri,
+            champion.evaluate_inputs(
+                tasks.current_champion(context, config),
+                f"{code_uri_for(config)}/{champion.NO_CHAMPION_MARKER}",
+            ),
+        ),
+    }
+    print(f"run plan: {json.dumps(plan)}")
+    return plan
+
+
 def upsert_pipeline(**context: Any) -> dict[str, Any]:
     """Create the pipeline, or update it when its definition changed; idempotent."""
     from include.adult_income import native_pipeline
 
-    config = settings.load()
-    code_uri = f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+    plan = tasks.plan_of(context)
+    config = settings.from_plan(plan)
+    code_uri = code_uri_for(config)
     s3 = tasks.s3_client(config)
     for script in SCRIPTS:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
         s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
-    # What the champion inputs read by default, when the group has no approved version.
-    bucket, key = tasks.split_uri(f"{code_uri}/{champion.NO_CHAMPION_MARKER}")
-    s3.put_object(Bucket=bucket, Key=key, Body=champion.NO_CHAMPION_TEXT)
-    images = tasks.resolve_images(config.region)
+    images = plan["images"]
     pipeline_settings = native_pipeline.PipelineSettings(
         pipeline_name=PIPELINE_NAME,
         role_arn=config.role_arn,
@@ -76,24 +106,7 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     else:
         arn, change = current["PipelineArn"], "unchanged"
     print(f"pipeline {PIPELINE_NAME}: {change} ({arn})")
-    return {
-        "pipeline_name": PIPELINE_NAME,
-        "pipeline_arn": arn,
-        "change": change,
-        "no_champion_uri": pipeline_settings.no_champion_uri,
-    }
-
-
-def execution_parameters(context: Any) -> dict[str, Any]:
-    """The execution's PipelineParameters from the DAG run's params, its input partition and
-    the group's current champion (measured against on the execution's test set)."""
-    config = settings.load()
-    params = {key: context["params"][key] for key in context["params"]}
-    marker = context["ti"].xcom_pull(task_ids=UPSERT_TASK)["no_champion_uri"]
-    inputs = champion.evaluate_inputs(tasks.current_champion(context, config), marker)
-    return native_parameters.execution_parameters(
-        params, tasks.layout_for(context, config).input_uri, inputs
-    )
+    return {"pipeline_name": PIPELINE_NAME, "pipeline_arn": arn, "change": change}
 
 
 def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -107,9 +120,16 @@ def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 def summarize(**context: Any) -> dict[str, Any]:
     """Always runs: the execution's outcome as summary.json, with the main DAG's keys."""
-    config = settings.load()
+    plan = context["ti"].xcom_pull(task_ids=tasks.PLAN_TASK)
+    if not plan:  # check_conf or prepare_run failed: there is no prefix to write under
+        failed = tasks.failed_tasks(context)
+        raise AirflowFailException(
+            f"the run failed before it was planned: {', '.join(failed) or tasks.PLAN_TASK} "
+            "(see their logs); no summary.json written"
+        )
+    config = settings.from_plan(plan)
     execution_arn = context["ti"].xcom_pull(task_ids=START_TASK)
-    layout = tasks.layout_for(context, config)
+    layout = tasks.layout_of(plan)
     summary: dict[str, Any] = {
         "dag_id": context["dag"].dag_id,
         "run_id": context["run_id"],

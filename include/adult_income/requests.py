@@ -6,7 +6,9 @@ botocore's SageMaker service model, so a body that works offline is well-formed 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -66,6 +68,43 @@ class RunLayout:
     @property
     def summary_uri(self) -> str:
         return f"{self.run_uri}/summary.json"
+
+    def training_artifact_uri(self, training_job_name: str) -> str:
+        """Where SageMaker puts a training job's model: ``<S3OutputPath>/<job>/output/``."""
+        return f"{self.model_output_uri}/{training_job_name}/output/model.tar.gz"
+
+
+def script_uploads(scripts_dir: Path, code_uri: str, scripts: tuple[str, ...]) -> dict[str, Any]:
+    """An ``S3Operations`` block (the provider's format) uploading each script under
+    ``code_uri``. The job's operator runs it before fingerprinting its request, so the
+    fingerprint sees the script as it is when the task runs (operators.PlannedRequest)."""
+    bucket, _, prefix = code_uri.removeprefix("s3://").partition("/")
+    return {
+        "S3Upload": [
+            {
+                "Path": str(scripts_dir / script),
+                "Bucket": bucket,
+                "Key": f"{prefix}/{script}",
+                "Tar": False,
+            }
+            for script in scripts
+        ]
+    }
+
+
+def with_model_artifact(request: dict[str, Any], model_artifact_uri: str) -> dict[str, Any]:
+    """A copy of ``request`` reading the model at ``model_artifact_uri``: the ``model`` input
+    of a processing job, the container(s) of a model or of a model package."""
+    bound = copy.deepcopy(request)
+    for item in bound.get("ProcessingInputs", []):
+        if item["InputName"] == "model":
+            item["S3Input"]["S3Uri"] = model_artifact_uri
+    containers = [bound.get("PrimaryContainer") or {}]
+    containers += bound.get("InferenceSpecification", {}).get("Containers", [])
+    for container in containers:
+        if "ModelDataUrl" in container:
+            container["ModelDataUrl"] = model_artifact_uri
+    return bound
 
 
 def cluster(instance_type: str, instance_count: int, volume_gb: int = 30) -> dict[str, Any]:

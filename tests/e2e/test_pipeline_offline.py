@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from emulator.process import EmulatorProcess
 from include.adult_income import names
 from tools import run_offline
+from tools.offline import OFFLINE_BUCKET, OFFLINE_ROLE_ARN, aws_client
 
 pytestmark = pytest.mark.e2e
 
@@ -61,19 +63,55 @@ def test_pass_registers_a_version_with_metrics(passed: dict, state_dir: Path) ->
     assert "is PendingManualApproval, not Approved: not deploying" in airflow_log
 
 
-def test_rendered_template_shows_the_request_each_job_sent(passed: dict, state_dir: Path) -> None:
+def rendered_fields(state_dir: Path, run_id: str) -> dict[str, dict]:
+    """The Rendered Template tab of each task of the run, as Airflow stored it."""
     import sqlite3
 
     with sqlite3.connect(state_dir / "airflow" / "airflow.db") as db:
         rows = db.execute(
             "SELECT task_id, rendered_fields FROM rendered_task_instance_fields WHERE run_id = ?",
-            (passed["run_id"],),
+            (run_id,),
         ).fetchall()
-    rendered = {task: json.loads(fields) for task, fields in rows}
-    assert rendered["train"]["config"]["TrainingJobName"] == passed["training_job"]
-    assert rendered["train"]["config"]["HyperParameters"]["num_round"] == "50"
-    assert rendered["preprocess"]["config"]["ProcessingJobName"].startswith("preprocess-")
-    assert rendered["create_model"]["config"]["ModelName"] == passed["model_name"]
+    return {task: json.loads(fields) for task, fields in rows}
+
+
+def test_rendered_template_shows_the_request_each_job_sent(passed: dict, state_dir: Path) -> None:
+    rendered = rendered_fields(state_dir, passed["run_id"])
+    # The settings the run took: its Variables, from AIRFLOW_VAR_ADULT_PIPELINE_* (make run).
+    variables = rendered["prepare_run"]["op_kwargs"]["variables"]
+    assert (variables["bucket"], variables["role_arn"]) == (OFFLINE_BUCKET, OFFLINE_ROLE_ARN)
+    assert variables["poll_seconds"] == "1" and variables["stream_training_log"] == "false"
+    assert rendered["train"]["check_interval"] == 1
+    with EmulatorProcess(state_dir / "emulator", log_path=state_dir / "inspect.log") as emulator:
+        sagemaker = aws_client("sagemaker", emulator.url)
+        train = rendered["train"]["config"]
+        job = sagemaker.describe_training_job(TrainingJobName=passed["training_job"])
+        sent = {key: job[key] for key in train if key != "Tags"}
+        assert train == {**sent, "Tags": train["Tags"]}
+        assert train["RoleArn"] == OFFLINE_ROLE_ARN
+        assert train["HyperParameters"]["num_round"] == "50"
+        for task in ("preprocess", "evaluate"):
+            config = rendered[task]["config"]
+            job = sagemaker.describe_processing_job(ProcessingJobName=config["ProcessingJobName"])
+            for key in ("RoleArn", "AppSpecification", "ProcessingResources"):
+                assert config[key] == job[key], (task, key)
+            uris = [item["S3Input"]["S3Uri"] for item in job["ProcessingInputs"]]
+            assert [item["S3Input"]["S3Uri"] for item in config["ProcessingInputs"]] == uris
+            tags = sagemaker.list_tags(ResourceArn=job["ProcessingJobArn"])["Tags"]
+            assert config["Tags"] == tags, task  # the fingerprint it was created with
+            assert config["ProcessingJobName"].startswith(f"{task}-")
+            assert f"s3://{OFFLINE_BUCKET}/" in json.dumps(config)
+        evaluate_inputs = rendered["evaluate"]["config"]["ProcessingInputs"]
+        model_input = [i["S3Input"]["S3Uri"] for i in evaluate_inputs if i["InputName"] == "model"]
+        assert model_input == [passed["model_uri"]]  # the training job's real artifact
+        model = rendered["create_model"]["config"]
+        assert model["ModelName"] == passed["model_name"]
+        described = sagemaker.describe_model(ModelName=passed["model_name"])
+        assert model["PrimaryContainer"] == described["PrimaryContainer"]
+        package = rendered["register_model_version"]["config"]
+        registered = sagemaker.describe_model_package(ModelPackageName=passed["model_package_arn"])
+        for key in ("InferenceSpecification", "ModelMetrics", "CustomerMetadataProperties"):
+            assert package[key] == registered[key], key
 
 
 def test_threshold_above_accuracy_rejects_and_registers_nothing(state_dir: Path) -> None:
@@ -125,7 +163,7 @@ def test_two_dates_share_no_names_or_paths_and_approved_deploys(
 def test_deferrable_mode_run_completes_through_triggers(
     state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ADULT_PIPELINE_DEFERRABLE", "true")
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "true")
     code, summary = run(state_dir, "2026-11-05")
     assert code == 0 and summary["decision"] == "registered"
     log = state_dir / "runs" / run_offline.safe_dir_name(summary["run_id"]) / "airflow.log"

@@ -11,13 +11,13 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from emulator.sagemaker.pipeline_executions import (
+from emulator.sagemaker.pipeline_executions import resolve_parameters
+from emulator.sagemaker.pipeline_expressions import Evaluator
+from emulator.sagemaker.pipeline_steps import (
     all_steps,
     check_definition,
     fit_to_shape,
-    resolve_parameters,
 )
-from emulator.sagemaker.pipeline_expressions import Evaluator
 from include.adult_income import native_parameters, native_pipeline, requests
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "native_pipeline_definition.json"
