@@ -5,7 +5,7 @@ The SageMaker Pipelines tutorial (UCI Adult census income) as an Airflow DAG:
 
 ```
 check conf ─► prepare run ─► wait for input ─► preprocess ─► train ─► evaluate ─► accuracy gate
-    accuracy gate ├─ pass ─► create model + register model version (independent)
+    accuracy gate ├─ pass ─► create model + register model version ─► approve (a person, optional)
                   │            └─► should deploy ─► deploy endpoint ─► smoke check
                   └─ fail ─► model rejected (nothing created or registered)
     summary (always runs): summary.json with the decision; fails the run if any task failed
@@ -16,8 +16,12 @@ check conf ─► prepare run ─► wait for input ─► preprocess ─► tra
   `summary.json`. Names of jobs and models derive from (dag, run, task), and each job carries a
   fingerprint of its request (scripts included): a retry, a clear or a backfill re-attaches to
   its own work when nothing changed, and runs the step again when something did.
-- **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`. Below it,
-  nothing is created or registered.
+- **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`, and
+  against the group's champion (its newest Approved version, scored by the evaluate job on this
+  run's test set) minus `max_regression`. Failing either, nothing is created or registered.
+- **Approval** (optional): with `human_approval`, the version is registered
+  PendingManualApproval and a person approves or rejects it in the UI ("Required actions");
+  unanswered after `approval_timeout_minutes` it stays pending and nothing is deployed.
 - **Model**: the booster behind `inference.py` (the run's feature schema inside), so it scores
   raw census records (CSV with a header, or JSON records).
 - **Deploy** (optional): with `deploy: true` and the version `Approved`
@@ -44,6 +48,7 @@ from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import DAG
 
 from include.adult_income import settings, tasks
+from include.adult_income.approval import ModelVersionApprovalOperator
 from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
     AttachOrCreateTrainingOperator,
@@ -132,6 +137,13 @@ with DAG(
         build_request=tasks.model_package_config,  # train's model, the gate's accuracy
         **FROM_PLAN,
     )
+    approve_model_version = ModelVersionApprovalOperator(
+        task_id=tasks.APPROVAL_TASK,
+        register_task_id=tasks.REGISTER_TASK,
+        gate_task_id=tasks.GATE_TASK,
+        **FROM_PLAN,
+        retries=0,  # an answer is given once; a retry would ask again
+    )
     model_rejected = PythonOperator(task_id=tasks.REJECT_TASK, python_callable=tasks.model_rejected)
     should_deploy = ShortCircuitOperator(
         task_id=tasks.DEPLOY_GATE_TASK,
@@ -151,5 +163,6 @@ with DAG(
 
     check_conf >> prepare_run >> wait_for_input >> preprocess >> train >> evaluate >> accuracy_gate
     accuracy_gate >> [create_model, register_model_version, model_rejected]
-    [create_model, register_model_version] >> should_deploy >> deploy >> smoke_check
+    register_model_version >> approve_model_version
+    [create_model, approve_model_version] >> should_deploy >> deploy >> smoke_check
     [create_model, register_model_version, model_rejected, smoke_check] >> summary

@@ -16,12 +16,13 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.adult_income import native_parameters, settings, tasks
+from include.adult_income import champion, native_parameters, settings, tasks
 
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
 START_TASK = "start_pipeline"
 UPSERT_TASK = "upsert_pipeline"
-SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py")
+# The job scripts, and the marker the champion inputs read when the group has no champion.
+SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py", champion.NO_CHAMPION_MARKER)
 
 
 def scripts_digest() -> str:
@@ -30,6 +31,11 @@ def scripts_digest() -> str:
     for script in SCRIPTS:
         digest.update(script.encode() + b"\0" + (tasks.SCRIPTS_DIR / script).read_bytes())
     return digest.hexdigest()[:16]
+
+
+def code_uri_for(config: settings.Settings) -> str:
+    """Where the scripts of this version of the definition live (content-addressed)."""
+    return f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
 
 
 def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
@@ -42,7 +48,14 @@ def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
         "settings": config.as_dict(),
         "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
         "images": tasks.resolve_images(config.region),
-        "parameters": native_parameters.execution_parameters(params, layout.input_uri),
+        "parameters": native_parameters.execution_parameters(
+            params,
+            layout.input_uri,
+            champion.evaluate_inputs(
+                tasks.current_champion(context, config),
+                f"{code_uri_for(config)}/{champion.NO_CHAMPION_MARKER}",
+            ),
+        ),
     }
     print(f"run plan: {json.dumps(plan)}")
     return plan
@@ -54,7 +67,7 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
 
     plan = tasks.plan_of(context)
     config = settings.from_plan(plan)
-    code_uri = f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+    code_uri = code_uri_for(config)
     s3 = tasks.s3_client(config)
     for script in SCRIPTS:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
@@ -125,6 +138,7 @@ def summarize(**context: Any) -> dict[str, Any]:
         "threshold": float(context["params"]["accuracy_threshold"]),
         "decision": "failed",
         "reason": None,
+        "champion": None,
         "model_package_arn": None,
         "model_name": None,
         "endpoint": None,
@@ -199,16 +213,22 @@ def execution_outcome(config: settings.Settings, execution_arn: str) -> dict[str
             tasks.s3_client(config).get_object(Bucket=bucket, Key=key)["Body"].read()
         )
         outcome["accuracy"] = evaluation["metrics"]["accuracy"]["value"]
+        outcome["champion"] = tasks.champion_summary(evaluation)
     gate = metadata.get("AccuracyGate", {}).get("Condition", {}).get("Outcome")
     registered = metadata.get("RegisterModel", {}).get("RegisterModel", {}).get("Arn")
     model_arn = metadata.get("CreateModel", {}).get("Model", {}).get("Arn")
     status = execution["PipelineExecutionStatus"]
     if status == "Succeeded" and registered:
         outcome.update(decision="registered", model_package_arn=registered)
-        outcome["reason"] = "accuracy >= threshold: the AccuracyGate took its if-branch"
+        outcome["reason"] = (
+            "accuracy >= threshold and >= the champion's floor: the AccuracyGate took its if-branch"
+        )
     elif status == "Succeeded" and gate == "False":  # the API's enum: "True" | "False"
         outcome.update(decision="rejected")
-        outcome["reason"] = "accuracy < threshold: the AccuracyGate took its else-branch"
+        outcome["reason"] = (
+            "accuracy < threshold or below the champion's floor (its accuracy on this test set "
+            "minus MaxRegression): the AccuracyGate took its else-branch"
+        )
     else:
         outcome["reason"] = f"execution {status}: {execution.get('FailureReason', '')}"
     if model_arn:

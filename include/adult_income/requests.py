@@ -252,8 +252,16 @@ def evaluate_request(
     model_artifact_uri: str,
     instance_type: str,
     instance_count: int,
+    champion_model_uri: str,
+    champion_code_uri: str,
+    champion_arn: str,
+    max_regression: float | str,
 ) -> dict[str, Any]:
-    """CreateProcessingJob for include/scripts/evaluate.py in the XGBoost framework image."""
+    """CreateProcessingJob for include/scripts/evaluate.py in the XGBoost framework image.
+
+    The group's champion (its model archive and serving bundle, or the no-champion marker) is
+    scored on the same test set, against this run's feature schema; ``max_regression`` sets
+    evaluation.json's ``champion_floor`` for the native pipeline's condition."""
     root = PROCESSING_ROOT
     return {
         "ProcessingJobName": job_name,
@@ -268,12 +276,25 @@ def evaluate_request(
                 f"{root}/test",
                 "--output-dir",
                 f"{root}/evaluation",
+                "--schema-dir",
+                f"{root}/schema",
+                "--champion-dir",
+                f"{root}/champion",
+                "--champion-arn",
+                champion_arn,
+                "--max-regression",
+                format_value(max_regression),
             ],
         },
         "ProcessingResources": cluster(instance_type, instance_count),
         "ProcessingInputs": [
             processing_input("model", model_artifact_uri, f"{root}/model"),
             processing_input("test", layout.data_uri("test"), f"{root}/test"),
+            processing_input(
+                "schema", f"{layout.data_uri('schema')}/schema.json", f"{root}/schema"
+            ),
+            processing_input("champion-model", champion_model_uri, f"{root}/champion/model"),
+            processing_input("champion-code", champion_code_uri, f"{root}/champion/code"),
             processing_input("code", f"{layout.code_uri}/evaluate.py", f"{root}/input/code"),
         ],
         "ProcessingOutputConfig": {

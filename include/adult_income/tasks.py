@@ -27,7 +27,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import gate, names, params, requests, settings
+from include.adult_income import champion, gate, names, params, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 PLAN_TASK = "prepare_run"
@@ -36,6 +36,7 @@ TRAIN_TASK = "train"
 EVALUATE_TASK = "evaluate"
 GATE_TASK = "accuracy_gate"
 REGISTER_TASK = "register_model_version"
+APPROVAL_TASK = "approve_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
 DEPLOY_GATE_TASK = "should_deploy"
@@ -126,12 +127,30 @@ def resolve_images(region: str) -> dict[str, str]:
     return {"sklearn": sklearn, "xgboost": xgboost}
 
 
+def current_champion(context: Any, config: settings.Settings) -> champion.Champion | None:
+    """The group's newest Approved version that this run did not register itself: what the
+    run's challenger is measured against (fixed in the plan, like the rest of the run)."""
+    found = champion.newest_approved(
+        sagemaker_client(config),
+        context["params"]["model_package_group"],
+        dag_id=context["dag"].dag_id,
+        run_id=context["run_id"],
+    )
+    print(f"champion: {found.model_package_arn if found else 'none (no approved version)'}")
+    return found
+
+
 def plan_requests(
-    context: Any, config: settings.Settings, layout: requests.RunLayout, images: dict[str, str]
+    context: Any,
+    config: settings.Settings,
+    layout: requests.RunLayout,
+    images: dict[str, str],
+    current: champion.Champion | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every request the run sends, as far as it is known before the first job: named after
     each task's first attempt, and reading the model of the training job's first attempt (the
-    builders below bind the attempt that really completed)."""
+    builders below bind the attempt that really completed). ``current`` is the champion the
+    evaluate job scores beside the run's model (None: the no-champion marker)."""
     params = context["params"]
     dag_id, run_id = context["dag"].dag_id, context["run_id"]
 
@@ -149,6 +168,7 @@ def plan_requests(
         "instance_count": params["processing_instance_count"],
     }
     evaluation_json = f"{layout.evaluation_uri}/evaluation.json"
+    against = champion.evaluate_inputs(current, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}")
     return {
         PREPROCESS_TASK: {
             **requests.preprocess_request(
@@ -173,9 +193,14 @@ def plan_requests(
                 job_name=name(EVALUATE_TASK),
                 image_uri=images["xgboost"],
                 model_artifact_uri=model_artifact,
+                champion_model_uri=against["model"],
+                champion_code_uri=against["code"],
+                champion_arn=against["arn"],
+                max_regression=params["max_regression"],
                 **processing,
             ),
-            "S3Operations": uploads("evaluate.py"),
+            # The marker is what the champion inputs read when there is no champion.
+            "S3Operations": uploads("evaluate.py", champion.NO_CHAMPION_MARKER),
         },
         MODEL_TASK: requests.model_request(
             model_name=name(MODEL_TASK),
@@ -190,7 +215,12 @@ def plan_requests(
             model_data_url=model_artifact,
             code_uri=layout.inference_code_uri,
             evaluation_json_uri=evaluation_json,
-            approval_status=params["model_approval_status"],
+            # A person decides (approval.py): registered pending, whatever the status param says.
+            approval_status=(
+                "PendingManualApproval"
+                if params["human_approval"]
+                else params["model_approval_status"]
+            ),
             metadata={
                 "dag_id": dag_id,
                 "run_id": run_id,
@@ -224,7 +254,9 @@ def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
         "settings": config.as_dict(),
         "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
         "images": images,
-        "requests": plan_requests(context, config, layout, images),
+        "requests": plan_requests(
+            context, config, layout, images, current_champion(context, config)
+        ),
     }
     print(f"run plan: {json.dumps({k: plan[k] for k in ('settings', 'layout', 'images')})}")
     return plan
@@ -255,6 +287,17 @@ def evaluate_config(planned_request: dict[str, Any], context: Any, job_name: str
 def model_config(planned_request: dict[str, Any], context: Any, model_name: str) -> dict[str, Any]:
     bound = requests.with_model_artifact(planned_request, trained_model(context))
     return named(bound, "ModelName", model_name)
+
+
+def champion_summary(evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    """summary.json's ``champion``: the champion as scored on this run's test set, or None."""
+    block = evaluation.get("champion")
+    if not isinstance(block, dict):
+        return None
+    summary = {key: block.get(key) for key in ("model_package_arn", "accuracy", "roc_auc")}
+    if block.get("reason"):
+        summary["not_compared"] = block["reason"]
+    return summary
 
 
 def gate_result(context: Any) -> dict[str, Any]:
@@ -298,12 +341,20 @@ def read_evaluation(plan: Mapping[str, Any]) -> dict[str, Any]:
 
 def accuracy_gate(**context: Any) -> list[str]:
     """BranchPythonOperator callable: register on pass, reject otherwise."""
+    evaluation = read_evaluation(plan_of(context))
+    params = context["params"]
     decision = gate.decide(
-        read_evaluation(plan_of(context)), float(context["params"]["accuracy_threshold"])
+        evaluation, float(params["accuracy_threshold"]), float(params["max_regression"])
     )
     context["ti"].xcom_push(
         key="gate",
-        value={"passed": decision.passed, "accuracy": decision.accuracy, "reason": decision.reason},
+        value={
+            "passed": decision.passed,
+            "accuracy": decision.accuracy,
+            "roc_auc": evaluation.get("metrics", {}).get("roc_auc", {}).get("value"),
+            "reason": decision.reason,
+            "champion": champion_summary(evaluation),
+        },
     )
     print(f"accuracy gate: {decision.reason}")
     return [MODEL_TASK, REGISTER_TASK] if decision.passed else [REJECT_TASK]
@@ -462,6 +513,7 @@ def summarize(**context: Any) -> dict[str, Any]:
     package_arn = ti.xcom_pull(task_ids=REGISTER_TASK)
     deploy_requested = bool(ti.xcom_pull(task_ids=DEPLOY_GATE_TASK))
     smoke = ti.xcom_pull(task_ids=SMOKE_TASK) or {}
+    approval = ti.xcom_pull(task_ids=APPROVAL_TASK)
     if package_arn:
         decision = "registered"
     elif gate_value and not gate_value.get("passed"):
@@ -476,7 +528,10 @@ def summarize(**context: Any) -> dict[str, Any]:
         "threshold": float(context["params"]["accuracy_threshold"]),
         "decision": decision,
         "reason": gate_value.get("reason"),
+        "champion": gate_value.get("champion"),
         "model_package_arn": package_arn,
+        # A person's answer with human_approval (approval.py), else None.
+        "approval": approval,
         "model_name": model.get("ModelName"),
         "endpoint": smoke.get("endpoint_name"),
         "endpoint_config": smoke.get("endpoint_config_name"),

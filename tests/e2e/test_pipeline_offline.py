@@ -161,6 +161,9 @@ def test_two_dates_share_no_names_or_paths_and_approved_deploys(
     # One local account across `make run`s: the emulator's state outlives each run, so the
     # second registering run adds version 2 to the group the first one created.
     assert other["model_package_arn"].endswith(":model-package/adult-income-xgboost/2")
+    # Version 1 was left PendingManualApproval: the group had no champion to compare with.
+    assert other["champion"] is None
+    assert "no approved champion" in other["reason"]
     # created, InService on this run's endpoint config, and it scored raw input records
     assert other["endpoint"] == "adult-income-xgboost"
     assert other["endpoint_config"] == names.resource_name(
@@ -184,3 +187,23 @@ def test_deferrable_mode_run_completes_through_triggers(
     log = state_dir / "runs" / run_offline.safe_dir_name(summary["run_id"]) / "airflow.log"
     # preprocess, train and evaluate each deferred to SageMakerTrigger and resumed.
     assert log.read_text().count("running trigger in line") == 3
+    # Version 2 (2026-11-04) is Approved: the champion, scored on this run's own test set.
+    champion = summary["champion"]
+    assert champion["model_package_arn"].endswith(":model-package/adult-income-xgboost/2")
+    assert 0.85 < champion["accuracy"] < 0.9 and 0.9 < champion["roc_auc"] < 0.95
+    evaluation = json.loads((log.parent / "evaluation.json").read_text())
+    assert evaluation["champion"]["accuracy"] == champion["accuracy"]
+    assert evaluation["test_rows"]["total"] > 9000  # this run's test split, not version 2's
+    assert "adult-income-xgboost/2's" in summary["reason"]
+
+
+def test_a_challenger_worse_than_the_champion_is_rejected_naming_it(state_dir: Path) -> None:
+    # Two boosting rounds clear the 0.8 threshold but fall short of the approved version 2.
+    code, summary = run(state_dir, "2026-11-06", {"num_round": 2, "max_regression": 0.001})
+    assert code == 0
+    assert summary["decision"] == "rejected"
+    assert summary["model_package_arn"] is None
+    assert summary["accuracy"] >= 0.8
+    assert summary["champion"]["accuracy"] - 0.001 > summary["accuracy"]
+    assert "accuracy < champion adult-income-xgboost/2's" in summary["reason"]
+    assert "max_regression 0.0010" in summary["reason"]

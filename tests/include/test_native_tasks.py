@@ -10,6 +10,7 @@ import pytest
 
 from include.adult_income import native_tasks
 from include.adult_income.operators import AttachOrStartPipelineOperator
+from include.adult_income.params import native_pipeline_params
 from tests.conftest import ROLE
 
 DAG_ID = "adult_income_native_pipeline"
@@ -41,7 +42,7 @@ def context(run_id: str, task_id: str, plan: dict | None = None) -> dict:
         "run_id": run_id,
         "ds": "2026-11-20",
         "ti": PlannedTaskInstance(dag_id=DAG_ID, task_id=task_id, plan=plan),
-        "params": {},
+        "params": {key: param.value for key, param in native_pipeline_params().items()},
     }
 
 

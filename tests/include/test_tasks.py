@@ -92,7 +92,10 @@ def plan() -> dict[str, Any]:
         "ds": "2026-11-20",
         "params": {key: param.value for key, param in pipeline_params().items()},
     }
-    return tasks.prepare_run(VARIABLES, **context)
+    with pytest.MonkeyPatch.context() as patch:
+        # The champion look-up asks the model registry (tests/include/test_champion.py).
+        patch.setattr(tasks, "current_champion", lambda context, config: None)
+        return tasks.prepare_run(VARIABLES, **context)
 
 
 @pytest.mark.parametrize("task_id", sorted(OPERATIONS))
@@ -111,7 +114,7 @@ def test_job_tasks_upload_their_own_scripts_under_the_runs_code_prefix(plan: dic
     code_uri = f"{plan['layout']['run_uri']}/code"
     for task_id, scripts in {
         "preprocess": ["preprocess.py", "inference.py"],
-        "evaluate": ["evaluate.py"],
+        "evaluate": ["evaluate.py", "no-champion.txt"],
     }.items():
         uploads = plan["requests"][task_id]["S3Operations"]["S3Upload"]
         assert [f"s3://{op['Bucket']}/{op['Key']}" for op in uploads] == [
