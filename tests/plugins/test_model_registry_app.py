@@ -273,3 +273,25 @@ def test_run_view_serves_only_the_reports_files(
     assert client.get(f"/runs/{dag_id}/no-such-run", headers=headers).status_code == 200
     assert client.get(f"/api/runs/{dag_id}/no-such-run", headers=headers).status_code == 404
     assert client.get(f"/runs/{dag_id}/{run_id}").status_code == 401
+
+
+def test_make_airflows_loopback_ui_where_everyone_is_admin_needs_no_login(
+    aws: Any,
+    location: Any,
+    registered: Registered,
+    token_for: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make airflow` on loopback turns simple_auth_manager_all_admins on: the auth manager's
+    middleware (the API server's, which wraps every mounted app) makes each request admin."""
+    from airflow.api_fastapi.auth.managers.simple.middleware import SimpleAllAdminMiddleware
+    from fastapi.testclient import TestClient
+    from model_registry import registry
+    from model_registry.app import create_app
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    app = create_app(lambda: registry.Registry(aws("sagemaker"), aws("s3"), location))
+    app.add_middleware(SimpleAllAdminMiddleware)
+    versions = TestClient(app).get(f"/api/groups/{registered.group}/versions").json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert all(v["can_change_status"] for v in versions)
