@@ -158,6 +158,9 @@ class Version:
     endpoints: list[str] = field(default_factory=list)
     champion: dict[str, Any] | None = None  # the champion on this run's test set, when known
     is_champion: bool = False
+    # A version the native SageMaker Pipeline registered names its pipeline execution instead.
+    pipeline: str | None = None
+    execution_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +179,8 @@ class Version:
             "endpoints": self.endpoints,
             "champion": self.champion,
             "is_champion": self.is_champion,
+            "pipeline": self.pipeline,
+            "execution_id": self.execution_id,
         }
 
 
@@ -290,6 +295,8 @@ class Registry:
             model_data_url=containers[0].get("ModelDataUrl"),
             has_report=bool(properties.get("report")) and bool(dag_id and run_id),
             champion=champion_block(evaluation, summary),
+            pipeline=properties.get("pipeline"),
+            execution_id=properties.get("execution_id"),
         )
 
     def evaluation_of(self, package: dict[str, Any]) -> dict[str, Any] | None:
