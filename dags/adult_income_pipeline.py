@@ -4,8 +4,8 @@
 The SageMaker Pipelines tutorial (UCI Adult census income) as an Airflow DAG:
 
 ```
-check conf ─► wait for input ─► prepare run ─► preprocess ─► train ─► evaluate ─► accuracy gate
-    accuracy gate ├─ pass ─► create model + register model version (independent)
+check conf ─► prepare run ─► wait for input ─► preprocess ─► train ─► evaluate ─► accuracy gate
+    accuracy gate ├─ pass ─► create model + register model version ─► approve (a person, optional)
                   │            └─► should deploy ─► deploy endpoint ─► smoke check
                   └─ fail ─► model rejected (nothing created or registered)
     summary (always runs): summary.json with the decision; fails the run if any task failed
@@ -16,16 +16,23 @@ check conf ─► wait for input ─► prepare run ─► preprocess ─► tra
   `summary.json`. Names of jobs and models derive from (dag, run, task), and each job carries a
   fingerprint of its request (scripts included): a retry, a clear or a backfill re-attaches to
   its own work when nothing changed, and runs the step again when something did.
-- **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`. Below it,
-  nothing is created or registered.
+- **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`, and
+  against the group's champion (its newest Approved version, scored by the evaluate job on this
+  run's test set) minus `max_regression`. Failing either, nothing is created or registered.
+- **Approval** (optional): with `human_approval`, the version is registered
+  PendingManualApproval and a person approves or rejects it in the UI ("Required actions");
+  unanswered after `approval_timeout_minutes` it stays pending and nothing is deployed.
 - **Model**: the booster behind `inference.py` (the run's feature schema inside), so it scores
   raw census records (CSV with a header, or JSON records).
 - **Deploy** (optional): with `deploy: true` and the version `Approved`
   (`model_approval_status`), the endpoint `endpoint_name` is created or updated in place to
   this run's endpoint config, then a few raw input records are scored as a smoke check.
-- **Settings** (bucket, role, connection, poll interval, deferrable) come from
-  `ADULT_PIPELINE_*` environment variables or `adult_pipeline_*` Variables; see
-  `include/adult_income/settings.py`.
+- **Plan**: `prepare run` reads the settings (Airflow Variables `adult_pipeline_*`, e.g.
+  `AIRFLOW_VAR_ADULT_PIPELINE_BUCKET`; see `include/adult_income/settings.py`) once, and plans
+  the run: its S3 layout and every SageMaker request. Each SageMaker task's `config` is that
+  plan's request (see its Rendered Template tab), so a run never changes paths midway.
+  Deferrable operators and the retry delay are Airflow's own configuration
+  (`[operators] default_deferrable`, `[core] default_task_retry_delay`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import DAG
 
 from include.adult_income import settings, tasks
+from include.adult_income.approval import ModelVersionApprovalOperator
 from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
     AttachOrCreateTrainingOperator,
@@ -49,13 +57,15 @@ from include.adult_income.operators import (
     RegisterOnceOperator,
 )
 from include.adult_income.params import pipeline_params
+from include.adult_income.tasks import planned
 
-SETTINGS = settings.dag_settings()
-JOB_ARGS = {
-    "aws_conn_id": SETTINGS.aws_conn_id,
-    "check_interval": SETTINGS.poll_seconds,
-    "deferrable": SETTINGS.deferrable,
+# Every SageMaker task takes its connection, poll interval and request from the run's plan
+# (prepare_run's XCom), rendered as Python objects rather than as text.
+FROM_PLAN = {
+    "aws_conn_id": planned("settings", "aws_conn_id"),
+    "render_template_as_native_obj": True,
 }
+JOB_ARGS = {**FROM_PLAN, "check_interval": planned("settings", "poll_seconds")}
 
 with DAG(
     dag_id="adult_income_pipeline",
@@ -68,46 +78,71 @@ with DAG(
     params=pipeline_params(),
     tags=["sagemaker", "xgboost", "adult-income"],
     default_args={
+        # The delay between tries is [core] default_task_retry_delay. Retries are for
+        # transient faults (throttling, 5xx, capacity): back off, doubling the delay each
+        # time, up to half an hour. Airflow 3 takes a multiplier here: True would read as 1.0,
+        # a constant delay. Errors no retry can fix raise AirflowFailException.
         "retries": 2,
-        "retry_delay": SETTINGS.retry_delay,
-        # Retries are for transient faults (throttling, 5xx, capacity): back off, doubling the
-        # delay each time, up to half an hour. Airflow 3 takes a multiplier here: True would
-        # read as 1.0, a constant delay. Errors no retry can fix raise AirflowFailException.
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=30),
     },
 ) as dag:
     check_conf = PythonOperator(task_id="check_conf", python_callable=tasks.check_conf)
+    prepare_run = PythonOperator(
+        task_id=tasks.PLAN_TASK,
+        python_callable=tasks.prepare_run,
+        op_kwargs={"variables": settings.templated()},
+    )
     wait_for_input = PythonSensor(
         task_id="wait_for_input",
         python_callable=tasks.input_ready,
-        poke_interval=SETTINGS.poll_seconds,
+        op_kwargs={
+            "input_uri": planned("layout", "input_uri"),
+            "aws_conn_id": planned("settings", "aws_conn_id"),
+            "region": planned("settings", "region"),
+        },
+        poke_interval=300,  # a daily export: checking every five minutes is plenty
         timeout=6 * 3600,
         mode="reschedule",
     )
-    prepare_run = PythonOperator(task_id="prepare_run", python_callable=tasks.prepare_run)
     preprocess = AttachOrCreateProcessingOperator(
-        task_id="preprocess", build_config=tasks.preprocess_config, **JOB_ARGS
+        task_id=tasks.PREPROCESS_TASK,
+        config=planned("requests", tasks.PREPROCESS_TASK),
+        **JOB_ARGS,
     )
     train = AttachOrCreateTrainingOperator(
-        task_id="train",
-        build_config=tasks.training_config,
-        print_log=SETTINGS.stream_training_log,
+        task_id=tasks.TRAIN_TASK,
+        config=planned("requests", tasks.TRAIN_TASK),
+        print_log=planned("settings", "stream_training_log"),
         **JOB_ARGS,
     )
     evaluate = AttachOrCreateProcessingOperator(
-        task_id="evaluate", build_config=tasks.evaluate_config, **JOB_ARGS
+        task_id=tasks.EVALUATE_TASK,
+        config=planned("requests", tasks.EVALUATE_TASK),
+        build_config=tasks.evaluate_config,  # reads the model train made
+        **JOB_ARGS,
     )
     accuracy_gate = BranchPythonOperator(
-        task_id="accuracy_gate", python_callable=tasks.accuracy_gate
+        task_id=tasks.GATE_TASK, python_callable=tasks.accuracy_gate
     )
     create_model = CreateOrReuseModelOperator(
-        task_id=tasks.MODEL_TASK, build_config=tasks.model_config, aws_conn_id=SETTINGS.aws_conn_id
+        task_id=tasks.MODEL_TASK,
+        config=planned("requests", tasks.MODEL_TASK),
+        build_config=tasks.model_config,  # serves the model train made
+        **FROM_PLAN,
     )
     register_model_version = RegisterOnceOperator(
         task_id=tasks.REGISTER_TASK,
-        build_request=tasks.model_package_config,
-        aws_conn_id=SETTINGS.aws_conn_id,
+        config=planned("requests", tasks.REGISTER_TASK),
+        build_request=tasks.model_package_config,  # train's model, the gate's accuracy
+        **FROM_PLAN,
+    )
+    approve_model_version = ModelVersionApprovalOperator(
+        task_id=tasks.APPROVAL_TASK,
+        register_task_id=tasks.REGISTER_TASK,
+        gate_task_id=tasks.GATE_TASK,
+        **FROM_PLAN,
+        retries=0,  # an answer is given once; a retry would ask again
     )
     model_rejected = PythonOperator(task_id=tasks.REJECT_TASK, python_callable=tasks.model_rejected)
     should_deploy = ShortCircuitOperator(
@@ -116,14 +151,18 @@ with DAG(
         ignore_downstream_trigger_rules=False,  # skip the deploy only; the summary still runs
     )
     deploy = DeployEndpointOperator(
-        task_id=tasks.DEPLOY_TASK, build_config=tasks.endpoint_config, **JOB_ARGS
+        task_id=tasks.DEPLOY_TASK,
+        config=planned("requests", tasks.DEPLOY_TASK),
+        build_config=tasks.endpoint_config,  # the model create_model made
+        **JOB_ARGS,
     )
     smoke_check = PythonOperator(task_id=tasks.SMOKE_TASK, python_callable=tasks.smoke_check)
     summary = PythonOperator(
         task_id="summary", python_callable=tasks.summarize, trigger_rule="all_done", retries=0
     )
 
-    check_conf >> wait_for_input >> prepare_run >> preprocess >> train >> evaluate >> accuracy_gate
+    check_conf >> prepare_run >> wait_for_input >> preprocess >> train >> evaluate >> accuracy_gate
     accuracy_gate >> [create_model, register_model_version, model_rejected]
-    [create_model, register_model_version] >> should_deploy >> deploy >> smoke_check
+    register_model_version >> approve_model_version
+    [create_model, approve_model_version] >> should_deploy >> deploy >> smoke_check
     [create_model, register_model_version, model_rejected, smoke_check] >> summary

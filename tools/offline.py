@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from include.adult_income.settings import environment_variable as variable
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / ".local"
 ADULT_CSV = ROOT / "include" / "data" / "adult.csv"
@@ -61,20 +63,21 @@ def offline_environment(endpoint_url: str, airflow_home: Path) -> dict[str, str]
             "AWS_DEFAULT_REGION": OFFLINE_REGION,
             "AWS_ACCESS_KEY_ID": OFFLINE_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": OFFLINE_CREDENTIALS["aws_secret_access_key"],
-            "ADULT_PIPELINE_AWS_CONN_ID": OFFLINE_CONN_ID,
-            "ADULT_PIPELINE_REGION": OFFLINE_REGION,
-            "ADULT_PIPELINE_BUCKET": OFFLINE_BUCKET,
-            "ADULT_PIPELINE_PREFIX": OFFLINE_PREFIX,
-            "ADULT_PIPELINE_ROLE_ARN": OFFLINE_ROLE_ARN,
+            # The DAGs' settings, as Airflow Variables from the environment (settings.py);
+            # a caller's own AIRFLOW_VAR_* wins where a default is given.
+            variable("aws_conn_id"): OFFLINE_CONN_ID,
+            variable("region"): OFFLINE_REGION,
+            variable("bucket"): OFFLINE_BUCKET,
+            variable("prefix"): OFFLINE_PREFIX,
+            variable("role_arn"): OFFLINE_ROLE_ARN,
             # Jobs here take seconds, not minutes: poll often so feedback is quick.
-            "ADULT_PIPELINE_POLL_SECONDS": env.get("ADULT_PIPELINE_POLL_SECONDS", "1"),
+            variable("poll_seconds"): env.get(variable("poll_seconds"), "1"),
             # The provider's log tailing re-describes a training job only every 30 s, which
             # would be most of an offline run; the job's log stays in CloudWatch Logs.
-            "ADULT_PIPELINE_STREAM_TRAINING_LOG": env.get(
-                "ADULT_PIPELINE_STREAM_TRAINING_LOG", "false"
-            ),
-            "ADULT_PIPELINE_RETRY_DELAY_SECONDS": env.get(
-                "ADULT_PIPELINE_RETRY_DELAY_SECONDS", "2"
+            variable("stream_training_log"): env.get(variable("stream_training_log"), "false"),
+            # Airflow's own configuration, read while the DAGs are parsed.
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": env.get(
+                "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY", "2"
             ),
         }
     )

@@ -100,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(conf, dict):
         parser.error("CONF must be a JSON object")
     problems = conf_problems(conf, set(DAG_PARAMS[args.pipeline]()))
+    if conf.get("human_approval"):
+        # `airflow dags test` has no UI to answer in, nor a scheduler to time the question out:
+        # the run would wait for ever.
+        problems.append(
+            "human_approval waits for a person's answer in the Airflow UI: trigger the run from "
+            "`make airflow` instead"
+        )
     if problems:
         print(f"conf refused before any task ran: {'; '.join(problems)}", file=sys.stderr)
         return 1

@@ -6,11 +6,22 @@ Two contracts, chosen by the model's environment as the XGBoost container choose
   as every container version does (``pickle.load``, then ``Booster.load_model``) and scores
   ``text/csv`` rows of features (no label), ``text/libsvm`` or ``application/json``
   (``{"instances": [{"features": [...]}, ...]}`` or a list of feature lists); answers one
-  probability per line for ``text/csv`` and ``{"predictions": [{"score": p}, ...]}`` for JSON;
+  probability per line for ``text/csv`` and ``{"predictions": [{"score": p}, ...]}`` for JSON.
+  A request without a content type is LIBSVM, without an Accept (or ``*/*``)
+  ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` else ``text/csv``, as the container's serve.py reads
+  them, at endpoints and in batch transform alike; in batch transform (``SAGEMAKER_BATCH``) the
+  answer is one prediction per line whatever the Accept, as serve.py writes it;
 - script mode (``--program``): imports the inference script and calls the SageMaker inference
   toolkit's ``model_fn`` / ``input_fn`` / ``predict_fn`` / ``output_fn`` (defaults for any the
-  script leaves out). An exception with an integer ``status_code`` in 400..499 is answered with
-  that status and its message; anything else is a 500.
+  script leaves out). As the toolkit's Transformer does, ``input_fn`` gets the content type as
+  sent (None when absent) and the body as text only for ``application/json`` and ``text/csv``;
+  a missing Accept (or ``*/*``) is ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, else
+  ``application/json``. An exception with an integer ``status_code`` in 400..499 is answered
+  with that status and its message; anything else is a 500 (the default handlers' "Content type
+  None is not supported by this framework" included, as the toolkit answers it).
+
+The worker's environment holds the model container's ``Environment`` (and a transform job's),
+as the container's would.
 
 The worker talks to the emulator over two inherited pipes, never stdout (user code may print):
 a request is a JSON header line ``{"content_type", "accept", "length"}`` followed by ``length``
@@ -23,7 +34,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
-import io
 import json
 import os
 import pickle
@@ -133,22 +143,85 @@ def parse_json_features(text: str) -> np.ndarray:
     return matrix
 
 
-def builtin_input_fn(body: bytes, content_type: str) -> Any:
+def builtin_content_type(content_type: str | None) -> str:
+    """The request's content type as every sagemaker-xgboost version's serving reads it
+    (``data_utils.get_content_type``): none at all means LIBSVM; ``csv`` / ``text/csv`` (a
+    ``label_size`` parameter must be 1) and ``libsvm`` / ``text/libsvm`` / ``text/x-libsvm``
+    are accepted spellings."""
+    if content_type is None:
+        return "text/libsvm"
+    kind, _, parameters = content_type.lower().partition(";")
+    kind = kind.strip()
+    if kind in {"csv", "text/csv"}:
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.partition("=")
+            if key.strip() == "label_size" and value.strip() != "1":
+                raise ClientInputError(
+                    f"{content_type} is not an accepted csv ContentType. Optional parameter "
+                    "label_size must be equal to 1",
+                    415,
+                )
+        return "text/csv"
+    if kind in {"libsvm", "text/libsvm", "text/x-libsvm"}:
+        return "text/libsvm"
+    return kind
+
+
+def parse_libsvm(text: str, one_based_shift: bool) -> Any:
+    """LIBSVM rows as the container parses a request: every ``index:value`` token is a feature,
+    anything else on the line (a label) is ignored; indexes are columns as written, and 3.0-5
+    on shift them down by one when none is 0 (1-based files)."""
+    from scipy.sparse import csr_matrix
+
+    rows, columns, values = [], [], []
+    lines = text.strip().split("\n")
+    for row, line in enumerate(lines):
+        for token in line.split(" "):
+            if ":" in token:
+                index, _, value = token.partition(":")
+                rows.append(row)
+                columns.append(int(index))
+                values.append(float(value))
+    if not values:
+        raise ClientInputError("text/libsvm body has no index:value features", 415)
+    column_array = np.array(columns, dtype=int)
+    if one_based_shift and column_array.min() >= 1:
+        column_array = column_array - 1
+    if column_array.min() < 0:
+        raise ClientInputError("text/libsvm body has a negative feature index", 415)
+    shape = (len(lines), int(column_array.max()) + 1)
+    return csr_matrix((np.array(values), (np.array(rows), column_array)), shape=shape)
+
+
+def shifts_one_based_libsvm(image_tag: str) -> bool:
+    """Only the 3.x containers' serving shifts 1-based LIBSVM indexes (1.0-1 to 1.7-1 do not)."""
+    try:
+        return int(image_tag.split(".", 1)[0]) >= 3
+    except ValueError:
+        return False
+
+
+def builtin_input_fn(body: bytes, content_type: str | None, image_tag: str = "") -> Any:
     import xgboost as xgb
 
-    kind = media_type(content_type)
-    text = body.decode("utf-8", errors="strict")
+    kind = builtin_content_type(content_type)
+    try:
+        text = body.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise ClientInputError(f"{kind} body is not UTF-8 text: {exc}", 415) from exc
     if kind == "text/csv":
         return xgb.DMatrix(parse_csv(text))
     if kind == "application/json":
         return xgb.DMatrix(parse_json_features(text))
     if kind == "text/libsvm":
-        from sklearn.datasets import load_svmlight_file
-
         try:
-            features, _ = load_svmlight_file(io.BytesIO(body), zero_based=True)
+            features = parse_libsvm(text, shifts_one_based_libsvm(image_tag))
         except ValueError as exc:
-            raise ClientInputError(f"text/libsvm body is malformed: {exc}") from exc
+            raise ClientInputError(
+                "Loading libsvm data failed, please ensure data is in libsvm format: "
+                f"{exc}" + ("" if content_type else " (no ContentType was sent: LIBSVM assumed)"),
+                415,
+            ) from exc
         return xgb.DMatrix(features)
     raise ClientInputError(
         f"Content type {content_type!r} is not supported; use text/csv, text/libsvm or "
@@ -176,28 +249,53 @@ def builtin_predict_fn(data: Any, model: Any) -> np.ndarray:
     return model.predict(data, validate_features=False)
 
 
-def builtin_output_fn(prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
-    kind = media_type(accept) or "text/csv"
+BUILTIN_ACCEPTS = ("text/csv", "application/json", "application/jsonlines")
+
+
+def builtin_output_fn(prediction: np.ndarray, accept: str | None) -> tuple[bytes, str]:
+    # No Accept, or */*: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else text/csv (serve.py).
+    kind = media_type(accept)
+    if kind in {"", "*/*"}:
+        kind = media_type(os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")) or "text/csv"
     rows = prediction.tolist()
-    if kind in {"text/csv", "*/*"}:
+    if kind not in BUILTIN_ACCEPTS:
+        raise ClientInputError(f"Accept type {accept!r} is not supported", 406)
+    if os.environ.get("SAGEMAKER_BATCH"):
+        # In batch transform serve.py writes one str(prediction) per line, whatever the Accept.
+        return ("\n".join(map(str, rows)) + "\n").encode(), kind
+    if kind == "text/csv":
         lines = [",".join(map(repr, r)) if isinstance(r, list) else repr(r) for r in rows]
         return ("\n".join(lines) + "\n").encode(), "text/csv"
     if kind == "application/json":
         return json.dumps({"predictions": [{"score": r} for r in rows]}).encode(), kind
-    if kind == "application/jsonlines":
-        return "".join(json.dumps({"score": r}) + "\n" for r in rows).encode(), kind
-    raise ClientInputError(f"Accept type {accept!r} is not supported", 406)
+    return "".join(json.dumps({"score": r}) + "\n" for r in rows).encode(), kind  # jsonlines
 
 
 # --- script mode (SageMaker inference toolkit handlers) --------------------------------------
-def default_input_fn(body: bytes, content_type: str) -> Any:
-    kind = media_type(content_type)
-    text = body.decode("utf-8")
+# The toolkit hands input_fn a str for exactly these content types, bytes for any other.
+TOOLKIT_UTF8_TYPES = ("application/json", "text/csv")
+
+
+class UnsupportedFormatError(Exception):
+    """The toolkit's answer to a content or accept type its default handlers cannot read or
+    write; not one of its own status-carrying errors, so the model server answers 500."""
+
+    def __init__(self, content_type: str | None) -> None:
+        super().__init__(
+            f"Content type {content_type} is not supported by this framework. Please implement "
+            "input_fn to deserialize the request data or an output_fn to serialize the response."
+        )
+
+
+def default_input_fn(body: bytes | str, content_type: str | None) -> Any:
+    """The toolkit's decoder: JSON and CSV into arrays; no content type is not one of them."""
+    kind = media_type(content_type) if content_type is not None else None
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
     if kind == "text/csv":
         return parse_csv(text)
     if kind == "application/json":
         return np.array(json.loads(text))
-    raise ClientInputError(f"Content type {content_type!r} is not supported", 415)
+    raise UnsupportedFormatError(content_type)
 
 
 def default_predict_fn(data: Any, model: Any) -> Any:
@@ -209,8 +307,25 @@ def default_predict_fn(data: Any, model: Any) -> Any:
 
 
 def default_output_fn(prediction: Any, accept: str) -> Any:
-    body, _ = builtin_output_fn(np.asarray(prediction), accept)
-    return body
+    """The toolkit's encoder: a JSON list, or CSV rows."""
+    kind = media_type(accept)
+    array = np.asarray(prediction)
+    if kind == "application/json":
+        return json.dumps(array.tolist())
+    if kind == "text/csv":
+        rows = array.tolist() if array.ndim else [array.item()]
+        return "".join(
+            (",".join(map(str, r)) if isinstance(r, list) else str(r)) + "\n" for r in rows
+        )
+    raise UnsupportedFormatError(accept)
+
+
+def toolkit_accept(accept: str | None) -> str:
+    """No Accept, or */*: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else application/json, as the
+    inference toolkit's environment defaults it."""
+    if not accept or accept == "*/*":
+        return os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "application/json"
+    return accept
 
 
 def load_script(code_dir: Path, program: str) -> Any:
@@ -228,11 +343,11 @@ def load_script(code_dir: Path, program: str) -> Any:
 class Handlers:
     """The four inference handlers, each from the script when it defines it."""
 
-    def __init__(self, program: str | None, code_dir: Path | None) -> None:
-        self.accept_from_output = program is None
+    def __init__(self, program: str | None, code_dir: Path | None, image_tag: str = "") -> None:
+        self.builtin = program is None
         if program is None:
             self.model_fn: Callable = builtin_model_fn
-            self.input_fn: Callable = builtin_input_fn
+            self.input_fn: Callable = lambda body, kind: builtin_input_fn(body, kind, image_tag)
             self.predict_fn: Callable = builtin_predict_fn
             self.output_fn: Callable = builtin_output_fn
             return
@@ -245,17 +360,24 @@ class Handlers:
         self.predict_fn = getattr(script, "predict_fn", default_predict_fn)
         self.output_fn = getattr(script, "output_fn", default_output_fn)
 
-    def invoke(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        data = self.input_fn(body, content_type)
-        prediction = self.predict_fn(data, model)
+    def invoke(
+        self, model: Any, body: bytes, content_type: str | None, accept: str | None
+    ) -> tuple[bytes, str]:
+        """``content_type`` and ``accept`` are None when the request sent none."""
+        if self.builtin:
+            data = self.input_fn(body, content_type)
+            return self.output_fn(self.predict_fn(data, model), accept)
+        # As the toolkit's Transformer: the content type as sent (None when absent), the body
+        # as text for exactly JSON and CSV, the accept type defaulted.
+        accept = toolkit_accept(accept)
+        payload: bytes | str = body.decode("utf-8") if content_type in TOOLKIT_UTF8_TYPES else body
+        prediction = self.predict_fn(self.input_fn(payload, content_type), model)
         output = self.output_fn(prediction, accept)
-        if self.accept_from_output:
-            return output
         if isinstance(output, tuple):  # toolkit handlers may return (body, content type)
             output, accept = output
         if isinstance(output, str):
             output = output.encode()
-        return bytes(output), media_type(accept) if accept not in {"", "*/*"} else "text/csv"
+        return bytes(output), accept
 
 
 def media_type(value: str | None) -> str:
@@ -277,8 +399,9 @@ def serve(handlers: Handlers, model: Any, requests: BinaryIO, responses: BinaryI
         header = json.loads(line)
         body = requests.read(header["length"])
         try:
+            # An empty header is one the request did not send.
             output, content_type = handlers.invoke(
-                model, body, header.get("content_type", ""), header.get("accept", "")
+                model, body, header.get("content_type") or None, header.get("accept") or None
             )
             send(responses, 200, output, content_type)
         except Exception as exc:
@@ -295,13 +418,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", required=True, type=Path)
     parser.add_argument("--program", default=None)
     parser.add_argument("--code-dir", type=Path, default=None)
+    parser.add_argument("--image-tag", default="", help="the container version it plays")
     parser.add_argument("--request-fd", type=int, required=True)
     parser.add_argument("--response-fd", type=int, required=True)
     args = parser.parse_args(argv)
     requests = os.fdopen(args.request_fd, "rb")
     responses = os.fdopen(args.response_fd, "wb")
     try:
-        handlers = Handlers(args.program, args.code_dir)
+        handlers = Handlers(args.program, args.code_dir, args.image_tag)
         model = handlers.model_fn(str(args.model_dir))
     except Exception as exc:
         traceback.print_exc()

@@ -391,6 +391,13 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "early_stopping_rounds": integer(1),
     "tweedie_variance_power": real(1, 2, open_low=True),
     "csv_weights": integer(0, 1),
+    # What a tuning job adds to each of its training jobs: "validation:auc" makes sure auc is
+    # computed (and early-stopped on) whatever eval_metric says.
+    "_tuning_objective_metric": Hyperparameter("text"),
+    # true: the model is saved after every round, so a job stopped early (by a tuning job's
+    # early stopping, StopTrainingJob) still has the last one; false, the container's default,
+    # leaves no model behind.
+    "save_model_on_termination": choice("true", "false"),
 }
 # Threshold metrics the container allows as ``name@t``.
 THRESHOLD_METRICS = ("error", "ndcg", "map")
@@ -453,6 +460,15 @@ def parse_hyperparameters(raw: dict[str, Any], tag: str | None = None) -> dict[s
     if objective is not None:
         choice(*version.values(OBJECTIVES)).parse("objective", objective)
     metrics = [m for m in str(parsed.get("eval_metric", "")).split(",") if m]
+    objective_metric = parsed.get("_tuning_objective_metric")
+    if objective_metric is not None:
+        name = objective_metric.rpartition(":")[2]
+        if not name:
+            raise ClientError(f"_tuning_objective_metric {shown(objective_metric)} names no metric")
+        # The container evaluates the union, the objective's metric included; the last metric
+        # is the one xgboost's early stopping watches, so the objective goes last.
+        metrics = [m for m in metrics if m != name] + [name]
+        parsed["eval_metric"] = ",".join(metrics)
     for metric in metrics:
         check_metric(metric, version)
     classifies = objective is None or objective.startswith(("binary:", "rank:"))
@@ -695,6 +711,8 @@ def train(config_dir: Path, data_dir: Path, model_dir: Path, tag: str | None = N
     num_round = params.pop("num_round")
     early_stopping = params.pop("early_stopping_rounds", None)
     params.pop("csv_weights", None)
+    params.pop("_tuning_objective_metric", None)
+    save_every_round = params.pop("save_model_on_termination", "false") == "true"
     if "eval_metric" in params:
         params["eval_metric"] = params["eval_metric"].split(",")
     if not (data_dir / "train").is_dir():
@@ -723,6 +741,8 @@ def train(config_dir: Path, data_dir: Path, model_dir: Path, tag: str | None = N
                     for metric, values in metrics.items()
                 ]
                 print(f"[{epoch}]\t" + "\t".join(parts), flush=True)
+                if save_every_round:
+                    save_booster(model, model_dir, version)
                 return False
 
         logger = RoundLogger()
@@ -731,6 +751,8 @@ def train(config_dir: Path, data_dir: Path, model_dir: Path, tag: str | None = N
         def logger(env: Any) -> None:
             parts = [f"{name}:{value:.5f}" for name, value in env.evaluation_result_list]
             print(f"[{env.iteration}]\t" + "\t".join(parts), flush=True)
+            if save_every_round:
+                save_booster(env.model, model_dir, version)
 
     try:
         evals = [(xgb.DMatrix(train_data[:, 1:], label=train_data[:, 0]), "train")]

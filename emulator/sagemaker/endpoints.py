@@ -19,7 +19,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from emulator.sagemaker import hosting
+from emulator.sagemaker import hosting, lineage
 from emulator.sagemaker.endpoint_configs import KIND as CONFIG
 from emulator.sagemaker.endpoint_configs import missing as config_missing
 from emulator.sagemaker.engine import Engine
@@ -185,6 +185,7 @@ def create_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         duplicate_message=f'Cannot create already existing endpoint "{arn}".',
     )
     engine.tags.set(arn, params.get("Tags", []))
+    lineage.record_endpoint(engine, record)
     begin(engine, name, config_name, 1)
     return {"EndpointArn": arn}
 

@@ -14,14 +14,14 @@ import json
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator import environments
 from emulator.algorithms import model_server
 from emulator.archives import UnsafeArchive, safe_extract
-from emulator.sagemaker import images, jobs
+from emulator.sagemaker import images, jobs, models
 from emulator.sagemaker.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ class ServedModel:
     program: str | None
     code_dir: Path | None
     image: str = ""  # its environment (emulator/environments.py) runs the model server
+    # The container's Environment (a transform job's laid over it): the worker's variables.
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 def extract_archive(archive: Path, target: Path, what: str) -> None:
@@ -81,13 +83,14 @@ def fetch_archive(engine: Engine, uri: str, target: Path, what: str) -> None:
 
 
 def container_of(model: dict[str, Any]) -> dict[str, Any]:
-    containers = model.get("Containers") or []
+    """The one container a model runs (a ``ModelPackageName`` resolved by CreateModel)."""
+    containers = models.served_containers(model)
     if len(containers) > 1:
         raise HostingFailure(
             f"model {model['ModelName']}: serial inference pipelines ({len(containers)} "
             "containers) are not emulated"
         )
-    return model.get("PrimaryContainer") or containers[0]
+    return containers[0]
 
 
 def prepare_model(engine: Engine, model_name: str, directory: Path) -> ServedModel:
@@ -130,7 +133,7 @@ def prepare_model(engine: Engine, model_name: str, directory: Path) -> ServedMod
         raise HostingFailure(
             f"image {image!r} needs SAGEMAKER_PROGRAM (an inference script) to serve a model"
         )
-    return ServedModel(model_name, model_dir, program, code_dir, image)
+    return ServedModel(model_name, model_dir, program, code_dir, image, dict(environment))
 
 
 class ModelWorker:
@@ -163,9 +166,16 @@ class ModelWorker:
         ]
         if served.program:
             command += ["--program", served.program, "--code-dir", str(served.code_dir)]
+        # The container version decides details of its serving (LIBSVM indexes, say).
+        command += ["--image-tag", environments.parse_image(served.image)[1]]
         log_file.parent.mkdir(parents=True, exist_ok=True)
         root = str(Path(model_server.__file__).resolve().parents[2])
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": root}
+        environment = {
+            **os.environ,
+            **served.environment,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": root,
+        }
         try:
             # Under the jobs' init, forked by the spawner thread: the worker dies with its pool,
             # with the emulator (SIGKILL included), and takes anything it started along.

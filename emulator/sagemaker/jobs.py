@@ -764,6 +764,21 @@ def publish_job_log(
         log.exception("publishing logs of %s failed", name)
 
 
+# --- what else follows a job's life ----------------------------------------------------------
+# Called as observer(engine, kind, name, event) when a job is "created" and when it has "ended"
+# (lineage.py records trial components, artifacts and associations this way); an observer that
+# fails is logged and never changes the job's outcome.
+JOB_OBSERVERS: list[Callable[[Engine, str, str, str], None]] = []
+
+
+def notify_observers(engine: Engine, kind: str, name: str, event: str) -> None:
+    for observer in JOB_OBSERVERS:
+        try:
+            observer(engine, kind, name, event)
+        except Exception:
+            log.exception("an observer of %s %s (%s) failed", kind, name, event)
+
+
 # --- one run of a job, from the pool's thread picking it up to its final status ---------------
 @dataclass(frozen=True)
 class JobKind:
@@ -856,6 +871,7 @@ def end_run(engine: Engine, kind: JobKind, run: JobRun) -> None:
             engine.store.update(kind.kind, run.name, bare)
         except Exception:
             log.exception("%s %s: its final status could not be written", kind.kind, run.name)
+    notify_observers(engine, kind.kind, run.name, "ended")
 
 
 # --- why a job failed, as a person needs to read it -------------------------------------------
@@ -1002,6 +1018,7 @@ def launch(
         kind, name, record, duplicate_error=ValidationError, duplicate_message=duplicate_message
     )
     engine.tags.set(arn, tags)
+    notify_observers(engine, kind, name, "created")
     control = RunningProcess()
     engine.register_stopper(kind, name, control.stop)
     engine.executor.submit(run, control)

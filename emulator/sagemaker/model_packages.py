@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.jobs import now
@@ -110,6 +111,7 @@ def create_package(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         for key in ("Tags", "ClientToken"):
             record.pop(key, None)
         engine.store.create(PACKAGE, package_key(arn), record)
+        lineage.record_model_package(engine, record)
     engine.tags.set(arn, params.get("Tags", []))
     return {"ModelPackageArn": arn}
 

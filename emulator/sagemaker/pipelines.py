@@ -2,7 +2,7 @@
 
 A pipeline is its definition JSON plus metadata; every UpdatePipeline that changes the
 definition is a new version, and an execution keeps the version it started with
-(pipeline_executions.py runs them).
+(pipeline_executions.py starts them, pipeline_steps.py runs their steps).
 """
 
 from __future__ import annotations

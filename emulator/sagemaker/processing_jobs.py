@@ -15,9 +15,23 @@ from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
+from emulator.sagemaker.response_defaults import filled
 
 KIND = "ProcessingJob"
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+
+
+# What DescribeProcessingJob answers for members the request left out (the service's defaults).
+DESCRIBED_DEFAULTS: dict[str, Any] = {
+    "ProcessingInputs": [
+        {
+            "AppManaged": False,
+            "S3Input": {"S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"},
+        }
+    ],
+    "ProcessingOutputConfig": {"Outputs": [{"AppManaged": False}]},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+}
 
 
 def missing(name: str) -> str:
@@ -55,7 +69,8 @@ def create_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, A
 @action("DescribeProcessingJob")
 def describe_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["ProcessingJobName"]
-    return engine.store.snapshot(KIND, name, missing_message=missing(name))
+    record = engine.store.snapshot(KIND, name, missing_message=missing(name))
+    return filled(record, DESCRIBED_DEFAULTS)
 
 
 @action("ListProcessingJobs")

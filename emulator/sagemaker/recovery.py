@@ -3,9 +3,9 @@
 Records come back from SQLite as they were last written. Nothing that was running survives the
 emulator's process (its jobs die with it), so:
 
-- jobs (processing, training, transform) that were InProgress come back Failed, and Stopping
-  ones Stopped, each with a FailureReason saying the emulator ended while they ran, so
-  attach-or-create starts the next attempt instead of waiting for ever;
+- jobs (processing, training, transform, hyperparameter tuning) that were InProgress come
+  back Failed, and Stopping ones Stopped, each with a FailureReason saying the emulator ended
+  while they ran, so attach-or-create starts the next attempt instead of waiting for ever;
 - pipeline executions that were Executing (or Stopping) come back Failed (Stopped), their
   running steps with them;
 - endpoints that were InService are served again, from the same endpoint config, and stay
@@ -31,6 +31,8 @@ JOB_KINDS = {
     "ProcessingJob": ("ProcessingJobStatus", "ProcessingEndTime"),
     "TrainingJob": ("TrainingJobStatus", "TrainingEndTime"),
     "TransformJob": ("TransformJobStatus", "TransformEndTime"),
+    # After the training jobs: its counters are then counted from what they came back as.
+    "HyperParameterTuningJob": ("HyperParameterTuningJobStatus", "HyperParameterTuningEndTime"),
 }
 
 
@@ -76,6 +78,10 @@ def recover(engine: Engine) -> dict[str, int]:
                         kind, name, lambda r, s=status_key, e=end_key: interrupted_job(r, s, e)
                     )
                     counts["jobs"] += 1
+        from emulator.sagemaker import tuning_jobs
+
+        for record in engine.store.all("HyperParameterTuningJob"):
+            tuning_jobs.recovered(engine, record["HyperParameterTuningJobName"])
         for record in engine.store.all("PipelineExecution"):
             if record["PipelineExecutionStatus"] in {"Executing", "Stopping"}:
                 engine.store.update(

@@ -13,22 +13,39 @@ import copy
 import datetime as dt
 import functools
 import json
-import re
 import tarfile
 from pathlib import Path
 from typing import Any
 
 from emulator import archives, environments
 from emulator.algorithms import xgboost_builtin
-from emulator.sagemaker import images, jobs
+from emulator.sagemaker import images, jobs, training_metrics
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.registry import action
+from emulator.sagemaker.response_defaults import filled
 
 KIND = "TrainingJob"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-ROUND_LINE = re.compile(r"^\[(\d+)\]\t(.*)$")
+
+
+# What DescribeTrainingJob answers for members the request left out (the service's defaults).
+DESCRIBED_DEFAULTS: dict[str, Any] = {
+    "AlgorithmSpecification": {"EnableSageMakerMetricsTimeSeries": False},
+    "OutputDataConfig": {"KmsKeyId": "", "CompressionType": "GZIP"},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+    "InputDataConfig": [
+        {
+            "CompressionType": "None",
+            "RecordWrapperType": "None",
+            "DataSource": {"S3DataSource": {"S3DataDistributionType": "FullyReplicated"}},
+        }
+    ],
+    "EnableNetworkIsolation": False,
+    "EnableInterContainerTrafficEncryption": False,
+    "EnableManagedSpotTraining": False,
+}
 
 
 def missing(name: str) -> str:
@@ -69,7 +86,9 @@ def create_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any
 @action("DescribeTrainingJob")
 def describe_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TrainingJobName"]
-    return engine.store.snapshot(KIND, name, missing_message=missing(name))
+    return filled(
+        engine.store.snapshot(KIND, name, missing_message=missing(name)), DESCRIBED_DEFAULTS
+    )
 
 
 @action("ListTrainingJobs")
@@ -124,7 +143,9 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
         if repository not in images.SUPPORTED:
             raise jobs.JobFailure(f"ClientError: image {image!r} is not emulated")
         program = json.loads(hyperparameters["sagemaker_program"])
-        user = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+        # The toolkit JSON-decodes each value (the SDK sends '"binary:logistic"'), keeping
+        # the text of one that is not JSON.
+        user = {k: decoded(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
         args: list[str] = []
         for key, value in user.items():
             args += [f"--{key}", str(value)]
@@ -184,6 +205,13 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
     return command, environment, f"image {repository}: built-in XGBoost algorithm"
 
 
+def decoded(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def prepare_inputs(engine: Engine, record: dict[str, Any], sandbox: Path) -> None:
     s3 = engine.client("s3")
     config = sandbox / "input" / "config"
@@ -231,28 +259,6 @@ def safe_extract(archive: Path, target: Path) -> None:
         raise jobs.JobFailure(f"ClientError: {exc}") from exc
 
 
-def final_metrics(log_file: Path) -> list[dict[str, Any]]:
-    """The last round's ``data-metric:value`` pairs as ``data:metric`` metrics."""
-    last = None
-    for line in log_file.read_text(errors="replace").splitlines():
-        if ROUND_LINE.match(line):
-            last = line
-    if last is None:
-        return []
-    moment = jobs.now()
-    metrics = []
-    for part in ROUND_LINE.match(last)[2].split("\t"):
-        key, _, value = part.partition(":")
-        data, _, metric = key.partition("-")
-        try:
-            metrics.append(
-                {"MetricName": f"{data}:{metric}", "Value": float(value), "Timestamp": moment}
-            )
-        except ValueError:
-            continue
-    return metrics
-
-
 def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
     """The final secondary status (ended too) and the billed time."""
     assert run.ended is not None
@@ -285,25 +291,44 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
             (sandbox / directory).mkdir(parents=True, exist_ok=True)
         set_secondary(engine, name, "Training", "Training in progress")
         max_runtime = record.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-        code = jobs.run_process(
-            command,
-            sandbox=sandbox,
-            environment=environment,
-            log_file=log_file,
-            control=control,
-            max_runtime=max_runtime,
-            mode=mode,
-        )
+        try:
+            code = jobs.run_process(
+                command,
+                sandbox=sandbox,
+                environment=environment,
+                log_file=log_file,
+                control=control,
+                max_runtime=max_runtime,
+                mode=mode,
+            )
+        except jobs.JobStopped:
+            # SageMaker keeps what the algorithm saved after SIGTERM (a tuning job's early
+            # stop, StopTrainingJob) and the metrics it logged until then.
+            run.fields["FinalMetricDataList"] = metrics_of(log_file, record)
+            if any((sandbox / "model").iterdir()):
+                upload_model(engine, record, name, sandbox, run)
+            raise
         if code != 0:
             # /opt/ml/output/failure first, as SageMaker reads it; else the log's error line.
             raise jobs.exit_failure(sandbox, log_file, code, jobs.TRAINING_REPORTS)
         set_secondary(engine, name, "Uploading", "Uploading generated training model")
-        output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-        archive = sandbox.parent / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted((sandbox / "model").iterdir()):
-                tar.add(path, arcname=path.name)
-        bucket, key = jobs.split_s3_uri(f"{output_path}/{name}/output/model.tar.gz")
-        engine.client("s3").upload_file(str(archive), bucket, key, Config=jobs.SELF_TRANSFER)
-        run.fields["ModelArtifacts"] = {"S3ModelArtifacts": f"s3://{bucket}/{key}"}
-        run.fields["FinalMetricDataList"] = final_metrics(log_file)
+        upload_model(engine, record, name, sandbox, run)
+        run.fields["FinalMetricDataList"] = metrics_of(log_file, record)
+
+
+def metrics_of(log_file: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
+    return training_metrics.final_metric_data_list(log_file, record, jobs.now())
+
+
+def upload_model(
+    engine: Engine, record: dict[str, Any], name: str, sandbox: Path, run: jobs.JobRun
+) -> None:
+    """/opt/ml/model packed as ``{S3OutputPath}/{job}/output/model.tar.gz``."""
+    output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    archive = sandbox.parent / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted((sandbox / "model").iterdir()):
+            tar.add(path, arcname=path.name)
+    bucket, key = jobs.split_s3_uri(f"{output_path}/{name}/output/model.tar.gz")
+    engine.client("s3").upload_file(str(archive), bucket, key, Config=jobs.SELF_TRANSFER)
+    run.fields["ModelArtifacts"] = {"S3ModelArtifacts": f"s3://{bucket}/{key}"}

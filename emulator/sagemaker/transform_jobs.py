@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import posixpath
 import re
@@ -24,11 +25,24 @@ from emulator.sagemaker.listing import list_response
 from emulator.sagemaker.models import KIND as MODEL
 from emulator.sagemaker.models import missing as model_missing
 from emulator.sagemaker.registry import action
+from emulator.sagemaker.response_defaults import filled
 
 KIND = "TransformJob"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 DEFAULT_MAX_PAYLOAD_MB = 6
 COLUMN_SELECTION = re.compile(r"^\$(\[(?P<inner>[^\]]*)\])?$")
+
+
+# What DescribeTransformJob answers for members the request left out (the service's defaults;
+# the job itself runs from the request as given).
+DESCRIBED_DEFAULTS: dict[str, Any] = {
+    "MaxConcurrentTransforms": 1,
+    "MaxPayloadInMB": DEFAULT_MAX_PAYLOAD_MB,
+    "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 3},
+    "TransformInput": {"CompressionType": "None", "SplitType": "None"},
+    "TransformOutput": {"AssembleWith": "None", "KmsKeyId": ""},
+    "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"},
+}
 
 
 def missing(name: str) -> str:
@@ -108,7 +122,8 @@ def create_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, An
 @action("DescribeTransformJob")
 def describe_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TransformJobName"]
-    return engine.store.snapshot(KIND, name, missing_message=missing(name))
+    record = engine.store.snapshot(KIND, name, missing_message=missing(name))
+    return filled(record, DESCRIBED_DEFAULTS)
 
 
 @action("ListTransformJobs")
@@ -221,6 +236,12 @@ def run_transform_job(engine: Engine, name: str, control: jobs.RunningProcess) -
         log_file.write_text(f"[emulator] {name}: model {record['ModelName']}\n")
         try:
             served = hosting.prepare_model(engine, record["ModelName"], work / "hosting")
+            # CreateTransformJob's Environment is set in the container, over the model's, and
+            # SAGEMAKER_BATCH tells a container it serves a transform job (the XGBoost
+            # container then writes one prediction per line).
+            environment = {**served.environment, **record.get("Environment", {})}
+            environment["SAGEMAKER_BATCH"] = "true"
+            served = dataclasses.replace(served, environment=environment)
             count = int(record["TransformResources"].get("InstanceCount", 1))
             pool = hosting.WorkerPool.start(served, count, work / "logs")
         except hosting.HostingFailure as failure:

@@ -33,9 +33,26 @@ def executions_uri(root_uri: str, pipeline_name: str) -> str:
     return f"{root_uri}/pipelines/{pipeline_name}"
 
 
-def execution_parameters(params: dict[str, Any], input_uri: str) -> dict[str, str]:
-    """StartPipelineExecution parameters (all values as text) for a DAG run's params."""
+# champion.evaluate_inputs key -> pipeline parameter
+CHAMPION_PARAMETERS = {
+    "model": "ChampionModelUri",
+    "code": "ChampionCodeUri",
+    "arn": "ChampionArn",
+}
+
+
+def execution_parameters(
+    params: dict[str, Any], input_uri: str, champion_inputs: dict[str, str] | None = None
+) -> dict[str, str]:
+    """StartPipelineExecution parameters (all values as text) for a DAG run's params and the
+    champion it is measured against (champion.evaluate_inputs; None: the definition's default,
+    the no-champion marker)."""
     values = {PARAM_NAMES[k]: v for k, v in params.items() if k in PARAM_NAMES}
+    if params.get("max_regression") is not None:
+        values["MaxRegression"] = requests.format_value(params["max_regression"])
+    for key, parameter in CHAMPION_PARAMETERS.items():
+        if champion_inputs is not None:
+            values[parameter] = champion_inputs[key]
     hyperparameters = requests.hyperparameters_for(params)
     for parameter, key in HYPERPARAMETER_PARAMETERS.items():
         values[parameter] = hyperparameters[key]

@@ -6,9 +6,13 @@ images and hyperparameters. What the DAG decides at run time becomes pipeline ex
 - conf values -> pipeline parameters (``{"Get": "Parameters.Eta"}``);
 - the run's S3 prefix -> ``Std:Join`` of the pipeline prefix and the execution id;
 - the trained model's S3 URI -> ``{"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}``;
-- the gate -> a ConditionStep on ``Std:JsonGet`` of evaluation.json (a PropertyFile);
-  its if-branch creates the model and registers a version; its else-branch does nothing (the
-  execution succeeds and registers nothing) or, with ``fail_on_reject``, ends in a FailStep.
+- the gate -> a ConditionStep on ``Std:JsonGet`` of evaluation.json (a PropertyFile): accuracy
+  >= AccuracyThreshold and accuracy >= ``metrics.champion_floor`` (the champion's accuracy on
+  this test set minus MaxRegression, which evaluate.py computes: conditions cannot subtract);
+  the champion comes in as parameters the DAG sets per execution (ChampionModelUri, ...), by
+  default the no-champion marker uploaded beside the scripts; its if-branch creates the model
+  and registers a version; its else-branch does nothing (the execution succeeds and registers
+  nothing) or, with ``fail_on_reject``, ends in a FailStep.
 
 requests.py's builders format strings, so placeholders (``{{name}}``) stand for the expressions
 while they build, and ``substitute`` swaps each for the SDK's pipeline variable (or a Join of
@@ -41,12 +45,13 @@ from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
 from sagemaker.mlops.workflow.steps import ConfigurableRetryStep, StepTypeEnum
 
-from include.adult_income import requests
+from include.adult_income import champion, requests
 from include.adult_income.native_parameters import HYPERPARAMETER_PARAMETERS, executions_uri
 
 PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_.]+)\}\}")
 EVALUATION_REPORT = "EvaluationReport"
 ACCURACY_PATH = "metrics.accuracy.value"
+CHAMPION_FLOOR_PATH = "metrics.champion_floor.value"
 # Job request fields the pipeline service fills in itself (it names each step's resources).
 NAME_FIELDS = {"ProcessingJobName", "TrainingJobName", "ModelName"}
 
@@ -63,17 +68,27 @@ class PipelineSettings:
     xgboost_image: str
 
     @property
+    def no_champion_uri(self) -> str:
+        """The marker the champion inputs read when the group has no approved version."""
+        return f"{self.code_uri}/{champion.NO_CHAMPION_MARKER}"
+
+    @property
     def executions_uri(self) -> str:
         """Each execution writes under ``<executions_uri>/<execution id>/``."""
         return executions_uri(self.root_uri, self.pipeline_name)
 
 
-def parameters() -> dict[str, Any]:
+def parameters(no_champion_uri: str) -> dict[str, Any]:
     """The pipeline's parameters, named as the SDK examples name them, with the DAG's defaults."""
     hyper = requests.hyperparameters_for({})  # strings, formatted as the DAG formats them
     return {
         "InputDataUrl": ParameterString("InputDataUrl"),
         "AccuracyThreshold": ParameterFloat("AccuracyThreshold", default_value=0.8),
+        # Text like the hyperparameters: it only reaches the evaluate job's arguments.
+        "MaxRegression": ParameterString("MaxRegression", default_value="0"),
+        "ChampionModelUri": ParameterString("ChampionModelUri", default_value=no_champion_uri),
+        "ChampionCodeUri": ParameterString("ChampionCodeUri", default_value=no_champion_uri),
+        "ChampionArn": ParameterString("ChampionArn", default_value=""),
         "ModelApprovalStatus": ParameterString(
             "ModelApprovalStatus",
             default_value="PendingManualApproval",
@@ -167,7 +182,7 @@ class RequestStep(ConfigurableRetryStep):
 
 def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) -> Pipeline:
     """The SDK Pipeline object for the seed's pipeline."""
-    params = parameters()
+    params = parameters(settings.no_champion_uri)
     variables: dict[str, Any] = dict(params)
     variables["execution_id"] = ExecutionVariables.PIPELINE_EXECUTION_ID
     layout = requests.RunLayout(
@@ -229,6 +244,10 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
                 model_artifact_uri="{{model_data_url}}",
                 instance_type="{{ProcessingInstanceType}}",
                 instance_count="{{ProcessingInstanceCount}}",  # type: ignore[arg-type]
+                champion_model_uri="{{ChampionModelUri}}",
+                champion_code_uri="{{ChampionCodeUri}}",
+                champion_arn="{{ChampionArn}}",
+                max_regression="{{MaxRegression}}",
             )
         ),
         "DescribeProcessingJobResponse",
@@ -236,6 +255,9 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         depends_on=[preprocess.name],
     )
     accuracy = JsonGet(step_name=evaluate.name, property_file=report, json_path=ACCURACY_PATH)
+    champion_floor = JsonGet(
+        step_name=evaluate.name, property_file=report, json_path=CHAMPION_FLOOR_PATH
+    )
     create_model = RequestStep(
         "CreateModel",
         StepTypeEnum.CREATE_MODEL,
@@ -283,6 +305,8 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
                         accuracy,
                         "is below the threshold",
                         params["AccuracyThreshold"],
+                        "or below the champion's floor",
+                        champion_floor,
                     ],
                 ),
             )
@@ -290,7 +314,8 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
     gate = ConditionStep(
         name="AccuracyGate",
         conditions=[
-            ConditionGreaterThanOrEqualTo(left=accuracy, right=params["AccuracyThreshold"])
+            ConditionGreaterThanOrEqualTo(left=accuracy, right=params["AccuracyThreshold"]),
+            ConditionGreaterThanOrEqualTo(left=accuracy, right=champion_floor),
         ],
         if_steps=[create_model, register],
         else_steps=else_steps,

@@ -1,5 +1,7 @@
-"""The Python callables of the native-pipeline DAG: upsert the SageMaker Pipeline definition,
-build an execution's parameters from the DAG's params, and summarise the execution.
+"""The Python callables of the native-pipeline DAG: plan the run (settings from Airflow
+Variables, images, layout, the execution's parameters from the DAG's params: once, as the
+main DAG's prepare_run does), upsert the SageMaker Pipeline definition, and summarise the
+execution.
 
 The SageMaker SDK (the definition builder) is imported only inside the upsert task.
 """
@@ -9,16 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.adult_income import native_parameters, settings, tasks
+from include.adult_income import champion, native_parameters, settings, tasks
 
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
 START_TASK = "start_pipeline"
 UPSERT_TASK = "upsert_pipeline"
-SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py")
+# The job scripts, and the marker the champion inputs read when the group has no champion.
+SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py", champion.NO_CHAMPION_MARKER)
 
 
 def scripts_digest() -> str:
@@ -29,17 +33,46 @@ def scripts_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def code_uri_for(config: settings.Settings) -> str:
+    """Where the scripts of this version of the definition live (content-addressed)."""
+    return f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+
+
+def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
+    """The run's plan: settings (``variables``: settings.templated(), rendered by Airflow),
+    images, layout and the execution's PipelineParameters; every later task reads it."""
+    config = settings.from_variables(variables)
+    layout = tasks.layout_for(context, config)
+    params = {key: context["params"][key] for key in context["params"]}
+    plan = {
+        "settings": config.as_dict(),
+        "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
+        "images": tasks.resolve_images(config.region),
+        "parameters": native_parameters.execution_parameters(
+            params,
+            layout.input_uri,
+            champion.evaluate_inputs(
+                tasks.current_champion(context, config),
+                f"{code_uri_for(config)}/{champion.NO_CHAMPION_MARKER}",
+            ),
+        ),
+    }
+    print(f"run plan: {json.dumps(plan)}")
+    return plan
+
+
 def upsert_pipeline(**context: Any) -> dict[str, Any]:
     """Create the pipeline, or update it when its definition changed; idempotent."""
     from include.adult_income import native_pipeline
 
-    config = settings.load()
-    code_uri = f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+    plan = tasks.plan_of(context)
+    config = settings.from_plan(plan)
+    code_uri = code_uri_for(config)
     s3 = tasks.s3_client(config)
     for script in SCRIPTS:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
         s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
-    images = tasks.resolve_images(config.region)
+    images = plan["images"]
     pipeline_settings = native_pipeline.PipelineSettings(
         pipeline_name=PIPELINE_NAME,
         role_arn=config.role_arn,
@@ -76,12 +109,6 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     return {"pipeline_name": PIPELINE_NAME, "pipeline_arn": arn, "change": change}
 
 
-def execution_parameters(context: Any) -> dict[str, Any]:
-    """The execution's PipelineParameters from the DAG run's params (and its input partition)."""
-    params = {key: context["params"][key] for key in context["params"]}
-    return native_parameters.execution_parameters(params, tasks.layout_for(context).input_uri)
-
-
 def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for page in sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
@@ -93,9 +120,16 @@ def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 def summarize(**context: Any) -> dict[str, Any]:
     """Always runs: the execution's outcome as summary.json, with the main DAG's keys."""
-    config = settings.load()
+    plan = context["ti"].xcom_pull(task_ids=tasks.PLAN_TASK)
+    if not plan:  # check_conf or prepare_run failed: there is no prefix to write under
+        failed = tasks.failed_tasks(context)
+        raise AirflowFailException(
+            f"the run failed before it was planned: {', '.join(failed) or tasks.PLAN_TASK} "
+            "(see their logs); no summary.json written"
+        )
+    config = settings.from_plan(plan)
     execution_arn = context["ti"].xcom_pull(task_ids=START_TASK)
-    layout = tasks.layout_for(context, config)
+    layout = tasks.layout_of(plan)
     summary: dict[str, Any] = {
         "dag_id": context["dag"].dag_id,
         "run_id": context["run_id"],
@@ -104,6 +138,7 @@ def summarize(**context: Any) -> dict[str, Any]:
         "threshold": float(context["params"]["accuracy_threshold"]),
         "decision": "failed",
         "reason": None,
+        "champion": None,
         "model_package_arn": None,
         "model_name": None,
         "endpoint": None,
@@ -178,16 +213,22 @@ def execution_outcome(config: settings.Settings, execution_arn: str) -> dict[str
             tasks.s3_client(config).get_object(Bucket=bucket, Key=key)["Body"].read()
         )
         outcome["accuracy"] = evaluation["metrics"]["accuracy"]["value"]
+        outcome["champion"] = tasks.champion_summary(evaluation)
     gate = metadata.get("AccuracyGate", {}).get("Condition", {}).get("Outcome")
     registered = metadata.get("RegisterModel", {}).get("RegisterModel", {}).get("Arn")
     model_arn = metadata.get("CreateModel", {}).get("Model", {}).get("Arn")
     status = execution["PipelineExecutionStatus"]
     if status == "Succeeded" and registered:
         outcome.update(decision="registered", model_package_arn=registered)
-        outcome["reason"] = "accuracy >= threshold: the AccuracyGate took its if-branch"
+        outcome["reason"] = (
+            "accuracy >= threshold and >= the champion's floor: the AccuracyGate took its if-branch"
+        )
     elif status == "Succeeded" and gate == "False":  # the API's enum: "True" | "False"
         outcome.update(decision="rejected")
-        outcome["reason"] = "accuracy < threshold: the AccuracyGate took its else-branch"
+        outcome["reason"] = (
+            "accuracy < threshold or below the champion's floor (its accuracy on this test set "
+            "minus MaxRegression): the AccuracyGate took its else-branch"
+        )
     else:
         outcome["reason"] = f"execution {status}: {execution.get('FailureReason', '')}"
     if model_arn:

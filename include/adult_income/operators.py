@@ -11,9 +11,16 @@ the attempts that exist under that name and at the request it would send now:
   first, as both would write the same outputs;
 - none exists -> create attempt 1.
 
-The request body comes from ``build_config(context, job_name)``: a small function that calls
-the pure builders in requests.py. The provider's "timestamp" renaming is switched off
-(``action_if_job_exists="fail"``): a name decided here is the name used.
+**The request.** ``config`` is the request as the run planned it (in the DAG, a template over
+prepare_run's XCom, rendered as a native object), so the UI's Rendered Template tab shows it
+before the task runs; once it has run, the tab shows the very request this task sent
+(``overwrite_rtif_after_execution``). ``build_config(planned, context, name)`` turns the planned
+request into the one sent under the attempt's ``name``: by default it only names it; a task
+whose request depends on an upstream task's result binds that too (tasks.py). A planned
+``S3Operations`` block (the provider's own: files to upload) is run first, before the request
+is fingerprinted, so each job task uploads its script as it is now. The provider's "timestamp"
+renaming is switched off (``action_if_job_exists="fail"``): a name decided here is the name used.
+``check_interval`` is templated too, so the poll interval is the run's setting.
 
 **How a job ends.** Created or attached, a job is waited for the same way: deferred to the
 provider's SageMakerTrigger when the operator is deferrable (and resumed in
@@ -33,7 +40,7 @@ inputs, hyperparameters, resources, environment, output locations) minus its own
 fields that only label it (Tags, ExperimentConfig), plus the content identity (key and ETag) of
 every S3 object the request reads. The content part is what makes "fix evaluate.py, clear
 evaluate" run again: each job task uploads its script to the same per-run key before building
-its request (tasks.publish_scripts), so the request body alone does not change. Listing the
+its request (the planned ``S3Operations``), so the request body alone does not change. Listing the
 objects the request points at, rather than recording hashes of the scripts, also covers data
 an upstream task rewrites in place (a new preprocess attempt writes new CSVs under the same
 URIs that training reads) and works for any builder, at the cost of one ListObjectsV2 per
@@ -47,13 +54,14 @@ The fingerprint sees what SageMaker would run: the script as the task just uploa
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -78,7 +86,8 @@ from botocore.exceptions import ClientError
 
 from include.adult_income import names, requests
 
-ConfigBuilder = Callable[[Any, str], dict[str, Any]]
+# (planned request, context, name) -> the request sent under that name
+ConfigBuilder = Callable[[dict[str, Any], Any, str], dict[str, Any]]
 IN_PROGRESS = {"InProgress", "Stopping"}
 ENDPOINT_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 REUSABLE = {"Completed"}
@@ -382,6 +391,47 @@ def decide_job(
     )
 
 
+def naming(name_key: str) -> ConfigBuilder:
+    """The default builder: the planned request under the attempt's name."""
+
+    def build(planned: dict[str, Any], context: Any, name: str) -> dict[str, Any]:
+        return {**copy.deepcopy(planned), name_key: name}
+
+    return build
+
+
+class PlannedRequest:
+    """What the operators share about their templated ``config``: the request as planned,
+    kept before execute replaces ``config`` with the request it sent, and its uploads (the
+    provider's ``S3Operations`` block, ``S3Upload`` entries) done once, before anything is
+    fingerprinted."""
+
+    config: dict[str, Any]
+    hook: Any
+    log: Any
+    _planned: dict[str, Any] | None = None
+
+    def planned_request(self, upload: bool = True) -> dict[str, Any]:
+        """The planned request without its uploads, which run first when ``upload``."""
+        if self._planned is None:
+            planned = copy.deepcopy(self.config or {})
+            operations = planned.pop("S3Operations", None)
+            if operations and upload:
+                uploads = operations.get("S3Upload", [])
+                self.log.info(
+                    "Uploading %s before building the request.",
+                    ", ".join(f"s3://{op['Bucket']}/{op['Key']}" for op in uploads),
+                )
+                # Not the hook's configure_s3_resources: its load_file keeps replace=False and
+                # so refuses the second upload, and a cleared task must upload the script as
+                # it is now over the first one.
+                s3 = s3_client_of(self)
+                for op in uploads:
+                    s3.upload_file(op["Path"], op["Bucket"], op["Key"])
+            self._planned = planned
+        return self._planned
+
+
 def base_job_name(context: Any) -> str:
     ti = context["ti"]
     return names.resource_name(ti.dag_id, context["run_id"], ti.task_id)
@@ -415,7 +465,7 @@ TRAINING = JobKind(
 )
 
 
-class AttachOrCreateJob:
+class AttachOrCreateJob(PlannedRequest):
     """Attach-or-create for a provider job operator (mixed in before it, see the docstring at
     the top). The operator supplies ``describe_job``, ``create_job``, ``stop_job`` and
     ``remember`` for its kind of job; everything else is shared, so an attached job and a
@@ -427,10 +477,13 @@ class AttachOrCreateJob:
 
     kind: ClassVar[JobKind]
     build_config: ConfigBuilder
-    # ``config`` is filled in by execute (the name is only known then); Airflow stores the
-    # rendered fields again after the task, so the UI's Rendered Template tab shows the very
-    # request this task sent.
+    # ``config`` is replaced by execute with the request sent (the name is only known then);
+    # Airflow stores the rendered fields again after the task, so the UI's Rendered Template
+    # tab shows the very request this task sent.
     overwrite_rtif_after_execution: ClassVar[bool] = True
+
+    def build(self, context: Any, name: str, upload: bool = True) -> dict[str, Any]:
+        return self.build_config(self.planned_request(upload), context, name)
 
     def describe_job(self, name: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -452,7 +505,7 @@ class AttachOrCreateJob:
 
     def request_for(self, context: Any, name: str) -> dict[str, Any]:
         """build_config's request for ``name`` with its fingerprint tag: what create sends."""
-        request = self.build_config(context, name)
+        request = self.build(context, name)
         value = fingerprint(request, self.kind.name_key, self.s3_client)
         return with_fingerprint(request, value)
 
@@ -462,12 +515,13 @@ class AttachOrCreateJob:
     def execute(self, context: Any) -> dict[str, Any]:
         kind = self.kind
         log = self.log
+        self.check_interval = float(self.check_interval)  # rendered from the plan
         decision = decide_job(
             base_job_name(context),
             self.describe_job,
             kind.status_key,
             fingerprint_of=lambda name: fingerprint(
-                self.build_config(context, name), kind.name_key, self.s3_client
+                self.build(context, name), kind.name_key, self.s3_client
             ),
             recorded=self.recorded,
         )
@@ -477,12 +531,12 @@ class AttachOrCreateJob:
             # The wording below is what tests/e2e look for in the task log.
             log.info("%s.", decision.note)
             log.info("%s job %s already completed: reusing it.", kind.label.capitalize(), name)
-            self.config = self.build_config(context, name)
+            self.config = self.build(context, name)
             return self.finish(decision.description)
         if decision.verdict == "attach":
             log.info("%s.", decision.note)
             log.info("%s job %s is already running: waiting for it.", kind.label.capitalize(), name)
-            self.config = self.build_config(context, name)
+            self.config = self.build(context, name)
             return self.wait_and_finish(name)
         log.info("%s", decision.note)
         self.retire(decision.description)
@@ -548,7 +602,9 @@ class AttachOrCreateJob:
         """Resumed from the trigger: whatever the event says, the job's description decides."""
         event = validate_execute_complete_event(event)
         name = event["job_name"]
-        self.config = self.build_config(context, name)  # a resumed task is a new instance
+        # A resumed task is a new instance: the request again, for the Rendered Template tab;
+        # the script is not uploaded again, the job has run.
+        self.config = self.build(context, name, upload=False)
         description = self.describe_job(name)
         status = description[self.kind.status_key]
         if status in IN_PROGRESS:  # the trigger gave up (timeout) or lost the job's track
@@ -575,10 +631,16 @@ class AttachOrCreateProcessingOperator(AttachOrCreateJob, SageMakerProcessingOpe
     passes a job that did not complete."""
 
     kind = PROCESSING
+    template_fields: Sequence[str] = (
+        *SageMakerProcessingOperator.template_fields,
+        "check_interval",
+    )
 
-    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
-        super().__init__(config={}, action_if_job_exists="fail", **kwargs)
-        self.build_config = build_config
+    def __init__(
+        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(config=config or {}, action_if_job_exists="fail", **kwargs)
+        self.build_config = build_config or naming(self.kind.name_key)
         self.max_ingestion_time = self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS
 
     def describe_job(self, name: str) -> dict[str, Any]:
@@ -599,10 +661,17 @@ class AttachOrCreateTrainingOperator(AttachOrCreateJob, SageMakerTrainingOperato
     never passes a job that did not complete."""
 
     kind = TRAINING
+    template_fields: Sequence[str] = (
+        *SageMakerTrainingOperator.template_fields,
+        "check_interval",
+        "print_log",
+    )
 
-    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
-        super().__init__(config={}, action_if_job_exists="fail", **kwargs)
-        self.build_config = build_config
+    def __init__(
+        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(config=config or {}, action_if_job_exists="fail", **kwargs)
+        self.build_config = build_config or naming(self.kind.name_key)
         self.max_ingestion_time = self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS
         self._log_positions: dict[str, dict] = {}
 
@@ -638,21 +707,25 @@ class AttachOrCreateTrainingOperator(AttachOrCreateJob, SageMakerTrainingOperato
             self.log.warning("Could not read the log of training job %s: %s", name, exc)
 
 
-class CreateOrReuseModelOperator(SageMakerModelOperator):
+class CreateOrReuseModelOperator(PlannedRequest, SageMakerModelOperator):
     """SageMakerModelOperator that reuses the run's model when it exists with the same request
     (fingerprint tag, as for jobs), and creates the next attempt (``-a2`` ...) when the request
     changed: a model cannot be changed in place, and one name must mean one model."""
 
     overwrite_rtif_after_execution: ClassVar[bool] = True  # see AttachOrCreateJob
 
-    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
-        super().__init__(config={}, **kwargs)
-        self.build_config = build_config
+    def __init__(
+        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(config=config or {}, **kwargs)
+        self.build_config = build_config or naming("ModelName")
 
     def execute(self, context: Any) -> dict:
+        def build(name: str) -> dict[str, Any]:
+            return self.build_config(self.planned_request(), context, name)
+
         def fingerprint_for(name: str) -> str:
-            request = self.build_config(context, name)
-            return fingerprint(request, "ModelName", lambda: s3_client_of(self))
+            return fingerprint(build(name), "ModelName", lambda: s3_client_of(self))
 
         decision = decide_job(
             base_job_name(context),
@@ -668,10 +741,10 @@ class CreateOrReuseModelOperator(SageMakerModelOperator):
             self.log.info("Model %s already exists: reusing it.", name)
             existing = dict(decision.description)
             existing.pop(EXISTS_STATUS)
+            self.config = build(name)
             return {"Model": serialize(existing)}
         self.log.info("%s", decision.note)
-        request = self.build_config(context, name)
-        self.config = with_fingerprint(request, fingerprint_for(name))
+        self.config = with_fingerprint(build(name), fingerprint_for(name))
         self.log.info("Creating model %s.", name)
         return create_or_fail(
             lambda: super(CreateOrReuseModelOperator, self).execute(context), f"model {name}"
@@ -702,19 +775,37 @@ def registered_version(sagemaker: Any, group_name: str, training_job: str) -> di
 class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
     """Registers a training job's model at most once: a retry returns the existing version.
 
-    ``build_request(context)`` returns the CreateModelPackage body (requests.py); its
-    CustomerMetadataProperties must carry ``training_job``, the key looked up here. A changed
+    ``config`` is the planned CreateModelPackage body (requests.py) and
+    ``build_request(planned, context)`` the one sent (in the DAG: bound to the training job
+    that completed and the gate's accuracy); its CustomerMetadataProperties must carry
+    ``training_job``, the key looked up here. A changed
     training request makes a new training job (``-aN``), so a new version; nothing else does.
     """
 
     overwrite_rtif_after_execution: ClassVar[bool] = True  # see AttachOrCreateJob
+    # The provider templates the pieces it assembles; here the whole CreateModelPackage body
+    # is planned, so ``config`` (templated) is what the Rendered Template tab shows.
+    template_fields: Sequence[str] = (
+        *SageMakerRegisterModelVersionOperator.template_fields,
+        "config",
+    )
+    template_fields_renderers: ClassVar[dict] = {"config": "json", "extras": "json"}
 
-    def __init__(self, *, build_request: Callable[[Any], dict[str, Any]], **kwargs: Any) -> None:
-        super().__init__(image_uri="", model_url="", package_group_name="", **kwargs)
-        self.build_request = build_request
+    def __init__(
+        self,
+        *,
+        config: Any = None,
+        build_request: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            image_uri="", model_url="", package_group_name="", config=config or {}, **kwargs
+        )
+        self.build_request = build_request or (lambda planned, context: copy.deepcopy(planned))
 
     def execute(self, context: Any) -> str:
-        request = self.build_request(context)
+        request = self.build_request(copy.deepcopy(self.config), context)
+        self.config = request
         training_job = request["CustomerMetadataProperties"]["training_job"]
         group = request["ModelPackageGroupName"]
         container = request["InferenceSpecification"]["Containers"][0]
@@ -738,7 +829,7 @@ class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
         return super().execute(context)
 
 
-class DeployEndpointOperator(SageMakerEndpointOperator):
+class DeployEndpointOperator(PlannedRequest, SageMakerEndpointOperator):
     """SageMakerEndpointOperator that creates the endpoint, or updates it in place, to serve
     this run's endpoint config (named after (dag, run, task)); safe to retry:
 
@@ -751,15 +842,23 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
     Every wait is bounded by ``max_ingestion_time`` (an hour unless given). Deferrable, the wait
     for the endpoint to be InService runs in the provider's SageMakerTrigger.
 
-    ``build_config(context, config_name)`` returns ``{"EndpointConfig": ..., "Endpoint": ...}``.
+    ``config`` is the planned ``{"EndpointConfig": ..., "Endpoint": ...}``;
+    ``build_config(planned, context, config_name)`` names it for the attempt (and, in the DAG,
+    points it at the model create_model made).
     """
 
     overwrite_rtif_after_execution: ClassVar[bool] = True  # see AttachOrCreateJob
+    template_fields: Sequence[str] = (*SageMakerEndpointOperator.template_fields, "check_interval")
 
-    def __init__(self, *, build_config: ConfigBuilder, **kwargs: Any) -> None:
+    def __init__(
+        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("max_ingestion_time", ENDPOINT_MAX_WAIT_SECONDS)
-        super().__init__(config={}, operation="create", **kwargs)
-        self.build_config = build_config
+        super().__init__(config=config or {}, operation="create", **kwargs)
+        self.build_config = build_config or name_endpoint_config
+
+    def build(self, context: Any, config_name: str) -> dict[str, Any]:
+        return self.build_config(self.planned_request(), context, config_name)
 
     def describe_or_none(self, describe: Callable[[str], dict], name: str) -> dict | None:
         try:
@@ -791,7 +890,7 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
         """(config name, whether it exists already with this request)."""
 
         def fingerprint_for(name: str) -> str:
-            request = self.build_config(context, name)["EndpointConfig"]
+            request = self.build(context, name)["EndpointConfig"]
             return request_fingerprint(request, "EndpointConfigName", {})
 
         decision = decide_job(
@@ -805,8 +904,9 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
         return decision.name, decision.verdict == "reuse"
 
     def execute(self, context: Any) -> dict:
+        self.check_interval = float(self.check_interval)  # rendered from the plan
         config_name, exists = self.endpoint_config_decision(context)
-        self.config = self.build_config(context, config_name)
+        self.config = self.build(context, config_name)
         endpoint_name = self.config["Endpoint"]["EndpointName"]
         if exists:
             self.log.info("Endpoint config %s exists (a retry): not creating it.", config_name)
@@ -898,6 +998,15 @@ class DeployEndpointOperator(SageMakerEndpointOperator):
         return self.served(name, self.settled_endpoint(name))
 
 
+def name_endpoint_config(planned: dict[str, Any], context: Any, config_name: str) -> dict:
+    """The default deploy builder: the planned endpoint config under the attempt's name, and
+    the endpoint pointing at it."""
+    bound = copy.deepcopy(planned)
+    bound["EndpointConfig"]["EndpointConfigName"] = config_name
+    bound["Endpoint"]["EndpointConfigName"] = config_name
+    return bound
+
+
 def executions_by_display_name(sagemaker: Any, pipeline_name: str) -> dict[str, dict[str, Any]]:
     """The pipeline's executions, newest first per display name."""
     found: dict[str, dict[str, Any]] = {}
@@ -915,13 +1024,20 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
 
     The execution's display name derives from (dag, run, task). An Executing one is waited for,
     a Succeeded one is reused, a Failed/Stopped one gets a new attempt (``-a2``, ...), as the
-    job operators do. ``build_params(context)`` gives the PipelineParameters. A waited-for
-    execution that ends Stopped or Failed fails the task (the hook's wait passes Stopped).
+    job operators do. A waited-for execution that ends Stopped or Failed fails the task (the
+    hook's wait passes Stopped).
+    ``pipeline_params`` is the provider's templated field (in the DAG: the run's planned
+    PipelineParameters); ``check_interval`` is templated as well.
     """
 
-    def __init__(self, *, build_params: Callable[[Any], dict[str, Any]], **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (
+        *SageMakerStartPipelineOperator.template_fields,
+        "check_interval",
+    )
+    template_fields_renderers: ClassVar[dict] = {"pipeline_params": "json"}
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(wait_for_completion=True, **kwargs)
-        self.build_params = build_params
 
     def ended_well(self, arn: str) -> str:
         description = self.hook.describe_pipeline_exec(arn)
@@ -949,7 +1065,7 @@ class AttachOrStartPipelineOperator(SageMakerStartPipelineOperator):
             return attempts[name]
 
         verdict, name, found, _ = decide_job(base, describe, "Status")
-        self.pipeline_params = self.build_params(context)
+        self.check_interval = int(self.check_interval)  # rendered from the plan
         self.display_name = name
         if verdict == "create":
             self.log.info("Starting pipeline execution %s.", name)

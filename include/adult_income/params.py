@@ -38,6 +38,14 @@ def pipeline_params() -> dict[str, Param]:
         "accuracy_threshold": Param(
             0.8, type="number", minimum=0, maximum=1, description="register only at or above"
         ),
+        "max_regression": Param(
+            0.0,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="how far below the approved champion's accuracy (on this run's test "
+            "set) a new version may fall and still pass",
+        ),
         "num_round": Param(50, type="integer", minimum=1, maximum=1000),
         "max_depth": Param(5, type="integer", minimum=1, maximum=20),
         "eta": Param(0.3, type="number", exclusiveMinimum=0, maximum=1),
@@ -64,6 +72,20 @@ def pipeline_params() -> dict[str, Param]:
         "model_approval_status": Param(
             "PendingManualApproval", type="string", enum=["PendingManualApproval", "Approved"]
         ),
+        "human_approval": Param(
+            False,
+            type="boolean",
+            description="register PendingManualApproval and ask a person in the Airflow UI "
+            "(Required actions) to approve or reject the version",
+        ),
+        "approval_timeout_minutes": Param(
+            1440,
+            type="integer",
+            minimum=1,
+            maximum=7 * 24 * 60,
+            description="with human_approval: unanswered after this long, the version stays "
+            "PendingManualApproval and nothing is deployed",
+        ),
         "deploy": Param(False, type="boolean", description="deploy an Approved version"),
         "endpoint_name": Param(
             "adult-income-xgboost",
@@ -77,13 +99,14 @@ def pipeline_params() -> dict[str, Param]:
 
 
 def native_pipeline_params() -> dict[str, Param]:
-    """The native SageMaker Pipeline DAG's params: the main DAG's but deploy (that DAG's job)
-    and early stopping (a pipeline parameter cannot be left unset, and the built-in algorithm
-    refuses an empty value)."""
+    """The native SageMaker Pipeline DAG's params: the main DAG's but deploy and human approval
+    (that DAG's tasks) and early stopping (a pipeline parameter cannot be left unset, and the
+    built-in algorithm refuses an empty value)."""
     return {
         k: v
         for k, v in pipeline_params().items()
-        if not k.startswith(("deploy", "endpoint")) and k != "early_stopping_rounds"
+        if not k.startswith(("deploy", "endpoint", "human_approval", "approval_"))
+        and k != "early_stopping_rounds"
     }
 
 
@@ -109,4 +132,9 @@ def conf_problems(conf: Mapping[str, Any], known: set[str] | None = None) -> lis
     for key in sorted(set(conf) & known):
         for path, value in non_finite(conf[key], key):
             problems.append(f"{path} is {value}: numbers must be finite")
+    if conf.get("human_approval") and conf.get("model_approval_status") == "Approved":
+        problems.append(
+            "human_approval asks a person to approve the version: leave model_approval_status "
+            "PendingManualApproval"
+        )
     return problems

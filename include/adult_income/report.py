@@ -334,6 +334,50 @@ def metric_rows(evaluation: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def score(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    return f"{value:.4f}"
+
+
+def champion_section(evaluation: dict[str, Any]) -> str:
+    """This run's model beside the group's champion, both on this run's test set; empty when
+    evaluation.json does not speak of a champion (an older evaluate job)."""
+    if "champion" not in evaluation:
+        return ""
+    champion = evaluation["champion"]
+    if not isinstance(champion, dict):
+        body = "<p>The group had no approved version to compare with.</p>"
+        return f"<section>\n<h2>Champion / challenger</h2>\n{body}\n</section>"
+    metrics = evaluation.get("metrics", {})
+    rows = [
+        ("", "this run (challenger)", str(champion.get("model_package_arn") or "champion")),
+        (
+            "Accuracy",
+            score(metrics.get("accuracy", {}).get("value")),
+            score(champion.get("accuracy")),
+        ),
+        ("ROC AUC", score(metrics.get("roc_auc", {}).get("value")), score(champion.get("roc_auc"))),
+    ]
+    head, *body_rows = rows
+    cells = "\n".join(
+        f"<tr><th scope=row>{html.escape(name)}</th><td>{html.escape(mine)}</td>"
+        f"<td>{html.escape(theirs)}</td></tr>"
+        for name, mine, theirs in body_rows
+    )
+    header = (
+        f"<tr><th></th><th scope=col>{html.escape(head[1])}</th>"
+        f"<th scope=col>{html.escape(head[2])}</th></tr>"
+    )
+    note = ""
+    if champion.get("reason"):
+        note = f"\n<p>Not compared: {html.escape(str(champion['reason']))}</p>"
+    return (
+        "<section>\n<h2>Champion / challenger (this run's test set)</h2>\n"
+        f"<table class=champion>\n{header}\n{cells}\n</table>{note}\n</section>"
+    )
+
+
 def table(rows: list[tuple[str, str]]) -> str:
     cells = "\n".join(
         f"<tr><th scope=row>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
@@ -386,6 +430,7 @@ img {{ display: block; max-width: 100%; height: auto; }}
 <h2>Test-set metrics</h2>
 {table(metric_rows(evaluation))}
 </section>
+{champion_section(evaluation)}
 </div>
 <section class="charts">
 {figures}

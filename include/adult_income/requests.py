@@ -6,7 +6,9 @@ botocore's SageMaker service model, so a body that works offline is well-formed 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -66,6 +68,43 @@ class RunLayout:
     @property
     def summary_uri(self) -> str:
         return f"{self.run_uri}/summary.json"
+
+    def training_artifact_uri(self, training_job_name: str) -> str:
+        """Where SageMaker puts a training job's model: ``<S3OutputPath>/<job>/output/``."""
+        return f"{self.model_output_uri}/{training_job_name}/output/model.tar.gz"
+
+
+def script_uploads(scripts_dir: Path, code_uri: str, scripts: tuple[str, ...]) -> dict[str, Any]:
+    """An ``S3Operations`` block (the provider's format) uploading each script under
+    ``code_uri``. The job's operator runs it before fingerprinting its request, so the
+    fingerprint sees the script as it is when the task runs (operators.PlannedRequest)."""
+    bucket, _, prefix = code_uri.removeprefix("s3://").partition("/")
+    return {
+        "S3Upload": [
+            {
+                "Path": str(scripts_dir / script),
+                "Bucket": bucket,
+                "Key": f"{prefix}/{script}",
+                "Tar": False,
+            }
+            for script in scripts
+        ]
+    }
+
+
+def with_model_artifact(request: dict[str, Any], model_artifact_uri: str) -> dict[str, Any]:
+    """A copy of ``request`` reading the model at ``model_artifact_uri``: the ``model`` input
+    of a processing job, the container(s) of a model or of a model package."""
+    bound = copy.deepcopy(request)
+    for item in bound.get("ProcessingInputs", []):
+        if item["InputName"] == "model":
+            item["S3Input"]["S3Uri"] = model_artifact_uri
+    containers = [bound.get("PrimaryContainer") or {}]
+    containers += bound.get("InferenceSpecification", {}).get("Containers", [])
+    for container in containers:
+        if "ModelDataUrl" in container:
+            container["ModelDataUrl"] = model_artifact_uri
+    return bound
 
 
 def cluster(instance_type: str, instance_count: int, volume_gb: int = 30) -> dict[str, Any]:
@@ -213,8 +252,16 @@ def evaluate_request(
     model_artifact_uri: str,
     instance_type: str,
     instance_count: int,
+    champion_model_uri: str,
+    champion_code_uri: str,
+    champion_arn: str,
+    max_regression: float | str,
 ) -> dict[str, Any]:
-    """CreateProcessingJob for include/scripts/evaluate.py in the XGBoost framework image."""
+    """CreateProcessingJob for include/scripts/evaluate.py in the XGBoost framework image.
+
+    The group's champion (its model archive and serving bundle, or the no-champion marker) is
+    scored on the same test set, against this run's feature schema; ``max_regression`` sets
+    evaluation.json's ``champion_floor`` for the native pipeline's condition."""
     root = PROCESSING_ROOT
     return {
         "ProcessingJobName": job_name,
@@ -229,12 +276,25 @@ def evaluate_request(
                 f"{root}/test",
                 "--output-dir",
                 f"{root}/evaluation",
+                "--schema-dir",
+                f"{root}/schema",
+                "--champion-dir",
+                f"{root}/champion",
+                "--champion-arn",
+                champion_arn,
+                "--max-regression",
+                format_value(max_regression),
             ],
         },
         "ProcessingResources": cluster(instance_type, instance_count),
         "ProcessingInputs": [
             processing_input("model", model_artifact_uri, f"{root}/model"),
             processing_input("test", layout.data_uri("test"), f"{root}/test"),
+            processing_input(
+                "schema", f"{layout.data_uri('schema')}/schema.json", f"{root}/schema"
+            ),
+            processing_input("champion-model", champion_model_uri, f"{root}/champion/model"),
+            processing_input("champion-code", champion_code_uri, f"{root}/champion/code"),
             processing_input("code", f"{layout.code_uri}/evaluate.py", f"{root}/input/code"),
         ],
         "ProcessingOutputConfig": {

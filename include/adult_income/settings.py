@@ -1,56 +1,73 @@
-"""Deployment settings, read at task run time from the environment or Airflow Variables.
+"""Deployment settings: Airflow Variables, read once per run by the ``prepare_run`` task.
 
-| setting        | environment variable          | Airflow Variable              | default         |
-| -------------- | ----------------------------- | ----------------------------- | --------------- |
-| bucket         | ADULT_PIPELINE_BUCKET         | adult_pipeline_bucket         | (required)      |
-| prefix         | ADULT_PIPELINE_PREFIX         | adult_pipeline_prefix         | adult-income    |
-| region         | ADULT_PIPELINE_REGION         | adult_pipeline_region         | us-east-1       |
-| role_arn       | ADULT_PIPELINE_ROLE_ARN       | adult_pipeline_role_arn       | (required)      |
-| aws_conn_id    | ADULT_PIPELINE_AWS_CONN_ID    | adult_pipeline_aws_conn_id    | aws_default     |
-| poll_seconds   | ADULT_PIPELINE_POLL_SECONDS   | adult_pipeline_poll_seconds   | 30              |
-| deferrable     | ADULT_PIPELINE_DEFERRABLE     | adult_pipeline_deferrable     | false           |
-| max_wait_hours | ADULT_PIPELINE_MAX_WAIT_HOURS | adult_pipeline_max_wait_hours | 6               |
+Each setting is the Airflow Variable ``adult_pipeline_<setting>``; Airflow's environment
+secrets backend also reads it from ``AIRFLOW_VAR_ADULT_PIPELINE_<SETTING>``.
 
-The environment wins over Variables so that a deployment (or `make run`) can pin a value
-without touching the metadata database. No account id lives in code: the bucket and the
-SageMaker execution role must be configured.
+| setting             | default      |
+| ------------------- | ------------ |
+| bucket              | (required)   |
+| role_arn            | (required)   |
+| prefix              | adult-income |
+| region              | us-east-1    |
+| aws_conn_id         | aws_default  |
+| poll_seconds        | 30           |
+| stream_training_log | true         |
+
+Nothing here reads a Variable: ``prepare_run``'s ``op_kwargs`` are Jinja templates
+(``{{ var.value.get(...) }}``, see ``templated``), so Airflow looks each one up through its own
+secrets backends (``AIRFLOW_VAR_*`` environment variables first, then the metadata database)
+when that one task renders, and the UI's Rendered Template tab shows the values the run took.
+Every later task reads them from the run's plan (prepare_run's XCom), so changing a Variable
+mid-run changes nothing in that run. No account id lives in code: the bucket and the SageMaker
+execution role must be configured.
+
+What Airflow needs while it parses the DAG files is Airflow's own configuration, not a
+Variable: ``[operators] default_deferrable`` (``AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE``) and
+``[core] default_task_retry_delay`` (``AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
-ENV_PREFIX = "ADULT_PIPELINE_"
+VARIABLE_PREFIX = "adult_pipeline_"
+REQUIRED = ("bucket", "role_arn")
 DEFAULTS = {
     "prefix": "adult-income",
     "region": "us-east-1",
     "aws_conn_id": "aws_default",
     "poll_seconds": "30",
-    "deferrable": "false",
-    "max_wait_hours": "6",
+    # The training job's log in the task log; the provider then re-describes the job only
+    # every 30 s, which is why offline runs switch it off.
+    "stream_training_log": "true",
 }
+NAMES = (*REQUIRED, *DEFAULTS)
+# Read by earlier versions of this project; now only named in an error, never read.
+LEGACY_ENV_PREFIX = "ADULT_PIPELINE_"
 
 
 class SettingsError(RuntimeError):
     """A required setting is missing or malformed."""
 
 
-def lookup(name: str, *, use_variables: bool = True) -> str | None:
-    value = os.environ.get(ENV_PREFIX + name.upper())
-    if value not in (None, ""):
-        return value
-    if use_variables:
-        try:
-            from airflow.sdk import Variable
+def variable_key(name: str) -> str:
+    return VARIABLE_PREFIX + name
 
-            value = Variable.get(f"adult_pipeline_{name}", default=None)
-        except Exception:  # no metadata DB / API at parse time: fall back to defaults
-            value = None
-        if value not in (None, ""):
-            return value
-    return DEFAULTS.get(name)
+
+def environment_variable(name: str) -> str:
+    """The name Airflow's environment-variables secrets backend reads the Variable from."""
+    return "AIRFLOW_VAR_" + variable_key(name).upper()
+
+
+def templated() -> dict[str, str]:
+    """Each setting as a Jinja template over its Airflow Variable (the default when unset)."""
+    return {
+        name: f"{{{{ var.value.get({variable_key(name)!r}, {DEFAULTS.get(name, '')!r}) }}}}"
+        for name in NAMES
+    }
 
 
 def as_bool(text: str) -> bool:
@@ -70,68 +87,58 @@ class Settings:
     role_arn: str
     aws_conn_id: str
     poll_seconds: int
-    deferrable: bool
-    max_wait_hours: float
+    stream_training_log: bool
 
     @property
     def root_uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix.strip('/')}"
 
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def load(*, use_variables: bool = True) -> Settings:
-    """The settings in force; raises SettingsError naming what is missing."""
-    values = {
-        name: lookup(name, use_variables=use_variables)
-        for name in (*DEFAULTS, "bucket", "role_arn")
-    }
-    missing = [name for name in ("bucket", "role_arn") if not values[name]]
+
+def describe(name: str) -> str:
+    return f"Variable {variable_key(name)} (or {environment_variable(name)})"
+
+
+def from_variables(values: Mapping[str, Any]) -> Settings:
+    """The settings from their rendered Variables; raises SettingsError naming what is wrong."""
+    text = {name: str(values.get(name) or "").strip() for name in NAMES}
+    missing = [name for name in REQUIRED if not text[name]]
     if missing:
-        raise SettingsError(
-            "missing setting(s): "
-            + ", ".join(
-                f"{ENV_PREFIX}{name.upper()} (or Variable adult_pipeline_{name})"
-                for name in missing
+        message = "missing setting(s): " + ", ".join(describe(name) for name in missing)
+        legacy = [
+            LEGACY_ENV_PREFIX + n.upper()
+            for n in missing
+            if LEGACY_ENV_PREFIX + n.upper() in os.environ
+        ]
+        if legacy:
+            message += (
+                f"; {', '.join(legacy)} is set but no longer read: settings are Airflow "
+                "Variables now (rename it with the AIRFLOW_VAR_ prefix)"
             )
-        )
+        raise SettingsError(message)
+    for name in DEFAULTS:
+        text[name] = text[name] or DEFAULTS[name]
     try:
-        return Settings(
-            bucket=values["bucket"],
-            prefix=values["prefix"],
-            region=values["region"],
-            role_arn=values["role_arn"],
-            aws_conn_id=values["aws_conn_id"],
-            poll_seconds=max(1, int(values["poll_seconds"])),
-            deferrable=as_bool(values["deferrable"]),
-            max_wait_hours=float(values["max_wait_hours"]),
-        )
+        poll_seconds = int(text["poll_seconds"])
     except ValueError as exc:
-        raise SettingsError(f"malformed setting: {exc}") from exc
-
-
-def parse_time_setting(name: str, default: str) -> str:
-    """A setting needed while the DAG is parsed (no Variables there: they cost a DB call)."""
-    return lookup(name, use_variables=False) or default
-
-
-@dataclass(frozen=True)
-class DagSettings:
-    """What the DAG files read while they are parsed: environment only (Variables would cost a
-    database call per parse)."""
-
-    aws_conn_id: str
-    poll_seconds: int
-    retry_delay: dt.timedelta
-    deferrable: bool
-    # Stream the training job's log into the task log (the provider then re-describes the
-    # job every 30 s).
-    stream_training_log: bool
-
-
-def dag_settings() -> DagSettings:
-    return DagSettings(
-        aws_conn_id=parse_time_setting("aws_conn_id", "aws_default"),
-        poll_seconds=int(parse_time_setting("poll_seconds", "30")),
-        retry_delay=dt.timedelta(seconds=int(parse_time_setting("retry_delay_seconds", "60"))),
-        deferrable=as_bool(parse_time_setting("deferrable", "false")),
-        stream_training_log=as_bool(parse_time_setting("stream_training_log", "true")),
+        raise SettingsError(f"malformed {describe('poll_seconds')}: {exc}") from exc
+    try:
+        stream = as_bool(text["stream_training_log"])
+    except SettingsError as exc:
+        raise SettingsError(f"malformed {describe('stream_training_log')}: {exc}") from exc
+    return Settings(
+        bucket=text["bucket"],
+        prefix=text["prefix"],
+        region=text["region"],
+        role_arn=text["role_arn"],
+        aws_conn_id=text["aws_conn_id"],
+        poll_seconds=max(1, poll_seconds),  # never a busy loop
+        stream_training_log=stream,
     )
+
+
+def from_plan(plan: Mapping[str, Any]) -> Settings:
+    """The settings a run took, as its plan recorded them."""
+    return Settings(**plan["settings"])

@@ -1,4 +1,15 @@
-"""The Python callables behind the DAG's tasks, and the config builders its operators call.
+"""The Python callables behind the DAG's tasks, the run's plan, and the request builders its
+operators call.
+
+**The run's plan.** ``prepare_run`` runs once per run, before anything else touches AWS: it
+takes the settings (its ``op_kwargs`` are templates over Airflow Variables, see settings.py),
+resolves the images for the region, fixes the run's S3 layout and builds every SageMaker
+request the run will send, and returns all of it as its XCom. Each SageMaker task's ``config``
+is a template over that XCom (``planned(...)``), so the UI's Rendered Template tab shows the
+request, and nothing a task does later (a retry, a clear, a Variable changed meanwhile) can move
+the run's paths. What the plan cannot know is bound by the task itself, in the builders below:
+the attempt's name (``-a2`` after a changed request), and what an upstream task produced (the
+model artifact of the training attempt that completed, the gate's accuracy, the model's name).
 
 Everything heavy (the SageMaker SDK's image lookup, S3 reads) happens here, at task run time,
 never while the DAG file is parsed.
@@ -6,19 +17,26 @@ never while the DAG file is parsed.
 
 from __future__ import annotations
 
+import copy
 import json
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import gate, names, params, requests, settings
+from include.adult_income import champion, gate, names, params, requests, settings
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
+PLAN_TASK = "prepare_run"
+PREPROCESS_TASK = "preprocess"
+TRAIN_TASK = "train"
+EVALUATE_TASK = "evaluate"
+GATE_TASK = "accuracy_gate"
 REGISTER_TASK = "register_model_version"
+APPROVAL_TASK = "approve_model_version"
 MODEL_TASK = "create_model"
 REJECT_TASK = "model_rejected"
 DEPLOY_GATE_TASK = "should_deploy"
@@ -27,6 +45,26 @@ SMOKE_TASK = "smoke_check"
 SMOKE_ROWS = 5
 # States of a task that should have done its work and did not.
 FAILED_STATES = {"failed", "upstream_failed"}
+
+
+def planned(*path: str) -> str:
+    """A Jinja template for one value of the run's plan (prepare_run's XCom), e.g.
+    ``planned("requests", "train")``. Operators that render it as a native object get the
+    dict or number itself."""
+    keys = "".join(f"[{key!r}]" for key in path)
+    return f"{{{{ ti.xcom_pull(task_ids={PLAN_TASK!r}){keys} }}}}"
+
+
+def plan_of(context: Any) -> dict[str, Any]:
+    """The run's plan; refuses to go on without one (prepare_run failed or was skipped)."""
+    plan = context["ti"].xcom_pull(task_ids=PLAN_TASK)
+    if not plan:
+        raise AirflowFailException(f"this run has no plan: {PLAN_TASK} did not succeed")
+    return plan
+
+
+def layout_of(plan: Mapping[str, Any]) -> requests.RunLayout:
+    return requests.RunLayout(**plan["layout"])
 
 
 def check_conf(**context: Any) -> None:
@@ -57,20 +95,22 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def layout_for(context: Any, config: settings.Settings | None = None) -> requests.RunLayout:
+def layout_for(context: Any, config: settings.Settings) -> requests.RunLayout:
     """The run's S3 layout: input partition of its logical date, outputs under its own run."""
-    config = config or settings.load()
-    params = context["params"]
     run_uri = f"{config.root_uri}/{names.run_path(context['dag'].dag_id, context['run_id'])}"
-    input_uri = params.get("input_data_uri") or (f"{config.root_uri}/raw/ds={context['ds']}/")
+    input_uri = (
+        context["params"].get("input_data_uri") or f"{config.root_uri}/raw/ds={context['ds']}/"
+    )
     return requests.RunLayout(input_uri=input_uri, run_uri=run_uri)
 
 
-def input_ready(**context: Any) -> bool:
-    """Sensor callable: the date's input partition holds at least one CSV."""
-    config = settings.load()
-    bucket, prefix = split_uri(layout_for(context, config).input_uri)
-    listing = s3_client(config).list_objects_v2(Bucket=bucket, Prefix=prefix)
+def input_ready(*, input_uri: str, aws_conn_id: str, region: str, **context: Any) -> bool:
+    """Sensor callable: the run's input partition (from its plan) holds at least one CSV."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket, prefix = split_uri(input_uri)
+    s3 = S3Hook(aws_conn_id=aws_conn_id, region_name=region).conn
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     csvs = [item["Key"] for item in listing.get("Contents", []) if item["Key"].endswith(".csv")]
     print(f"input {bucket}/{prefix}: {len(csvs)} CSV file(s)")
     return bool(csvs)
@@ -87,142 +127,237 @@ def resolve_images(region: str) -> dict[str, str]:
     return {"sklearn": sklearn, "xgboost": xgboost}
 
 
-def publish_scripts(config: settings.Settings, layout: requests.RunLayout, *scripts: str) -> None:
-    """Upload the scripts a job runs under the run's code prefix, as they are now.
+def current_champion(context: Any, config: settings.Settings) -> champion.Champion | None:
+    """The group's newest Approved version that this run did not register itself: what the
+    run's challenger is measured against (fixed in the plan, like the rest of the run)."""
+    found = champion.newest_approved(
+        sagemaker_client(config),
+        context["params"]["model_package_group"],
+        dag_id=context["dag"].dag_id,
+        run_id=context["run_id"],
+    )
+    print(f"champion: {found.model_package_arn if found else 'none (no approved version)'}")
+    return found
 
-    Each job task publishes its own scripts before building its request, so a task cleared
-    after its script was edited runs the edited script: the object's ETag is part of the
-    request's fingerprint (operators.py), which then differs and starts a new attempt. The
-    same bytes give the same ETag, so a retry or a clear with nothing changed reuses the job.
-    """
-    s3 = s3_client(config)
-    for script in scripts:
-        bucket, key = split_uri(f"{layout.code_uri}/{script}")
-        s3.upload_file(str(SCRIPTS_DIR / script), bucket, key)
 
+def plan_requests(
+    context: Any,
+    config: settings.Settings,
+    layout: requests.RunLayout,
+    images: dict[str, str],
+    current: champion.Champion | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every request the run sends, as far as it is known before the first job: named after
+    each task's first attempt, and reading the model of the training job's first attempt (the
+    builders below bind the attempt that really completed). ``current`` is the champion the
+    evaluate job scores beside the run's model (None: the no-champion marker)."""
+    params = context["params"]
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
 
-def prepare_run(**context: Any) -> dict[str, Any]:
-    """Resolve the images for the region and the run's layout (the job tasks publish their
-    own scripts, see publish_scripts)."""
-    config = settings.load()
-    layout = layout_for(context, config)
+    def name(task_id: str) -> str:
+        return names.resource_name(dag_id, run_id, task_id)
+
+    def uploads(*scripts: str) -> dict[str, Any]:
+        return requests.script_uploads(SCRIPTS_DIR, layout.code_uri, scripts)
+
+    model_artifact = layout.training_artifact_uri(name(TRAIN_TASK))
+    processing = {
+        "role_arn": config.role_arn,
+        "layout": layout,
+        "instance_type": params["processing_instance_type"],
+        "instance_count": params["processing_instance_count"],
+    }
+    evaluation_json = f"{layout.evaluation_uri}/evaluation.json"
+    against = champion.evaluate_inputs(current, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}")
     return {
-        "images": resolve_images(config.region),
-        "input_uri": layout.input_uri,
-        "run_uri": layout.run_uri,
+        PREPROCESS_TASK: {
+            **requests.preprocess_request(
+                job_name=name(PREPROCESS_TASK),
+                image_uri=images["sklearn"],
+                seed=params["seed"],
+                **processing,
+            ),
+            "S3Operations": uploads("preprocess.py", requests.INFERENCE_SCRIPT),
+        },
+        TRAIN_TASK: requests.training_request(
+            job_name=name(TRAIN_TASK),
+            image_uri=images["xgboost"],
+            role_arn=config.role_arn,
+            layout=layout,
+            hyperparameters=requests.hyperparameters_for(dict(params)),
+            instance_type=params["training_instance_type"],
+            instance_count=params["training_instance_count"],
+        ),
+        EVALUATE_TASK: {
+            **requests.evaluate_request(
+                job_name=name(EVALUATE_TASK),
+                image_uri=images["xgboost"],
+                model_artifact_uri=model_artifact,
+                champion_model_uri=against["model"],
+                champion_code_uri=against["code"],
+                champion_arn=against["arn"],
+                max_regression=params["max_regression"],
+                **processing,
+            ),
+            # The marker is what the champion inputs read when there is no champion.
+            "S3Operations": uploads("evaluate.py", champion.NO_CHAMPION_MARKER),
+        },
+        MODEL_TASK: requests.model_request(
+            model_name=name(MODEL_TASK),
+            image_uri=images["xgboost"],
+            model_data_url=model_artifact,
+            code_uri=layout.inference_code_uri,
+            role_arn=config.role_arn,
+        ),
+        REGISTER_TASK: requests.model_package_request(
+            group_name=params["model_package_group"],
+            image_uri=images["xgboost"],
+            model_data_url=model_artifact,
+            code_uri=layout.inference_code_uri,
+            evaluation_json_uri=evaluation_json,
+            # A person decides (approval.py): registered pending, whatever the status param says.
+            approval_status=(
+                "PendingManualApproval"
+                if params["human_approval"]
+                else params["model_approval_status"]
+            ),
+            metadata={
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "training_job": name(TRAIN_TASK),
+                # the summary task renders it there once the run's branches are done
+                "report": f"{layout.report_uri}/report.html",
+            },
+            description=f"XGBoost on UCI Adult, {run_id}",
+        ),
+        DEPLOY_TASK: {
+            "EndpointConfig": requests.endpoint_config_request(
+                config_name=name(DEPLOY_TASK),
+                model_name=name(MODEL_TASK),
+                instance_type=params["endpoint_instance_type"],
+                instance_count=params["endpoint_instance_count"],
+            ),
+            "Endpoint": requests.endpoint_request(
+                endpoint_name=params["endpoint_name"], config_name=name(DEPLOY_TASK)
+            ),
+        },
     }
 
 
-def prepared(context: Any) -> dict[str, Any]:
-    return context["ti"].xcom_pull(task_ids="prepare_run")
-
-
-def preprocess_config(context: Any, job_name: str) -> dict[str, Any]:
-    config = settings.load()
-    params = context["params"]
+def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
+    """The run's plan: its settings (``variables``: settings.templated(), rendered by Airflow),
+    images, S3 layout and every request it sends. Computed once; later tasks read it from XCom."""
+    config = settings.from_variables(variables)
     layout = layout_for(context, config)
-    publish_scripts(config, layout, "preprocess.py", requests.INFERENCE_SCRIPT)
-    return requests.preprocess_request(
-        job_name=job_name,
-        image_uri=prepared(context)["images"]["sklearn"],
-        role_arn=config.role_arn,
-        layout=layout,
-        seed=params["seed"],
-        instance_type=params["processing_instance_type"],
-        instance_count=params["processing_instance_count"],
-    )
+    images = resolve_images(config.region)
+    plan = {
+        "settings": config.as_dict(),
+        "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
+        "images": images,
+        "requests": plan_requests(
+            context, config, layout, images, current_champion(context, config)
+        ),
+    }
+    print(f"run plan: {json.dumps({k: plan[k] for k in ('settings', 'layout', 'images')})}")
+    return plan
 
 
-def training_config(context: Any, job_name: str) -> dict[str, Any]:
-    config = settings.load()
-    params = context["params"]
-    return requests.training_request(
-        job_name=job_name,
-        image_uri=prepared(context)["images"]["xgboost"],
-        role_arn=config.role_arn,
-        layout=layout_for(context, config),
-        hyperparameters=requests.hyperparameters_for(dict(params)),
-        instance_type=params["training_instance_type"],
-        instance_count=params["training_instance_count"],
-    )
+# --- builders: the planned request, bound to this attempt and to what upstream tasks made ---
+
+
+def named(request: Mapping[str, Any], name_key: str, name: str) -> dict[str, Any]:
+    return {**copy.deepcopy(dict(request)), name_key: name}
 
 
 def trained(context: Any) -> dict[str, Any]:
-    return context["ti"].xcom_pull(task_ids="train")["Training"]
+    """The train task's result: the training job that completed (its newest attempt)."""
+    return context["ti"].xcom_pull(task_ids=TRAIN_TASK)["Training"]
 
 
-def evaluate_config(context: Any, job_name: str) -> dict[str, Any]:
-    config = settings.load()
-    params = context["params"]
-    layout = layout_for(context, config)
-    publish_scripts(config, layout, "evaluate.py")
-    return requests.evaluate_request(
-        job_name=job_name,
-        image_uri=prepared(context)["images"]["xgboost"],
-        role_arn=config.role_arn,
-        layout=layout,
-        model_artifact_uri=trained(context)["ModelArtifacts"]["S3ModelArtifacts"],
-        instance_type=params["processing_instance_type"],
-        instance_count=params["processing_instance_count"],
+def trained_model(context: Any) -> str:
+    return trained(context)["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+def evaluate_config(planned_request: dict[str, Any], context: Any, job_name: str) -> dict[str, Any]:
+    """evaluate's request: the planned one, reading the model the training job really made."""
+    bound = requests.with_model_artifact(planned_request, trained_model(context))
+    return named(bound, "ProcessingJobName", job_name)
+
+
+def model_config(planned_request: dict[str, Any], context: Any, model_name: str) -> dict[str, Any]:
+    bound = requests.with_model_artifact(planned_request, trained_model(context))
+    return named(bound, "ModelName", model_name)
+
+
+def champion_summary(evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    """summary.json's ``champion``: the champion as scored on this run's test set, or None."""
+    block = evaluation.get("champion")
+    if not isinstance(block, dict):
+        return None
+    summary = {key: block.get(key) for key in ("model_package_arn", "accuracy", "roc_auc")}
+    if block.get("reason"):
+        summary["not_compared"] = block["reason"]
+    return summary
+
+
+def gate_result(context: Any) -> dict[str, Any]:
+    return context["ti"].xcom_pull(task_ids=GATE_TASK, key="gate")
+
+
+def model_package_config(planned_request: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The version to register: the training job that completed, and the gate's accuracy."""
+    training = trained(context)
+    bound = requests.with_model_artifact(
+        planned_request, training["ModelArtifacts"]["S3ModelArtifacts"]
     )
+    bound["CustomerMetadataProperties"] = {
+        **bound["CustomerMetadataProperties"],
+        "training_job": training["TrainingJobName"],
+        "accuracy": f"{gate_result(context)['accuracy']:.6f}",
+    }
+    return bound
 
 
-def read_evaluation(context: Any) -> dict[str, Any]:
-    config = settings.load()
-    uri = f"{layout_for(context, config).evaluation_uri}/evaluation.json"
+def endpoint_config(
+    planned_request: dict[str, Any], context: Any, config_name: str
+) -> dict[str, Any]:
+    """The provider's SageMakerEndpointOperator config: this run's endpoint config (serving the
+    model create_model made or reused) and the endpoint, created or updated to point at it."""
+    model_name = context["ti"].xcom_pull(task_ids=MODEL_TASK)["Model"]["ModelName"]
+    bound = copy.deepcopy(planned_request)
+    bound["EndpointConfig"]["EndpointConfigName"] = config_name
+    for variant in bound["EndpointConfig"]["ProductionVariants"]:
+        variant["ModelName"] = model_name
+    bound["Endpoint"]["EndpointConfigName"] = config_name
+    return bound
+
+
+def read_evaluation(plan: Mapping[str, Any]) -> dict[str, Any]:
+    uri = f"{layout_of(plan).evaluation_uri}/evaluation.json"
     bucket, key = split_uri(uri)
-    body = s3_client(config).get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = s3_client(settings.from_plan(plan)).get_object(Bucket=bucket, Key=key)["Body"].read()
     return json.loads(body)
 
 
 def accuracy_gate(**context: Any) -> list[str]:
     """BranchPythonOperator callable: register on pass, reject otherwise."""
-    decision = gate.decide(read_evaluation(context), float(context["params"]["accuracy_threshold"]))
+    evaluation = read_evaluation(plan_of(context))
+    params = context["params"]
+    decision = gate.decide(
+        evaluation, float(params["accuracy_threshold"]), float(params["max_regression"])
+    )
     context["ti"].xcom_push(
         key="gate",
-        value={"passed": decision.passed, "accuracy": decision.accuracy, "reason": decision.reason},
+        value={
+            "passed": decision.passed,
+            "accuracy": decision.accuracy,
+            "roc_auc": evaluation.get("metrics", {}).get("roc_auc", {}).get("value"),
+            "reason": decision.reason,
+            "champion": champion_summary(evaluation),
+        },
     )
     print(f"accuracy gate: {decision.reason}")
     return [MODEL_TASK, REGISTER_TASK] if decision.passed else [REJECT_TASK]
-
-
-def gate_result(context: Any) -> dict[str, Any]:
-    return context["ti"].xcom_pull(task_ids="accuracy_gate", key="gate")
-
-
-def model_config(context: Any, model_name: str) -> dict[str, Any]:
-    config = settings.load()
-    return requests.model_request(
-        model_name=model_name,
-        image_uri=prepared(context)["images"]["xgboost"],
-        model_data_url=trained(context)["ModelArtifacts"]["S3ModelArtifacts"],
-        code_uri=layout_for(context, config).inference_code_uri,
-        role_arn=config.role_arn,
-    )
-
-
-def model_package_config(context: Any) -> dict[str, Any]:
-    config = settings.load()
-    params = context["params"]
-    training = trained(context)
-    accuracy = gate_result(context)["accuracy"]
-    return requests.model_package_request(
-        group_name=params["model_package_group"],
-        image_uri=prepared(context)["images"]["xgboost"],
-        model_data_url=training["ModelArtifacts"]["S3ModelArtifacts"],
-        code_uri=layout_for(context, config).inference_code_uri,
-        evaluation_json_uri=f"{layout_for(context, config).evaluation_uri}/evaluation.json",
-        approval_status=params["model_approval_status"],
-        metadata={
-            "dag_id": context["dag"].dag_id,
-            "run_id": context["run_id"],
-            "training_job": training["TrainingJobName"],
-            "accuracy": f"{accuracy:.6f}",
-            # the summary task renders it there once the run's branches are done
-            "report": f"{layout_for(context, config).report_uri}/report.html",
-        },
-        description=f"XGBoost on UCI Adult, {context['run_id']}",
-    )
 
 
 def model_rejected(**context: Any) -> dict[str, Any]:
@@ -246,7 +381,8 @@ def should_deploy(**context: Any) -> bool:
         print("deploy is false: the endpoint is left as it is")
         return False
     package_arn = context["ti"].xcom_pull(task_ids=REGISTER_TASK)
-    package = sagemaker_client(settings.load()).describe_model_package(ModelPackageName=package_arn)
+    sagemaker = sagemaker_client(settings.from_plan(plan_of(context)))
+    package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     status = package["ModelApprovalStatus"]
     if status != "Approved":
         print(
@@ -258,28 +394,10 @@ def should_deploy(**context: Any) -> bool:
     return True
 
 
-def endpoint_config(context: Any, config_name: str) -> dict[str, Any]:
-    """The provider's SageMakerEndpointOperator config: this run's endpoint config, and the
-    endpoint (created, or updated in place) pointing at it."""
-    params = context["params"]
-    model_name = context["ti"].xcom_pull(task_ids=MODEL_TASK)["Model"]["ModelName"]
-    return {
-        "EndpointConfig": requests.endpoint_config_request(
-            config_name=config_name,
-            model_name=model_name,
-            instance_type=params["endpoint_instance_type"],
-            instance_count=params["endpoint_instance_count"],
-        ),
-        "Endpoint": requests.endpoint_request(
-            endpoint_name=params["endpoint_name"], config_name=config_name
-        ),
-    }
-
-
-def sample_records(context: Any, config: settings.Settings, rows: int) -> str:
+def sample_records(plan: Mapping[str, Any], rows: int) -> str:
     """The header and first ``rows`` records of the run's first input CSV."""
-    s3 = s3_client(config)
-    bucket, prefix = split_uri(layout_for(context, config).input_uri)
+    s3 = s3_client(settings.from_plan(plan))
+    bucket, prefix = split_uri(layout_of(plan).input_uri)
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     key = sorted(i["Key"] for i in listing.get("Contents", []) if i["Key"].endswith(".csv"))[0]
     body = s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-65535")["Body"].read()
@@ -290,7 +408,8 @@ def sample_records(context: Any, config: settings.Settings, rows: int) -> str:
 
 def smoke_check(**context: Any) -> dict[str, Any]:
     """Score a few raw input records on the endpoint; it must serve this run's config."""
-    config = settings.load()
+    plan = plan_of(context)
+    config = settings.from_plan(plan)
     deployed = context["ti"].xcom_pull(task_ids=DEPLOY_TASK)
     expected = deployed["EndpointConfig"]["EndpointConfigName"]
     name = deployed["Endpoint"]["EndpointName"]
@@ -301,7 +420,7 @@ def smoke_check(**context: Any) -> dict[str, Any]:
             f"{endpoint['EndpointConfigName']}, not on {expected}: "
             f"{endpoint.get('FailureReason', 'no reason given')}"
         )
-    records = sample_records(context, config, SMOKE_ROWS)
+    records = sample_records(plan, SMOKE_ROWS)
     response = sagemaker_client(config, "sagemaker-runtime").invoke_endpoint(
         EndpointName=name, Body=records, ContentType="text/csv", Accept="text/csv"
     )
@@ -378,15 +497,23 @@ def report_or_error(config: settings.Settings, summary: dict[str, Any], **kwargs
 
 def summarize(**context: Any) -> dict[str, Any]:
     """Always runs: the run's outcome as summary.json under its prefix (and in XCom)."""
-    config = settings.load()
     ti = context["ti"]
-    layout = layout_for(context, config)
-    gate_value = ti.xcom_pull(task_ids="accuracy_gate", key="gate") or {}
-    training = (ti.xcom_pull(task_ids="train") or {}).get("Training", {})
+    plan = ti.xcom_pull(task_ids=PLAN_TASK)
+    if not plan:  # check_conf or prepare_run failed: there is no prefix to write under
+        failed = failed_tasks(context)
+        raise AirflowFailException(
+            f"the run failed before it was planned: {', '.join(failed) or PLAN_TASK} "
+            "(see their logs); no summary.json written"
+        )
+    config = settings.from_plan(plan)
+    layout = layout_of(plan)
+    gate_value = ti.xcom_pull(task_ids=GATE_TASK, key="gate") or {}
+    training = (ti.xcom_pull(task_ids=TRAIN_TASK) or {}).get("Training", {})
     model = (ti.xcom_pull(task_ids=MODEL_TASK) or {}).get("Model", {})
     package_arn = ti.xcom_pull(task_ids=REGISTER_TASK)
     deploy_requested = bool(ti.xcom_pull(task_ids=DEPLOY_GATE_TASK))
     smoke = ti.xcom_pull(task_ids=SMOKE_TASK) or {}
+    approval = ti.xcom_pull(task_ids=APPROVAL_TASK)
     if package_arn:
         decision = "registered"
     elif gate_value and not gate_value.get("passed"):
@@ -401,7 +528,10 @@ def summarize(**context: Any) -> dict[str, Any]:
         "threshold": float(context["params"]["accuracy_threshold"]),
         "decision": decision,
         "reason": gate_value.get("reason"),
+        "champion": gate_value.get("champion"),
         "model_package_arn": package_arn,
+        # A person's answer with human_approval (approval.py), else None.
+        "approval": approval,
         "model_name": model.get("ModelName"),
         "endpoint": smoke.get("endpoint_name"),
         "endpoint_config": smoke.get("endpoint_config_name"),

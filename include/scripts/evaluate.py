@@ -13,6 +13,16 @@ total, positive, negative; the accuracy gate refuses a one-class test set); the 
 SageMaker's model-quality layout (``binary_classification_metrics.<name>.value``) for the model
 registry; and the points the model report draws: ROC and precision-recall curves and a
 calibration table.
+
+Champion/challenger: when ``--champion-dir`` holds the group's current champion (its
+``model/model.tar.gz`` and its serving bundle ``code/inference.tar.gz`` with the schema it was
+trained on), the champion is scored on this same test set and evaluation.json gains
+``champion``: its ARN, accuracy and ROC AUC. A champion trained on another feature schema
+cannot read this test set (the one-hot columns differ): it is then reported as not comparable,
+with the reason, rather than scored on columns that mean something else. An empty champion
+directory (the group has no approved version) gives ``"champion": null``. ``metrics.champion_floor``
+is the champion's accuracy minus ``--max-regression`` (0 without a comparable champion): the
+accuracy the challenger must reach, for a pipeline condition that cannot subtract.
 """
 
 import argparse
@@ -151,6 +161,84 @@ def read_test(test_dir: str) -> pd.DataFrame:
     return numbers
 
 
+def schema_features(path: str) -> List[str]:
+    """The feature columns of a preprocess.py schema.json."""
+    try:
+        with open(path) as handle:
+            schema = json.load(handle)
+        features = schema["feature_columns"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError("{}: not a feature schema: {}".format(path, exc)) from exc
+    if not isinstance(features, list):
+        raise InputError("{}: feature_columns is not a list".format(path))
+    return [str(name) for name in features]
+
+
+def bundled_schema_features(bundle: str, work_dir: str) -> List[str]:
+    """The feature columns of the schema.json inside a serving bundle (inference.tar.gz)."""
+    safe_extract(bundle, work_dir)
+    path = os.path.join(work_dir, "schema.json")
+    if not os.path.isfile(path):
+        raise InputError("{}: holds no schema.json".format(os.path.basename(bundle)))
+    return schema_features(path)
+
+
+def score_champion(
+    champion_dir: str,
+    champion_arn: str,
+    test: pd.DataFrame,
+    features: Optional[List[str]],
+    threshold: float,
+) -> Optional[Dict[str, object]]:
+    """The champion's accuracy and ROC AUC on this test set, or None without a champion."""
+    archive = os.path.join(champion_dir, "model", "model.tar.gz")
+    if not os.path.isfile(archive):
+        return None
+    champion = {
+        "model_package_arn": champion_arn or None,
+        "accuracy": None,
+        "roc_auc": None,
+        "comparable": False,
+        "reason": None,
+    }
+    with tempfile.TemporaryDirectory() as work_dir:
+        booster = load_model(os.path.join(champion_dir, "model"), work_dir)
+        bundle = os.path.join(champion_dir, "code", "inference.tar.gz")
+        if features is not None and os.path.isfile(bundle):
+            champion_features = bundled_schema_features(bundle, os.path.join(work_dir, "code"))
+            if champion_features != features:
+                champion["reason"] = (
+                    "the champion was trained on another feature schema ({} features, this "
+                    "run's test set has {}{})".format(
+                        len(champion_features),
+                        len(features),
+                        first_difference(champion_features, features),
+                    )
+                )
+                return champion
+    if booster.num_features() != test.shape[1] - 1:
+        champion["reason"] = "the champion reads {} features, this run's test set has {}".format(
+            booster.num_features(), test.shape[1] - 1
+        )
+        return champion
+    values = evaluate(booster, test, threshold)["metrics"]
+    champion.update(
+        accuracy=values["accuracy"]["value"],
+        roc_auc=values["roc_auc"]["value"],
+        comparable=True,
+    )
+    return champion
+
+
+def first_difference(left: List[str], right: List[str]) -> str:
+    for index in range(min(len(left), len(right))):
+        if left[index] != right[index]:
+            return "; first difference at column {}: {!r} vs {!r}".format(
+                index + 1, left[index], right[index]
+            )
+    return ""
+
+
 def downsample(points: Dict[str, np.ndarray], limit: int = CURVE_POINTS) -> Dict[str, List]:
     """At most ``limit`` evenly spaced points, always keeping both ends of the curve."""
     size = len(next(iter(points.values())))
@@ -249,6 +337,23 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--test-dir", default="/opt/ml/processing/test")
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--threshold", type=float, default=0.5, help="score for class 1")
+    parser.add_argument(
+        "--schema-dir",
+        default=None,
+        help="this run's schema.json, to check that the champion reads the same features",
+    )
+    parser.add_argument(
+        "--champion-dir",
+        default=None,
+        help="the champion's model/model.tar.gz and code/inference.tar.gz (empty: no champion)",
+    )
+    parser.add_argument("--champion-arn", default="", help="the champion's model package ARN")
+    parser.add_argument(
+        "--max-regression",
+        type=float,
+        default=0.0,
+        help="how far below the champion's accuracy the challenger may fall (champion_floor)",
+    )
     return parser.parse_args(argv)
 
 
@@ -258,10 +363,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with tempfile.TemporaryDirectory() as work_dir:
             booster = load_model(args.model_dir, work_dir)
         test = read_test(args.test_dir)
+        features = None
+        if args.schema_dir is not None:
+            features = schema_features(os.path.join(args.schema_dir, "schema.json"))
+        champion = None
+        if args.champion_dir is not None:
+            champion = score_champion(
+                args.champion_dir, args.champion_arn, test, features, args.threshold
+            )
     except InputError as exc:
         print("evaluate: error: {}".format(exc), file=sys.stderr)
         return BAD_INPUT
     report = evaluate(booster, test, args.threshold)
+    if args.champion_dir is not None:
+        report["champion"] = champion
+        # The accuracy the challenger must reach against the champion, as a number a pipeline
+        # condition can compare with (it has no arithmetic): 0 without a comparable champion.
+        floor = 0.0
+        if champion is not None and champion["accuracy"] is not None:
+            floor = max(0.0, champion["accuracy"] - args.max_regression)
+        report["metrics"]["champion_floor"] = {"value": floor}
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w") as handle:
         json.dump(report, handle, indent=2)
@@ -277,6 +398,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             summary["roc_auc"]["value"],
         )
     )
+    if champion is not None:
+        print(
+            "champion {}: accuracy {}; roc_auc {}{}".format(
+                champion["model_package_arn"],
+                champion["accuracy"],
+                champion["roc_auc"],
+                ""
+                if champion["comparable"]
+                else " (not comparable: {})".format(champion["reason"]),
+            )
+        )
     return 0
 
 

@@ -25,7 +25,8 @@ def dag():
 def test_shape_schedule_and_retries(dag) -> None:
     edges = {(up, down) for down, task in dag.task_dict.items() for up in task.upstream_task_ids}
     assert edges == {
-        ("check_conf", "wait_for_input"),
+        ("check_conf", "prepare_run"),
+        ("prepare_run", "wait_for_input"),
         ("wait_for_input", "upsert_pipeline"),
         ("upsert_pipeline", "start_pipeline"),
         ("start_pipeline", "summary"),
@@ -43,6 +44,9 @@ def test_start_is_the_providers_operator_and_waits(dag) -> None:
     assert isinstance(start, SageMakerStartPipelineOperator)
     assert start.wait_for_completion is True
     assert start.pipeline_name == "adult-income-xgboost-pipeline"
+    # the execution's parameters are the run's plan, rendered as the dict itself
+    assert start.pipeline_params == "{{ ti.xcom_pull(task_ids='prepare_run')['parameters'] }}"
+    assert start.render_template_as_native_obj is True
 
 
 def test_params_are_the_main_dags_without_deploy(dag) -> None:

@@ -61,3 +61,15 @@ def test_project_code_is_mounted_and_image_built_from_the_lock(resolved: dict) -
     assert {"/opt/airflow/dags", "/opt/airflow/include"} <= targets
     dockerfile = (ROOT / scheduler["build"]["dockerfile"]).read_text()
     assert "requirements.lock" in dockerfile
+
+
+def test_settings_are_airflow_variables_the_dags_read(resolved: dict) -> None:
+    from include.adult_income import settings
+
+    known = {settings.environment_variable(name) for name in settings.NAMES}
+    for name in AIRFLOW_SERVICES:
+        environment = resolved["services"][name]["environment"]
+        given = {key for key in environment if key.startswith("AIRFLOW_VAR_")}
+        assert {"AIRFLOW_VAR_ADULT_PIPELINE_BUCKET", "AIRFLOW_VAR_ADULT_PIPELINE_ROLE_ARN"} <= given
+        assert given <= known, given - known  # no typo'd Variable that nothing reads
+        assert not any(key.startswith("ADULT_PIPELINE_") for key in environment), name

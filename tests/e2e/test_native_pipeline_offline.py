@@ -4,11 +4,14 @@ the SageMaker Pipeline definition; pass registers a version, threshold 0.99 regi
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from emulator.process import EmulatorProcess
 from tools import run_offline
+from tools.offline import aws_client
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +67,21 @@ def test_native_pipeline_registers_a_version_with_every_step_succeeded(state_dir
 
 def test_threshold_099_takes_the_else_branch_and_registers_nothing(state_dir: Path) -> None:
     code, summary = run(state_dir, "2026-11-02", {"accuracy_threshold": 0.99})
+    # The execution started with the parameters the run planned, as start_pipeline's
+    # Rendered Template tab shows them.
+    with sqlite3.connect(state_dir / "airflow" / "airflow.db") as db:
+        (fields,) = db.execute(
+            "SELECT rendered_fields FROM rendered_task_instance_fields "
+            "WHERE run_id = ? AND task_id = 'start_pipeline'",
+            (summary["run_id"],),
+        ).fetchone()
+    shown = json.loads(fields)["pipeline_params"]
+    assert shown["AccuracyThreshold"] == "0.99"
+    with EmulatorProcess(state_dir / "emulator", log_path=state_dir / "inspect.log") as emulator:
+        started = aws_client("sagemaker", emulator.url).list_pipeline_parameters_for_execution(
+            PipelineExecutionArn=summary["pipeline_execution_arn"]
+        )["PipelineParameters"]
+    assert {p["Name"]: p["Value"] for p in started} == shown
     assert code == 0
     assert summary["decision"] == "rejected"
     assert summary["model_package_arn"] is None and summary["model_name"] is None

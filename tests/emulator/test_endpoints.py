@@ -117,6 +117,121 @@ def test_builtin_endpoint_refuses_rows_with_the_label_column(
     assert "without the label column" in error["Error"]["Message"]
 
 
+def libsvm_lines(features: np.ndarray) -> str:
+    """Every feature written out (zeros too, so none is missing), zero-based as 1.7-1 reads."""
+    return "\n".join(" ".join(f"{i}:{float(v)!r}" for i, v in enumerate(row)) for row in features)
+
+
+def test_builtin_endpoint_reads_a_request_without_content_type_as_libsvm(
+    aws, trained_model, builtin_endpoint, test_rows
+) -> None:
+    features = test_rows[:10, 1:]
+    runtime = aws("sagemaker-runtime")
+    # A label before the features, as LIBSVM files have it: the container ignores it.
+    body = "\n".join(f"1 {line}" for line in libsvm_lines(features).splitlines())
+    response = runtime.invoke_endpoint(EndpointName=builtin_endpoint, Body=body)
+    served = np.array([float(v) for v in response["Body"].read().decode().split()])
+    assert response["ContentType"] == "text/csv"  # no Accept: the container's default
+    np.testing.assert_allclose(served, booster_scores(trained_model, features), atol=1e-6)
+
+
+def test_builtin_endpoint_reads_csv_without_content_type_as_libsvm_and_says_so(
+    aws, builtin_endpoint, test_rows
+) -> None:
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in test_rows[:2, 1:])
+    with pytest.raises(ClientError) as caught:
+        aws("sagemaker-runtime").invoke_endpoint(EndpointName=builtin_endpoint, Body=body)
+    error = caught.value.response
+    assert error["OriginalStatusCode"] == 415
+    assert "libsvm" in error["OriginalMessage"].lower()
+    assert "no ContentType was sent" in error["OriginalMessage"]
+
+
+def test_builtin_endpoint_refuses_a_csv_label_size_other_than_1(
+    aws, builtin_endpoint, test_rows
+) -> None:
+    body = ",".join(repr(float(v)) for v in test_rows[0, 1:])
+    with pytest.raises(ClientError) as caught:
+        invoke(aws, builtin_endpoint, body, "text/csv;label_size=2")
+    assert caught.value.response["OriginalStatusCode"] == 415
+    assert "label_size must be equal to 1" in caught.value.response["OriginalMessage"]
+
+
+def test_script_endpoint_without_accept_answers_the_toolkit_default_json(
+    aws, script_endpoint, raw_records
+) -> None:
+    response = aws("sagemaker-runtime").invoke_endpoint(
+        EndpointName=script_endpoint,
+        Body=raw_records.head(3).to_csv(index=False),
+        ContentType="text/csv",
+    )
+    assert response["ContentType"] == "application/json"
+    assert len(json.loads(response["Body"].read())["predictions"]) == 3
+
+
+DEFAULT_HANDLERS_SCRIPT = b"""
+import os
+import xgboost as xgb
+
+
+def model_fn(model_dir):
+    booster = xgb.Booster()
+    booster.load_model(os.path.join(model_dir, "xgboost-model"))
+    return booster
+"""
+
+
+@pytest.fixture(scope="module")
+def default_handlers_endpoint(aws, bucket, trained_model: TrainedModel) -> str:
+    """A script that defines model_fn only: the toolkit's default handlers do the rest."""
+    sagemaker = aws("sagemaker")
+    name = f"defaults-{uuid.uuid4().hex[:6]}"
+    key = f"{name}/sourcedir.tar.gz"
+    aws("s3").put_object(
+        Bucket=bucket, Key=key, Body=tar_bytes({"serve.py": DEFAULT_HANDLERS_SCRIPT})
+    )
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": trained_model.model_data_url,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "serve.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/{key}",
+                "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+            },
+        },
+    )
+    return deploy(sagemaker, name)
+
+
+def test_default_handlers_read_csv_and_answer_the_environment_s_default_accept(
+    aws, trained_model, default_handlers_endpoint, test_rows
+) -> None:
+    features = test_rows[:4, 1:]
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in features)
+    response = aws("sagemaker-runtime").invoke_endpoint(
+        EndpointName=default_handlers_endpoint, Body=body, ContentType="text/csv"
+    )
+    # SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, from the model's Environment, chose CSV.
+    assert response["ContentType"] == "text/csv"
+    served = [float(v) for v in response["Body"].read().decode().split()]
+    np.testing.assert_allclose(served, booster_scores(trained_model, features), atol=1e-6)
+
+
+def test_default_handlers_without_content_type_answer_as_the_toolkit_does(
+    aws, default_handlers_endpoint
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        aws("sagemaker-runtime").invoke_endpoint(
+            EndpointName=default_handlers_endpoint, Body=b"1,2,3"
+        )
+    error = caught.value.response
+    assert error["OriginalStatusCode"] == 500
+    assert "Content type None is not supported by this framework" in error["OriginalMessage"]
+
+
 @pytest.fixture(scope="module")
 def raw_records() -> pd.DataFrame:
     frame = pd.read_csv(ADULT_CSV, dtype=str, keep_default_na=False)

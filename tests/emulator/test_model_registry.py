@@ -100,7 +100,8 @@ def test_models_create_describe_list_delete_and_duplicates(aws) -> None:
         PrimaryContainer=container,
         Tags=[{"Key": "run", "Value": "r1"}],
     )["ModelArn"]
-    assert sagemaker.describe_model(ModelName=name)["PrimaryContainer"] == container
+    described = sagemaker.describe_model(ModelName=name)["PrimaryContainer"]
+    assert described == {**container, "Mode": "SingleModel", "Environment": {}}
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "run", "Value": "r1"}]
     with pytest.raises(ClientError, match="Cannot create already existing model"):
         sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)

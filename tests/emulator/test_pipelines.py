@@ -381,3 +381,85 @@ def test_stop_ends_the_execution_stopped(aws, bucket) -> None:
     described = wait_execution(aws, arn, timeout=60)
     assert described["PipelineExecutionStatus"] == "Stopped"
     assert steps_of(aws, arn)["Score"]["StepStatus"] == "Stopped"
+
+
+def transform_step(model: str, source: str, output: dict) -> dict:
+    return {
+        "Name": "Batch",
+        "Type": "Transform",
+        "Arguments": {
+            "ModelName": model,
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {"S3OutputPath": output, "AssembleWith": "Line"},
+            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        },
+    }
+
+
+def test_a_transform_step_runs_and_its_properties_reach_later_steps(
+    aws, bucket, trained_model
+) -> None:
+    prefix = f"pipe-tr-{uuid.uuid4().hex[:6]}"
+    rows = (trained_model.processed / "test" / "test.csv").read_text().splitlines()[:5]
+    features = "\n".join(row.split(",", 1)[1] for row in rows) + "\n"
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/x.csv", Body=features.encode())
+    report = {
+        "Std:Join": {
+            "On": " ",
+            "Values": [
+                get("Steps.Batch.TransformJobName"),
+                get("Steps.Batch.TransformOutput.S3OutputPath"),
+                get("Steps.Batch.TransformJobStatus"),
+                get("Steps.Batch.TransformResources.InstanceType"),
+            ],
+        }
+    }
+    body = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            transform_step(
+                trained_model.builtin_model, f"s3://{bucket}/{prefix}/in", out_uri(bucket, prefix)
+            ),
+            {"Name": "Report", "Type": "Fail", "Arguments": {"ErrorMessage": report}},
+        ],
+    }
+    arn = start(aws, create_raw(aws, body))
+    described = wait_execution(aws, arn)
+    steps = steps_of(aws, arn)
+    assert steps["Batch"]["StepStatus"] == "Succeeded", steps["Batch"].get("FailureReason")
+    job_arn = steps["Batch"]["Metadata"]["TransformJob"]["Arn"]
+    job_name = job_arn.rsplit("/", 1)[1]
+    execution_id = arn.rsplit("/", 1)[1]
+    assert job_name.startswith(f"pipelines-{execution_id}-batch-")
+    job = aws("sagemaker").describe_transform_job(TransformJobName=job_name)
+    output = f"s3://{bucket}/{prefix}/{execution_id}/out"
+    assert job["TransformOutput"]["S3OutputPath"] == output
+    # The Fail step read the transform step's properties, as DescribeTransformJob has them.
+    message = steps["Report"]["Metadata"]["Fail"]["ErrorMessage"]
+    assert message == f"{job_name} {output} Completed ml.m5.large"
+    assert described["PipelineExecutionStatus"] == "Failed"
+    scored = aws("s3").get_object(Bucket=bucket, Key=f"{prefix}/{execution_id}/out/x.csv.out")
+    predictions = [float(v) for v in scored["Body"].read().decode().split()]
+    assert len(predictions) == 5 and all(0 <= p <= 1 for p in predictions)
+
+
+def test_a_transform_step_whose_job_fails_fails_the_execution(aws, bucket) -> None:
+    body = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            transform_step(
+                "no-such-model", f"s3://{bucket}/nowhere/in", f"s3://{bucket}/nowhere/out"
+            )
+        ],
+    }
+    arn = start(aws, create_raw(aws, body))
+    described = wait_execution(aws, arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert "CreateTransformJob refused the request" in described["FailureReason"]
+    assert 'Could not find model "no-such-model"' in described["FailureReason"]

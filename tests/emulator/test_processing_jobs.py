@@ -98,6 +98,14 @@ def test_script_with_hard_coded_paths_copies_input_to_output(aws, bucket) -> Non
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     body = aws("s3").get_object(Bucket=bucket, Key=f"{name}/out/a.txt")["Body"].read()
     assert body == b"alpha"
+    # What the service fills in for members the request left out:
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
+    for item in job["ProcessingInputs"]:
+        assert item["AppManaged"] is False
+        assert item["S3Input"]["S3DataDistributionType"] == "FullyReplicated"
+        assert item["S3Input"]["S3CompressionType"] == "None"
+    assert job["ProcessingOutputConfig"]["Outputs"][0]["AppManaged"] is False
+    assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
     assert job["ProcessingEndTime"] >= job["ProcessingStartTime"] >= job["CreationTime"]
     streams = aws("logs").describe_log_streams(
         logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/"

@@ -3,10 +3,12 @@ evaluate.py as a processing job; hyperparameter checks; the provider's operators
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import tarfile
+import time
 import uuid
 from pathlib import Path
 
@@ -445,3 +447,104 @@ def test_each_version_validates_as_its_container(
     job = train(aws, bucket, tiny_prefix, {"num_round": "2", **change}, image)
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"].startswith(f"ClientError: {reason}"), job["FailureReason"]
+
+
+# What SDK 2's EstimatorBase._prepare_init_params_from_job_description (Estimator.attach)
+# reads from DescribeTrainingJob without a default: a KeyError there fails attach.
+ATTACH_READS = (
+    ("RoleArn",),
+    ("ResourceConfig", "InstanceCount"),
+    ("ResourceConfig", "InstanceType"),
+    ("ResourceConfig", "VolumeSizeInGB"),
+    ("StoppingCondition", "MaxRuntimeInSeconds"),
+    ("AlgorithmSpecification", "TrainingInputMode"),
+    ("TrainingJobName",),
+    ("OutputDataConfig", "S3OutputPath"),
+    ("OutputDataConfig", "KmsKeyId"),
+    ("ModelArtifacts", "S3ModelArtifacts"),
+)
+
+
+def test_a_completed_training_job_is_described_as_the_service_fills_it_in(
+    aws, trained_model
+) -> None:
+    job = trained_model.model_data_url.split("/")[-3]
+    described = aws("sagemaker").describe_training_job(TrainingJobName=job)
+    for path in ATTACH_READS:
+        value = described
+        for key in path:
+            assert key in value, f"DescribeTrainingJob lacks {'.'.join(path)}"
+            value = value[key]
+    assert described["OutputDataConfig"]["KmsKeyId"] == ""
+    assert described["OutputDataConfig"]["CompressionType"] == "GZIP"
+    assert described["StoppingCondition"]["MaxRuntimeInSeconds"] == 600  # as requested
+    assert described["AlgorithmSpecification"]["EnableSageMakerMetricsTimeSeries"] is False
+    for flag in (
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining",
+    ):
+        assert described[flag] is False
+    channel = described["InputDataConfig"][0]
+    assert channel["CompressionType"] == "None" and channel["RecordWrapperType"] == "None"
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
+    assert described["TrainingStartTime"] <= described["TrainingEndTime"]
+    assert described["BillableTimeInSeconds"] >= 1
+    statuses = [t["Status"] for t in described["SecondaryStatusTransitions"]]
+    assert statuses[0] == "Starting" and statuses[-1] == "Completed"
+
+
+def test_sdk3_reads_a_completed_training_job(aws, emulator, trained_model) -> None:
+    import boto3
+    from sagemaker.core.resources import TrainingJob
+
+    job = trained_model.model_data_url.split("/")[-3]
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    original = session.client
+
+    def client(service, *args, **kwargs):  # every client of this session: the emulator's
+        return original(service, *args, **{**kwargs, "endpoint_url": emulator.url})
+
+    session.client = client
+    training_job = TrainingJob.get(training_job_name=job, session=session)
+    assert training_job.training_job_status == "Completed"
+    assert training_job.output_data_config.kms_key_id == ""
+    assert training_job.stopping_condition.max_runtime_in_seconds == 600
+    assert training_job.model_artifacts.s3_model_artifacts == trained_model.model_data_url
+
+
+def test_a_stopped_job_keeps_the_model_its_algorithm_saved_and_its_metrics(
+    aws, bucket, data_prefix, emulator
+) -> None:
+    """SIGTERM's grace, as SageMaker gives it: the built-in algorithm with
+    save_model_on_termination keeps the last round's model, which the stopped job uploads."""
+    name = f"stopped-{uuid.uuid4().hex[:8]}"
+    hyperparameters = {
+        **SEED_HYPERPARAMETERS,
+        "num_round": "100000",
+        "eta": "0.01",
+        "save_model_on_termination": "true",
+    }
+    sagemaker = aws("sagemaker")
+    sagemaker.create_training_job(**training_request(name, bucket, data_prefix, hyperparameters))
+    log_file = emulator.engine.local_path("jobs", "training", name, "job.log")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log_file.exists() and "\n[3]\t" in log_file.read_text(errors="replace"):
+            break
+        time.sleep(0.1)
+    sagemaker.stop_training_job(TrainingJobName=name)
+    job = wait_for(
+        lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus"
+    )
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert {m["MetricName"] for m in job["FinalMetricDataList"]} == {
+        "train:logloss",
+        "validation:logloss",
+    }
+    key = job["ModelArtifacts"]["S3ModelArtifacts"].split("/", 3)[3]
+    body = aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        assert archive.getnames() == ["xgboost-model"]

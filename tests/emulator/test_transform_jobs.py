@@ -12,17 +12,21 @@ from botocore.exceptions import ClientError
 from tests.emulator.conftest import XGBOOST_IMAGE, TrainedModel, image_scores
 
 
-def transform(aws, model: str, source: str, output: str, **extra) -> dict:
+def transform(
+    aws, model: str, source: str, output: str, content_type: str | None = "text/csv", **extra
+) -> dict:
     sagemaker = aws("sagemaker")
     name = f"tr-{uuid.uuid4().hex[:8]}"
+    transform_input = {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+        "SplitType": "Line",
+    }
+    if content_type is not None:
+        transform_input["ContentType"] = content_type
     sagemaker.create_transform_job(
         TransformJobName=name,
         ModelName=model,
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
+        TransformInput=transform_input,
         TransformOutput={"S3OutputPath": output, "AssembleWith": "Line", "Accept": "text/csv"},
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
         **extra,
@@ -113,3 +117,46 @@ def test_unsupported_filter_and_missing_model_are_refused_at_create(
             f"s3://{bucket}/y",
             DataProcessing={"InputFilter": "$.features"},
         )
+
+
+def test_input_without_content_type_is_read_as_libsvm(aws, bucket, trained_model) -> None:
+    prefix = f"transform-{uuid.uuid4().hex[:6]}"
+    rows = np.loadtxt(trained_model.processed / "test" / "test.csv", delimiter=",")[:25]
+    # label index:value ..., every feature written out so that none is missing
+    lines = [
+        f"{int(row[0])} " + " ".join(f"{i}:{float(v)!r}" for i, v in enumerate(row[1:]))
+        for row in rows
+    ]
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/x.libsvm", Body="\n".join(lines))
+    job = transform(
+        aws,
+        trained_model.builtin_model,
+        f"s3://{bucket}/{prefix}/in",
+        f"s3://{bucket}/{prefix}/out",
+        content_type=None,
+    )
+    assert "ContentType" not in job["TransformInput"]
+    # What the service fills in for members the request left out:
+    assert job["TransformInput"]["CompressionType"] == "None"
+    assert job["TransformOutput"]["KmsKeyId"] == ""
+    assert job["DataProcessing"] == {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"}
+    assert (job["MaxPayloadInMB"], job["MaxConcurrentTransforms"]) == (6, 1)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    body = aws("s3").get_object(Bucket=bucket, Key=f"{prefix}/out/x.libsvm.out")["Body"].read()
+    served = np.array([float(v) for v in body.decode().split()])
+    np.testing.assert_allclose(served, booster_scores(trained_model, rows[:, 1:]), atol=1e-6)
+
+
+def test_csv_without_content_type_fails_naming_libsvm(aws, bucket, trained_model) -> None:
+    prefix = f"transform-{uuid.uuid4().hex[:6]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/x.csv", Body=b"0.5,1.5,2.5\n")
+    job = transform(
+        aws,
+        trained_model.builtin_model,
+        f"s3://{bucket}/{prefix}/in",
+        f"s3://{bucket}/{prefix}/out",
+        content_type=None,
+    )
+    assert job["TransformJobStatus"] == "Failed"
+    assert "ClientError: x.csv: the model answered 415" in job["FailureReason"]
+    assert "no ContentType was sent: LIBSVM assumed" in job["FailureReason"]

@@ -27,7 +27,7 @@ def context_for(run_id: str, task_id: str) -> dict:
 
 
 def processing_config(bucket: str, script: bytes, aws):
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         aws("s3").put_object(Bucket=bucket, Key=f"{job_name}/code/job.py", Body=script)
         return {
             "ProcessingJobName": job_name,
@@ -112,14 +112,14 @@ def test_model_is_reused_and_registered_once(aws, bucket, connection) -> None:
     group = f"group-{uuid.uuid4().hex[:8]}"
     model_url = f"s3://{bucket}/model.tar.gz"
 
-    def model_config(context: dict, name: str) -> dict:
+    def model_config(planned: dict, context: dict, name: str) -> dict:
         return {
             "ModelName": name,
             "ExecutionRoleArn": ROLE,
             "PrimaryContainer": {"Image": XGBOOST_IMAGE, "ModelDataUrl": model_url},
         }
 
-    def package_request(context: dict) -> dict:
+    def package_request(planned: dict, context: dict) -> dict:
         from include.adult_income.requests import model_package_request
 
         return model_package_request(
@@ -154,7 +154,7 @@ def test_model_is_reused_and_registered_once(aws, bucket, connection) -> None:
 
 
 def deploy_operator(connection: str, endpoint: str, model: str) -> DeployEndpointOperator:
-    def build(context: dict, config_name: str) -> dict:
+    def build(planned: dict, context: dict, config_name: str) -> dict:
         return {
             "EndpointConfig": endpoint_config_request(
                 config_name=config_name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from include.adult_income.gate import GateError, decide
@@ -98,3 +100,84 @@ def test_malformed_class_counts_fail_clearly(rows: object) -> None:
     report["test_rows"] = rows
     with pytest.raises(GateError, match="test_rows"):
         decide(report, 0.8)
+
+
+def with_champion(accuracy: float, champion: dict | None) -> dict:
+    report = with_rows(accuracy, 30, 70)
+    report["champion"] = champion
+    return report
+
+
+CHAMPION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1"
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "champion_accuracy", "max_regression", "passed"),
+    [
+        (0.87, 0.86, 0.0, True),  # better than the champion
+        (0.86, 0.86, 0.0, True),  # as good: the floor is inclusive
+        (0.85, 0.86, 0.0, False),  # worse, no slack
+        (0.85, 0.86, 0.02, True),  # worse, but within max_regression
+        (0.83, 0.86, 0.02, False),  # worse beyond max_regression
+    ],
+)
+def test_the_challenger_must_hold_its_own_against_the_champion(
+    accuracy: float, champion_accuracy: float, max_regression: float, passed: bool
+) -> None:
+    report = with_champion(
+        accuracy, {"model_package_arn": CHAMPION_ARN, "accuracy": champion_accuracy}
+    )
+    decision = decide(report, 0.8, max_regression)
+    assert decision.passed is passed
+    assert "adult-income-xgboost/1" in decision.reason
+    assert f"{champion_accuracy:.4f}" in decision.reason
+    assert ("accuracy >= champion" if passed else "accuracy < champion") in decision.reason
+
+
+def test_the_threshold_still_decides_before_the_champion() -> None:
+    report = with_champion(0.75, {"model_package_arn": CHAMPION_ARN, "accuracy": 0.70})
+    decision = decide(report, 0.8)
+    assert not decision.passed
+    assert decision.reason == "accuracy 0.7500 < threshold 0.8000"
+
+
+def test_no_champion_passes_on_the_threshold_and_says_so() -> None:
+    decision = decide(with_champion(0.87, None), 0.8)
+    assert decision.passed
+    assert decision.champion is None
+    assert "no approved champion" in decision.reason
+
+
+def test_a_champion_that_could_not_be_scored_is_named_and_the_threshold_decides() -> None:
+    champion = {
+        "model_package_arn": CHAMPION_ARN,
+        "accuracy": None,
+        "roc_auc": None,
+        "comparable": False,
+        "reason": "the champion was trained on another feature schema (104 features, ...)",
+    }
+    decision = decide(with_champion(0.87, champion), 0.8)
+    assert decision.passed
+    assert "not compared" in decision.reason
+    assert "another feature schema" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("champion", "message"),
+    [
+        ("v1", "not an object"),
+        ({"accuracy": "0.9"}, "champion.accuracy is not a finite number"),
+        ({"accuracy": float("nan")}, "champion.accuracy is not a finite number"),
+        ({"accuracy": 1.2}, "champion.accuracy is out of [0, 1]"),
+        ({"accuracy": 0.8, "roc_auc": True}, "champion.roc_auc is not a finite number"),
+    ],
+)
+def test_a_malformed_champion_block_is_refused(champion: object, message: str) -> None:
+    with pytest.raises(GateError, match=re.escape(message)):
+        decide(with_champion(0.87, champion), 0.8)
+
+
+@pytest.mark.parametrize("max_regression", [-0.1, 1.5, float("nan")])
+def test_max_regression_outside_0_1_is_refused(max_regression: float) -> None:
+    with pytest.raises(GateError, match="max_regression"):
+        decide(with_champion(0.87, None), 0.8, max_regression)

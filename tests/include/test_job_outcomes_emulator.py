@@ -51,7 +51,7 @@ def script_job(bucket: str, code_key: str, environment: dict | None = None):
     """build_config for a processing job running the script at ``code_key``, a key that stays
     the same across attempts, as prepare_run's per-run code prefix does."""
 
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         request = {
             "ProcessingJobName": job_name,
             "RoleArn": ROLE,
@@ -206,12 +206,48 @@ def test_same_request_is_reused_and_changed_code_starts_the_next_attempt(
     assert jobs_named(aws, base) == [base, f"{base}-a2"]
 
 
+def test_the_planned_upload_runs_before_the_fingerprint_so_an_edited_script_reruns(
+    aws, bucket, connection, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # As the DAG plans it: the request carries the provider's S3Operations, which upload the
+    # task's script to the run's code key each time the task runs.
+    context, base = new_run("evaluate")
+    code_key = f"{base}/code/job.py"
+    script = tmp_path / "job.py"
+    planned = {
+        **script_job(bucket, code_key)({}, context, base),
+        "S3Operations": {
+            "S3Upload": [{"Path": str(script), "Bucket": bucket, "Key": code_key, "Tar": False}]
+        },
+    }
+
+    def run() -> dict:
+        operator = processing_operator(connection, build=None, config=planned)
+        result = operator.execute(context)["Processing"]
+        assert "S3Operations" not in operator.config  # what the Rendered Template tab keeps
+        assert operator.config["ProcessingJobName"] == result["ProcessingJobName"]
+        return result
+
+    script.write_text("print('version 1')\n")
+    assert run()["ProcessingJobName"] == base
+    assert run()["ProcessingJobName"] == base  # cleared, nothing changed: reused
+    assert jobs_named(aws, base) == [base]
+    script.write_text("print('version 2, fixed')\n")  # evaluate.py edited, evaluate cleared
+    assert run()["ProcessingJobName"] == f"{base}-a2"
+    assert jobs_named(aws, base) == [base, f"{base}-a2"]
+    body = aws("s3").get_object(Bucket=bucket, Key=code_key)["Body"].read()
+    assert body == b"print('version 2, fixed')\n"
+    assert f"Uploading s3://{bucket}/{code_key} before building the request." in (
+        capfd.readouterr().out
+    )
+
+
 def test_a_job_without_the_fingerprint_tag_counts_as_changed(aws, bucket, connection) -> None:
     context, base = new_run("preprocess")
     code_key = f"{base}/code/job.py"
     aws("s3").put_object(Bucket=bucket, Key=code_key, Body=b"print('ok')\n")
     build = script_job(bucket, code_key)
-    aws("sagemaker").create_processing_job(**build(context, base))  # an older version's job
+    aws("sagemaker").create_processing_job(**build({}, context, base))  # an older version's job
     wait_for(
         lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=base),
         "ProcessingJobStatus",
@@ -247,7 +283,7 @@ def test_a_running_attempt_with_an_old_request_is_stopped_before_the_next(
 
 
 def training_job(bucket: str, prefix: str, hyperparameters: dict[str, str]):
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         return {
             "TrainingJobName": job_name,
             "RoleArn": ROLE,
@@ -337,7 +373,7 @@ def test_a_data_error_fails_once_without_retry(aws, bucket, connection) -> None:
     for script in ("preprocess.py", requests.INFERENCE_SCRIPT):  # what prepare_run uploads
         s3.upload_file(str(SCRIPTS / script), bucket, f"{base}/run/code/{script}")
 
-    def build(context: dict, job_name: str) -> dict:
+    def build(planned: dict, context: dict, job_name: str) -> dict:
         return requests.preprocess_request(
             job_name=job_name,
             image_uri=SKLEARN_IMAGE,
@@ -362,8 +398,8 @@ def test_a_malformed_request_fails_without_creating_anything(aws, bucket, connec
     context, base = new_run("preprocess")
     valid = script_job(bucket, f"{base}/code/job.py")
 
-    def build(context: dict, job_name: str) -> dict:
-        request = valid(context, job_name)
+    def build(planned: dict, context: dict, job_name: str) -> dict:
+        request = valid(planned, context, job_name)
         request["ProcessingResources"]["ClusterConfig"]["InstanceType"] = "ml.nonexistent.large"
         return request
 
@@ -491,7 +527,7 @@ def test_a_changed_model_request_makes_the_next_model(aws, bucket, connection) -
     artifact = f"{base}/model.tar.gz"
     aws("s3").put_object(Bucket=bucket, Key=artifact, Body=b"booster 1")
 
-    def model_config(context: dict, name: str) -> dict:
+    def model_config(planned: dict, context: dict, name: str) -> dict:
         return {
             "ModelName": name,
             "ExecutionRoleArn": ROLE,

@@ -11,13 +11,13 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from emulator.sagemaker.pipeline_executions import (
+from emulator.sagemaker.pipeline_executions import resolve_parameters
+from emulator.sagemaker.pipeline_expressions import Evaluator
+from emulator.sagemaker.pipeline_steps import (
     all_steps,
     check_definition,
     fit_to_shape,
-    resolve_parameters,
 )
-from emulator.sagemaker.pipeline_expressions import Evaluator
 from include.adult_income import native_parameters, native_pipeline, requests
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "native_pipeline_definition.json"
@@ -44,6 +44,12 @@ PARAMS = {
     "training_instance_count": 2,
     "model_package_group": "my-group",
     "model_approval_status": "Approved",
+    "max_regression": 0.02,
+}
+CHAMPION = {
+    "model": "s3://example-bucket/adult-income/runs/r1/model/t/output/model.tar.gz",
+    "code": "s3://example-bucket/adult-income/runs/r1/data/schema/inference.tar.gz",
+    "arn": "arn:aws:sagemaker:us-east-1:111122223333:model-package/my-group/3",
 }
 INPUT_URI = "s3://example-bucket/adult-income/raw/ds=2026-11-01/"
 EXECUTION_ID = "abcdef123456"
@@ -76,6 +82,12 @@ def test_definition_is_runnable_and_shaped_like_the_seed(definition: dict) -> No
     gate = steps["AccuracyGate"]["Arguments"]
     assert gate["Conditions"][0]["Type"] == "GreaterThanOrEqualTo"
     assert gate["Conditions"][0]["LeftValue"]["Std:JsonGet"]["Path"] == "metrics.accuracy.value"
+    assert gate["Conditions"][0]["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
+    # The champion's test: accuracy >= champion accuracy - MaxRegression, as evaluate.py wrote it.
+    assert gate["Conditions"][1]["Type"] == "GreaterThanOrEqualTo"
+    assert gate["Conditions"][1]["RightValue"]["Std:JsonGet"]["Path"] == (
+        "metrics.champion_floor.value"
+    )
     assert [s["Name"] for s in gate["IfSteps"]] == ["CreateModel", "RegisterModel"]
     assert gate["ElseSteps"] == []
     assert steps["Evaluate"]["PropertyFiles"] == [
@@ -90,8 +102,10 @@ def test_definition_is_runnable_and_shaped_like_the_seed(definition: dict) -> No
     assert [s["Type"] for s in else_steps] == ["Fail"]
 
 
-def resolved_arguments(definition: dict, step: str, operation: str) -> dict:
-    given = native_parameters.execution_parameters(PARAMS, INPUT_URI)
+def resolved_arguments(
+    definition: dict, step: str, operation: str, champion: dict | None = CHAMPION
+) -> dict:
+    given = native_parameters.execution_parameters(PARAMS, INPUT_URI, champion)
     values = resolve_parameters(definition, [{"Name": k, "Value": v} for k, v in given.items()])
     evaluator = Evaluator(
         parameters=values,
@@ -149,6 +163,10 @@ def test_jobs_are_the_dags_jobs_for_the_same_params(definition: dict) -> None:
         model_artifact_uri=MODEL_URI,
         instance_type="ml.m5.large",
         instance_count=1,
+        champion_model_uri=CHAMPION["model"],
+        champion_code_uri=CHAMPION["code"],
+        champion_arn=CHAMPION["arn"],
+        max_regression=0.02,
     )
     assert resolved_arguments(definition, "Evaluate", "CreateProcessingJob") == without_name(
         evaluate, "ProcessingJobName"
@@ -180,3 +198,13 @@ def test_execution_parameters_are_text_named_as_the_definition_declares(
     assert all(isinstance(v, str) for v in given.values())
     assert given["Eta"] == requests.hyperparameters_for(PARAMS)["eta"]
     assert given["InputDataUrl"] == INPUT_URI
+
+
+def test_without_a_champion_evaluate_reads_the_marker_beside_the_scripts(definition: dict) -> None:
+    evaluate = resolved_arguments(definition, "Evaluate", "CreateProcessingJob", champion=None)
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}
+    marker = f"{SETTINGS.code_uri}/no-champion.txt"
+    assert inputs["champion-model"] == inputs["champion-code"] == marker
+    arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--champion-arn") + 1] == ""
+    assert arguments[arguments.index("--max-regression") + 1] == "0.02"

@@ -10,39 +10,54 @@ import pytest
 
 from include.adult_income import native_tasks
 from include.adult_income.operators import AttachOrStartPipelineOperator
+from include.adult_income.params import native_pipeline_params
 from tests.conftest import ROLE
 
 DAG_ID = "adult_income_native_pipeline"
 
 
 @pytest.fixture()
-def offline_settings(monkeypatch: pytest.MonkeyPatch, connection: str, bucket: str) -> str:
+def offline_settings(monkeypatch: pytest.MonkeyPatch, connection: str, bucket: str) -> dict:
+    """The variables prepare_run renders, pointing at the test's emulator."""
     prefix = f"native-{uuid.uuid4().hex[:6]}"
-    for name, value in {
-        "BUCKET": bucket,
-        "PREFIX": prefix,
-        "ROLE_ARN": ROLE,
-        "AWS_CONN_ID": connection,
-        "REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(f"ADULT_PIPELINE_{name}", value)
     # one pipeline name per test: the session's emulator is shared
     monkeypatch.setattr(native_tasks, "PIPELINE_NAME", f"{prefix}-pipeline")
-    return prefix
-
-
-def context(run_id: str, task_id: str) -> dict:
     return {
-        "dag": SimpleNamespace(dag_id=DAG_ID),
-        "run_id": run_id,
-        "ti": SimpleNamespace(dag_id=DAG_ID, task_id=task_id),
-        "params": {},
+        "bucket": bucket,
+        "prefix": prefix,
+        "role_arn": ROLE,
+        "aws_conn_id": connection,
+        "region": "us-east-1",
     }
 
 
+class PlannedTaskInstance(SimpleNamespace):
+    def xcom_pull(self, task_ids: str) -> dict | None:
+        return self.plan if task_ids == "prepare_run" else None
+
+
+def context(run_id: str, task_id: str, plan: dict | None = None) -> dict:
+    return {
+        "dag": SimpleNamespace(dag_id=DAG_ID),
+        "run_id": run_id,
+        "ds": "2026-11-20",
+        "ti": PlannedTaskInstance(dag_id=DAG_ID, task_id=task_id, plan=plan),
+        "params": {key: param.value for key, param in native_pipeline_params().items()},
+    }
+
+
+def planned_context(variables: dict, run_id: str, task_id: str) -> dict:
+    plan = native_tasks.prepare_run(variables, **context(run_id, "prepare_run"))
+    return context(run_id, task_id, plan)
+
+
 def test_upsert_creates_then_leaves_the_same_definition_alone(aws, offline_settings) -> None:
-    first = native_tasks.upsert_pipeline(**context("manual__1", "upsert_pipeline"))
-    again = native_tasks.upsert_pipeline(**context("manual__2", "upsert_pipeline"))
+    first = native_tasks.upsert_pipeline(
+        **planned_context(offline_settings, "manual__1", "upsert_pipeline")
+    )
+    again = native_tasks.upsert_pipeline(
+        **planned_context(offline_settings, "manual__2", "upsert_pipeline")
+    )
     assert (first["change"], again["change"]) == ("created", "unchanged")
     assert first["pipeline_arn"] == again["pipeline_arn"]
     described = aws("sagemaker").describe_pipeline(PipelineName=native_tasks.PIPELINE_NAME)
@@ -68,7 +83,7 @@ def test_a_retried_start_reattaches_instead_of_starting_again(
         operator = AttachOrStartPipelineOperator(
             task_id="start_pipeline",
             pipeline_name=name,
-            build_params=lambda context: {},
+            pipeline_params={},
             aws_conn_id=connection,
             check_interval=1,
         )

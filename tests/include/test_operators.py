@@ -294,7 +294,7 @@ class StubHook:
 
 
 def stubbed_operator(error: ClientError) -> tuple[AttachOrCreateProcessingOperator, StubHook]:
-    def build(context: dict, name: str) -> dict:
+    def build(planned: dict, context: dict, name: str) -> dict:
         return {
             "ProcessingJobName": name,
             "RoleArn": "arn:aws:iam::123456789012:role/R",
@@ -386,7 +386,7 @@ class BusyEndpointHook:
 
 
 def test_an_endpoint_wait_times_out_naming_the_endpoint() -> None:
-    def build(context: dict, config_name: str) -> dict:
+    def build(planned: dict, context: dict, config_name: str) -> dict:
         return {
             "EndpointConfig": {"EndpointConfigName": config_name, "ProductionVariants": []},
             "Endpoint": {"EndpointName": "adult-income", "EndpointConfigName": config_name},

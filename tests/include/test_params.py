@@ -42,3 +42,14 @@ def test_native_dag_does_not_know_the_deploy_params() -> None:
     assert "deploy" not in native and "early_stopping_rounds" not in native
     assert native < set(pipeline_params())
     assert conf_problems({"deploy": True}, native) == ["unknown param 'deploy'"]
+
+
+def test_human_approval_with_an_approved_status_is_refused_as_contradictory() -> None:
+    from include.adult_income.params import conf_problems
+
+    problems = conf_problems({"human_approval": True, "model_approval_status": "Approved"})
+    assert problems == [
+        "human_approval asks a person to approve the version: leave model_approval_status "
+        "PendingManualApproval"
+    ]
+    assert conf_problems({"human_approval": True}) == []

@@ -320,3 +320,58 @@ def test_module_imports_no_heavy_library() -> None:
     )
     loaded = set(done.stdout.split("'"))
     assert not loaded & {"xgboost", "matplotlib", "pandas", "numpy"}
+
+
+def champion_table_rows(page: str) -> list[list[str]]:
+    section = page.split("<table class=champion>", 1)[1].split("</table>", 1)[0]
+    parser = PageParser()
+    parser.feed(section)
+    return parser.rows
+
+
+def test_the_champion_stands_beside_the_challenger(
+    run: Run, importance: list[tuple[str, float]], tmp_path: Path
+) -> None:
+    evaluation = copy.deepcopy(run.evaluation)
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1"
+    evaluation["champion"] = {"model_package_arn": arn, "accuracy": 0.8123, "roc_auc": 0.9012}
+    page = report.render_report(evaluation, importance, tmp_path, title=TITLE, facts=FACTS)
+    rows = champion_table_rows(page[0].read_text(encoding="utf-8"))
+    metrics = run.evaluation["metrics"]
+    assert rows == [
+        ["this run (challenger)", arn],
+        ["Accuracy", f"{metrics['accuracy']['value']:.4f}", "0.8123"],
+        ["ROC AUC", f"{metrics['roc_auc']['value']:.4f}", "0.9012"],
+    ]
+
+
+def test_a_champion_that_was_not_compared_says_why(
+    run: Run, importance: list[tuple[str, float]], tmp_path: Path
+) -> None:
+    evaluation = copy.deepcopy(run.evaluation)
+    evaluation["champion"] = {
+        "model_package_arn": "arn:aws:sagemaker:us-east-1:1:model-package/g/3",
+        "accuracy": None,
+        "roc_auc": None,
+        "reason": "the champion was trained on another <feature> schema",
+    }
+    page = report.render_report(evaluation, importance, tmp_path, title=TITLE, facts=FACTS)
+    text = page[0].read_text(encoding="utf-8")
+    assert champion_table_rows(text)[1] == [
+        "Accuracy",
+        f"{run.evaluation['metrics']['accuracy']['value']:.4f}",
+        "—",
+    ]
+    assert "Not compared: the champion was trained on another &lt;feature&gt; schema" in text
+
+
+def test_no_champion_is_said_and_an_older_evaluation_shows_no_section(
+    run: Run, importance: list[tuple[str, float]], tmp_path: Path
+) -> None:
+    evaluation = dict(copy.deepcopy(run.evaluation), champion=None)
+    page = report.render_report(evaluation, importance, tmp_path / "a", title=TITLE, facts=FACTS)
+    assert "no approved version to compare with" in page[0].read_text(encoding="utf-8")
+    older = report.render_report(
+        run.evaluation, importance, tmp_path / "b", title=TITLE, facts=FACTS
+    )
+    assert "Champion" not in older[0].read_text(encoding="utf-8")

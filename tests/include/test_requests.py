@@ -49,6 +49,10 @@ BODIES = {
         model_artifact_uri=f"{LAYOUT.model_output_uri}/x/output/model.tar.gz",
         instance_type="ml.m5.xlarge",
         instance_count=1,
+        champion_model_uri="s3://bucket-x/adult-income/runs/r1/model/t/output/model.tar.gz",
+        champion_code_uri="s3://bucket-x/adult-income/runs/r1/data/schema/inference.tar.gz",
+        champion_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1",
+        max_regression=0.01,
     ),
     "CreateModel": requests.model_request(
         model_name=name("create_model"),

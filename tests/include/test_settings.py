@@ -1,4 +1,4 @@
-"""Settings: environment first, then defaults; required ones named when missing."""
+"""Settings: Airflow Variables rendered once by prepare_run; defaults; required ones named."""
 
 from __future__ import annotations
 
@@ -7,38 +7,47 @@ import pytest
 from include.adult_income import settings
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("bucket", "role_arn", "prefix", "poll_seconds", "deferrable", "region"):
-        monkeypatch.delenv(f"ADULT_PIPELINE_{name.upper()}", raising=False)
+def test_each_setting_is_a_template_over_its_variable() -> None:
+    templates = settings.templated()
+    assert templates["bucket"] == "{{ var.value.get('adult_pipeline_bucket', '') }}"
+    assert templates["prefix"] == "{{ var.value.get('adult_pipeline_prefix', 'adult-income') }}"
+    assert set(templates) == set(settings.NAMES)
+    assert settings.environment_variable("role_arn") == "AIRFLOW_VAR_ADULT_PIPELINE_ROLE_ARN"
 
 
 def test_missing_bucket_and_role_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADULT_PIPELINE_BUCKET", raising=False)
     with pytest.raises(settings.SettingsError) as raised:
-        settings.load(use_variables=False)
-    assert "ADULT_PIPELINE_BUCKET" in str(raised.value)
-    assert "ADULT_PIPELINE_ROLE_ARN" in str(raised.value)
+        settings.from_variables({"bucket": "", "role_arn": "  "})
+    assert "Variable adult_pipeline_bucket (or AIRFLOW_VAR_ADULT_PIPELINE_BUCKET)" in str(
+        raised.value
+    )
+    assert "AIRFLOW_VAR_ADULT_PIPELINE_ROLE_ARN" in str(raised.value)
+    assert "no longer read" not in str(raised.value)
 
 
-def test_environment_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_old_environment_name_is_pointed_at_its_new_one(monkeypatch) -> None:
     monkeypatch.setenv("ADULT_PIPELINE_BUCKET", "my-bucket")
-    monkeypatch.setenv("ADULT_PIPELINE_ROLE_ARN", "arn:aws:iam::111122223333:role/x")
-    monkeypatch.setenv("ADULT_PIPELINE_DEFERRABLE", "yes")
-    monkeypatch.setenv("ADULT_PIPELINE_POLL_SECONDS", "0")
-    loaded = settings.load(use_variables=False)
+    with pytest.raises(settings.SettingsError, match="ADULT_PIPELINE_BUCKET is set but no longer"):
+        settings.from_variables({"role_arn": "r"})
+
+
+def test_values_and_defaults() -> None:
+    loaded = settings.from_variables(
+        {"bucket": "my-bucket", "role_arn": "arn:aws:iam::111122223333:role/x", "poll_seconds": "0"}
+    )
     assert loaded.root_uri == "s3://my-bucket/adult-income"
     assert loaded.region == "us-east-1" and loaded.aws_conn_id == "aws_default"
-    assert loaded.deferrable is True
+    assert loaded.stream_training_log is True
     assert loaded.poll_seconds == 1  # never a busy loop
+    assert settings.from_plan({"settings": loaded.as_dict()}) == loaded
 
 
-def test_malformed_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ADULT_PIPELINE_BUCKET", "b")
-    monkeypatch.setenv("ADULT_PIPELINE_ROLE_ARN", "r")
-    monkeypatch.setenv("ADULT_PIPELINE_DEFERRABLE", "perhaps")
-    with pytest.raises(settings.SettingsError, match="boolean"):
-        settings.load(use_variables=False)
-    monkeypatch.setenv("ADULT_PIPELINE_DEFERRABLE", "false")
-    monkeypatch.setenv("ADULT_PIPELINE_POLL_SECONDS", "often")
-    with pytest.raises(settings.SettingsError, match="malformed"):
-        settings.load(use_variables=False)
+def test_malformed_values_are_refused_naming_the_variable() -> None:
+    base = {"bucket": "b", "role_arn": "r"}
+    with pytest.raises(
+        settings.SettingsError, match=r"adult_pipeline_stream_training_log.*boolean"
+    ):
+        settings.from_variables({**base, "stream_training_log": "perhaps"})
+    with pytest.raises(settings.SettingsError, match="malformed Variable adult_pipeline_poll"):
+        settings.from_variables({**base, "poll_seconds": "often"})

@@ -62,28 +62,112 @@ def test_failed_tasks_is_empty_for_a_clean_run() -> None:
     assert tasks.failed_tasks({"ti": ti, "run_id": "run-1"}) == []
 
 
-class RecordingS3:
-    def __init__(self) -> None:
-        self.uploaded: dict[tuple[str, str], bytes] = {}
+# --- the run's plan and the builders that bind it -------------------------------------------
 
-    def upload_file(self, path: str, bucket: str, key: str) -> None:
-        with open(path, "rb") as handle:
-            self.uploaded[(bucket, key)] = handle.read()
+OPERATIONS = {
+    "preprocess": "CreateProcessingJob",
+    "train": "CreateTrainingJob",
+    "evaluate": "CreateProcessingJob",
+    "create_model": "CreateModel",
+    "register_model_version": "CreateModelPackage",
+}
+VARIABLES = {"bucket": "bucket-x", "role_arn": "arn:aws:iam::123456789012:role/R"}
 
 
-def test_each_job_publishes_its_script_as_it_is_now(tmp_path, monkeypatch) -> None:
-    # Clearing evaluate after editing evaluate.py must run the edited script: the task
-    # uploads the file's current bytes, whose ETag the request fingerprint then sees.
-    from include.adult_income import requests
+class PlannedTaskInstance:
+    dag_id = "adult_income_pipeline"
 
-    s3 = RecordingS3()
-    monkeypatch.setattr(tasks, "s3_client", lambda config: s3)
-    monkeypatch.setattr(tasks, "SCRIPTS_DIR", tmp_path)
-    layout = requests.RunLayout(input_uri="s3://b/raw/", run_uri="s3://b/runs/r1")
-    script = tmp_path / "evaluate.py"
-    script.write_text("print('v1')\n")
-    tasks.publish_scripts(None, layout, "evaluate.py")
-    script.write_text("print('v2')\n")
-    tasks.publish_scripts(None, layout, "evaluate.py")
-    bucket, key = tasks.split_uri(f"{layout.code_uri}/evaluate.py")
-    assert s3.uploaded == {(bucket, key): b"print('v2')\n"}
+    def __init__(self, xcoms: dict[tuple[str, str], Any]) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return self.xcoms.get((task_ids, key))
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict[str, Any]:
+    context = {
+        "dag": SimpleNamespace(dag_id="adult_income_pipeline"),
+        "run_id": "scheduled__2026-11-20T00:00:00+00:00",
+        "ds": "2026-11-20",
+        "params": {key: param.value for key, param in pipeline_params().items()},
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        # The champion look-up asks the model registry (tests/include/test_champion.py).
+        patch.setattr(tasks, "current_champion", lambda context, config: None)
+        return tasks.prepare_run(VARIABLES, **context)
+
+
+@pytest.mark.parametrize("task_id", sorted(OPERATIONS))
+def test_every_planned_request_is_valid_for_botocore(plan: dict, task_id: str) -> None:
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    request = {k: v for k, v in plan["requests"][task_id].items() if k != "S3Operations"}
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model(OPERATIONS[task_id]).input_shape
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_job_tasks_upload_their_own_scripts_under_the_runs_code_prefix(plan: dict) -> None:
+    code_uri = f"{plan['layout']['run_uri']}/code"
+    for task_id, scripts in {
+        "preprocess": ["preprocess.py", "inference.py"],
+        "evaluate": ["evaluate.py", "no-champion.txt"],
+    }.items():
+        uploads = plan["requests"][task_id]["S3Operations"]["S3Upload"]
+        assert [f"s3://{op['Bucket']}/{op['Key']}" for op in uploads] == [
+            f"{code_uri}/{script}" for script in scripts
+        ]
+        assert [op["Path"] for op in uploads] == [str(tasks.SCRIPTS_DIR / s) for s in scripts]
+        code = [i["S3Input"]["S3Uri"] for i in plan["requests"][task_id]["ProcessingInputs"]]
+        assert f"{code_uri}/{scripts[0]}" in code
+    assert "S3Operations" not in plan["requests"]["train"]
+
+
+def test_later_requests_read_the_training_attempt_that_completed(plan: dict) -> None:
+    # Training needed a second attempt: evaluate, the model and the version use its model.
+    artifact = f"{plan['layout']['run_uri']}/model/train-a2/output/model.tar.gz"
+    ti = PlannedTaskInstance(
+        {
+            ("prepare_run", "return_value"): plan,
+            ("train", "return_value"): {
+                "Training": {
+                    "TrainingJobName": "train-a2",
+                    "ModelArtifacts": {"S3ModelArtifacts": artifact},
+                }
+            },
+            ("accuracy_gate", "gate"): {"accuracy": 0.8716},
+            ("create_model", "return_value"): {"Model": {"ModelName": "model-a2"}},
+        }
+    )
+    context = {"ti": ti}
+    requests = plan["requests"]
+    evaluate = tasks.evaluate_config(requests["evaluate"], context, "evaluate-x")
+    model_input = [i for i in evaluate["ProcessingInputs"] if i["InputName"] == "model"]
+    assert evaluate["ProcessingJobName"] == "evaluate-x"
+    assert [i["S3Input"]["S3Uri"] for i in model_input] == [artifact]
+    model = tasks.model_config(requests["create_model"], context, "model-x")
+    assert (model["ModelName"], model["PrimaryContainer"]["ModelDataUrl"]) == ("model-x", artifact)
+    package = tasks.model_package_config(requests["register_model_version"], context)
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == artifact
+    metadata = package["CustomerMetadataProperties"]
+    assert (metadata["training_job"], metadata["accuracy"]) == ("train-a2", "0.871600")
+    deploy = tasks.endpoint_config(requests["deploy"], context, "deploy-a3")
+    assert deploy["EndpointConfig"]["EndpointConfigName"] == "deploy-a3"
+    assert deploy["EndpointConfig"]["ProductionVariants"][0]["ModelName"] == "model-a2"
+    assert deploy["Endpoint"]["EndpointConfigName"] == "deploy-a3"
+    # the plan itself is left as it was: a retry binds again from the same plan
+    planned_model = requests["create_model"]["PrimaryContainer"]["ModelDataUrl"]
+    assert planned_model.endswith("/output/model.tar.gz") and "train-a2" not in planned_model
+
+
+def test_a_run_that_failed_before_its_plan_fails_its_summary_naming_the_task() -> None:
+    class UnplannedTaskInstance(FakeTaskInstance):
+        def xcom_pull(self, task_ids: str, key: str = "return_value") -> None:
+            return None  # prepare_run did not succeed: no plan, so no prefix to write under
+
+    ti = UnplannedTaskInstance({"run-1": {"check_conf": "success", "prepare_run": "failed"}})
+    with pytest.raises(AirflowFailException, match="failed before it was planned: prepare_run"):
+        tasks.summarize(ti=ti, run_id="run-1")

@@ -202,3 +202,114 @@ def test_the_booster_is_exported_as_json_for_the_report(
     assert booster.num_features() == len(
         json.loads((processed / "schema" / "schema.json").read_text())["feature_columns"]
     )
+
+
+CHAMPION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1"
+
+
+def champion_dir(tmp_path: Path, model_archive: Path, schema: dict) -> Path:
+    """The evaluate job's champion inputs as the DAG lays them out: model/ and code/."""
+    root = tmp_path / "champion"
+    (root / "model").mkdir(parents=True)
+    (root / "code").mkdir()
+    (root / "model" / "model.tar.gz").write_bytes(model_archive.read_bytes())
+    schema_file = tmp_path / "champion-schema.json"
+    schema_file.write_text(json.dumps(schema))
+    with tarfile.open(root / "code" / "inference.tar.gz", "w:gz") as archive:
+        archive.add(schema_file, arcname="schema.json")
+    return root
+
+
+def run_with_champion(
+    evaluate: ModuleType, model_dir: Path, processed: Path, champion: Path, out: Path
+) -> dict:
+    argv = [
+        "--model-dir", str(model_dir), "--test-dir", str(processed / "test"),
+        "--output-dir", str(out), "--schema-dir", str(processed / "schema"),
+        "--champion-dir", str(champion), "--champion-arn", CHAMPION_ARN,
+    ]  # fmt: skip
+    assert evaluate.main(argv) == 0
+    return json.loads((out / "evaluation.json").read_text())
+
+
+def weak_model_archive(processed: Path, tmp_path: Path) -> Path:
+    import numpy as np
+    import xgboost as xgb
+
+    train = np.loadtxt(processed / "train" / "train.csv", delimiter=",")
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 1},
+        xgb.DMatrix(train[:, 1:], label=train[:, 0]),
+        2,
+    )
+    booster.save_model(str(tmp_path / "weak.json"))
+    with tarfile.open(tmp_path / "weak.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "weak.json", arcname="xgboost-model")
+    return tmp_path / "weak.tar.gz"
+
+
+def test_the_champion_is_scored_on_the_same_test_set(
+    evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    schema = json.loads((processed / "schema" / "schema.json").read_text())
+    champion = champion_dir(tmp_path, weak_model_archive(processed, tmp_path), schema)
+    report = run_with_champion(evaluate, model_dir, processed, champion, tmp_path / "out")
+    scored = report["champion"]
+    assert scored["model_package_arn"] == CHAMPION_ARN
+    assert scored["comparable"] is True
+    # A two-stump model is measurably worse than the seed model on the same rows.
+    assert 0.7 < scored["accuracy"] < report["metrics"]["accuracy"]["value"] - 0.02
+    assert 0.5 < scored["roc_auc"] < report["metrics"]["roc_auc"]["value"]
+    decision = gate.decide(report, 0.8)
+    assert decision.passed
+    assert "accuracy >= champion adult-income-xgboost/1's" in decision.reason
+
+
+def test_the_same_model_as_champion_scores_the_same(
+    evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    schema = json.loads((processed / "schema" / "schema.json").read_text())
+    champion = champion_dir(tmp_path, model_dir / "model.tar.gz", schema)
+    report = run_with_champion(evaluate, model_dir, processed, champion, tmp_path / "out")
+    assert report["champion"]["accuracy"] == report["metrics"]["accuracy"]["value"]
+    assert report["champion"]["roc_auc"] == report["metrics"]["roc_auc"]["value"]
+
+
+def test_a_stronger_champion_rejects_the_challenger(
+    evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    schema = json.loads((processed / "schema" / "schema.json").read_text())
+    champion = champion_dir(tmp_path, model_dir / "model.tar.gz", schema)
+    weak = tmp_path / "weak-model"
+    weak.mkdir()
+    (weak / "model.tar.gz").write_bytes(weak_model_archive(processed, tmp_path).read_bytes())
+    report = run_with_champion(evaluate, weak, processed, champion, tmp_path / "out")
+    decision = gate.decide(report, 0.7)
+    assert not decision.passed
+    assert "accuracy < champion adult-income-xgboost/1's" in decision.reason
+
+
+def test_no_champion_is_null(
+    evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "champion"
+    for part in ("model", "code"):
+        (empty / part).mkdir(parents=True)
+        (empty / part / "no-champion.txt").write_text("no approved version\n")
+    report = run_with_champion(evaluate, model_dir, processed, empty, tmp_path / "out")
+    assert report["champion"] is None
+
+
+def test_a_champion_on_another_schema_is_not_scored_on_these_columns(
+    evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    schema = json.loads((processed / "schema" / "schema.json").read_text())
+    other = dict(schema, feature_columns=[*schema["feature_columns"][:-1], "native.country_Mars"])
+    champion = champion_dir(tmp_path, model_dir / "model.tar.gz", other)
+    report = run_with_champion(evaluate, model_dir, processed, champion, tmp_path / "out")
+    scored = report["champion"]
+    assert scored["comparable"] is False
+    assert scored["accuracy"] is None
+    assert "another feature schema" in scored["reason"]
+    assert "native.country_Mars" in scored["reason"]
+    assert "not compared" in gate.decide(report, 0.8).reason

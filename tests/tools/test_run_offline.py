@@ -49,3 +49,12 @@ def test_a_missing_input_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(SystemExit) as exited:
         run_offline.main(["--input", str(tmp_path / "nope.csv"), "--state-dir", str(tmp_path)])
     assert exited.value.code == 2
+
+
+def test_human_approval_is_refused_offline_where_nobody_could_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(run_offline, "EmulatorProcess", NoEmulator)
+    code = run_offline.main(["--conf", '{"human_approval": true}', "--state-dir", str(tmp_path)])
+    assert code == 1
+    assert "trigger the run from `make airflow` instead" in capsys.readouterr().err

@@ -1,0 +1,177 @@
+"""Human approval: the prompt a person sees, and what each answer does to the registered version
+(through boto3 against the emulator's model registry)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from include.adult_income import approval
+
+GATE = {
+    "passed": True,
+    "accuracy": 0.8712,
+    "roc_auc": 0.9254,
+    "reason": "accuracy 0.8712 >= threshold 0.8000; accuracy >= champion g/1's 0.8690 ...",
+    "champion": {
+        "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1",
+        "accuracy": 0.869,
+        "roc_auc": 0.9231,
+    },
+}
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/4"
+
+
+def test_the_prompt_names_the_version_and_sets_it_beside_the_champion() -> None:
+    subject, body = approval.approval_prompt(ARN, GATE)
+    assert subject == "Approve version 4 of model package group adult-income-xgboost?"
+    assert "| accuracy | 0.8712 | 0.8690 |" in body
+    assert "| ROC AUC | 0.9254 | 0.9231 |" in body
+    assert "model-package/g/1" in body and GATE["reason"] in body
+
+
+def test_without_a_champion_the_prompt_says_this_would_be_the_first() -> None:
+    _, body = approval.approval_prompt(ARN, dict(GATE, champion=None))
+    assert "| accuracy | 0.8712 | n/a |" in body
+    assert "no approved version yet" in body
+
+
+def test_the_description_names_who_and_why() -> None:
+    user = {"id": "7", "name": "ada"}
+    assert approval.decision_description("Approve", user, " looks good ") == (
+        "approved by ada in Airflow: looks good"
+    )
+    assert approval.decision_description("Reject", None, "") == (
+        "rejected by unknown user in Airflow"
+    )
+    assert len(approval.decision_description("Approve", user, "x" * 2000)) == 1000
+
+
+class FakeTI:
+    def __init__(self, package_arn: str) -> None:
+        self.package_arn = package_arn
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return {"register_model_version": self.package_arn, "accuracy_gate": GATE}[task_ids]
+
+
+def context_for(package_arn: str, conf: dict) -> dict:
+    from include.adult_income.params import pipeline_params
+
+    return {
+        "ti": FakeTI(package_arn),
+        "dag_run": SimpleNamespace(conf=conf),
+        "dag": SimpleNamespace(params={k: p.value for k, p in pipeline_params().items()}),
+    }
+
+
+@pytest.fixture()
+def pending(aws) -> str:
+    sm = aws("sagemaker")
+    group = f"approval-{uuid.uuid4().hex[:8]}"
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+
+
+@pytest.fixture()
+def operator(aws, monkeypatch: pytest.MonkeyPatch) -> approval.ModelVersionApprovalOperator:
+    task = approval.ModelVersionApprovalOperator(
+        task_id="approve_model_version",
+        register_task_id="register_model_version",
+        gate_task_id="accuracy_gate",
+        aws_conn_id=None,
+    )
+    monkeypatch.setattr(task, "sagemaker", lambda: aws("sagemaker"))
+    task.skipped = []
+    monkeypatch.setattr(task, "skip_downstream", lambda context: task.skipped.append(True))
+    return task
+
+
+def answer(chosen: str, note: str = "", timedout: bool = False) -> dict:
+    return {
+        "chosen_options": [chosen],
+        "params_input": {"note": note},
+        "responded_at": dt.datetime(2026, 12, 4, tzinfo=dt.UTC),
+        "responded_by_user": None if timedout else {"id": "1", "name": "ada"},
+        "timedout": timedout,
+    }
+
+
+def test_approve_makes_the_version_approved_and_keeps_the_deploy_path(
+    aws, pending: str, operator
+) -> None:
+    result = operator.execute_complete(
+        context_for(pending, {"human_approval": True}), answer("Approve", "ship it")
+    )
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ApprovalDescription"] == "approved by ada in Airflow: ship it"
+    assert result["decision"] == "approved" and result["by"] == "ada"
+    assert operator.skipped == []
+
+
+def test_reject_makes_the_version_rejected_and_skips_the_deploy_path(
+    aws, pending: str, operator
+) -> None:
+    result = operator.execute_complete(
+        context_for(pending, {"human_approval": True}), answer("Reject", "worse on women")
+    )
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"] == "rejected by ada in Airflow: worse on women"
+    assert result["decision"] == "rejected"
+    assert operator.skipped == [True]
+
+
+def test_no_answer_in_time_leaves_the_version_pending_and_skips_the_deploy_path(
+    aws, pending: str, operator
+) -> None:
+    # The scheduler's timeout sweep answers with the defaults (Reject) and timedout=True.
+    result = operator.execute_complete(
+        context_for(pending, {"human_approval": True}), answer("Reject", timedout=True)
+    )
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "ApprovalDescription" not in package
+    assert result["decision"] == "timed_out"
+    assert operator.skipped == [True]
+
+
+def test_an_answer_outside_the_options_is_refused(pending: str, operator) -> None:
+    with pytest.raises(ValueError, match="not in"):
+        operator.execute_complete(context_for(pending, {}), answer("Maybe"))
+
+
+def test_without_human_approval_nobody_is_asked(pending: str, operator, monkeypatch) -> None:
+    asked = []
+    monkeypatch.setattr(
+        approval.ApprovalOperator, "execute", lambda self, context: asked.append(True)
+    )
+    assert operator.execute(context_for(pending, {})) is None
+    assert asked == []
+
+
+def test_with_human_approval_the_question_and_timeout_come_from_the_run(
+    pending: str, operator, monkeypatch
+) -> None:
+    asked = []
+    monkeypatch.setattr(
+        approval.ApprovalOperator, "execute", lambda self, context: asked.append(self.subject)
+    )
+    conf = {"human_approval": True, "approval_timeout_minutes": 30}
+    operator.execute(context_for(pending, conf))
+    assert asked == [f"Approve version 1 of model package group {pending.split('/')[-2]}?"]
+    assert operator.response_timeout == dt.timedelta(minutes=30)
+    assert "| accuracy | 0.8712 | 0.8690 |" in operator.body
