@@ -55,6 +55,7 @@ def test_versions_with_metrics_run_training_job_and_champion(
         "model_package_arn": registered.arns[0],
         "accuracy": 0.8701,
         "roc_auc": 0.924,
+        "not_compared": None,
     }
     assert first["champion"] is None
     # the run in the Airflow UI, the run view and the report
