@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from include.adult_income import names
+from include.adult_income import names, settings
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 # What a person may set from the page; PendingManualApproval is where the DAG leaves a version.
@@ -47,7 +47,7 @@ MAX_VERSIONS = 50
 @dataclass(frozen=True)
 class Location:
     """Where the DAG's runs write, and the connection it uses: the DAG's own settings
-    (include/adult_income/settings.py documents them: environment first, then Variables)."""
+    (include/adult_income/settings.py documents them: Airflow Variables)."""
 
     aws_conn_id: str
     region: str
@@ -63,26 +63,25 @@ class Location:
         return f"{root}/{names.run_path(dag_id, run_id)}" if root else None
 
 
-def setting(name: str, default: str | None) -> str | None:
-    """``ADULT_PIPELINE_<NAME>``, else the Variable ``adult_pipeline_<name>``, else default."""
-    value = os.environ.get(f"ADULT_PIPELINE_{name.upper()}")
-    if value:
-        return value
+def setting(name: str) -> str | None:
+    """The DAG's setting ``name``: its Airflow Variable ``adult_pipeline_<name>`` (Airflow's
+    secrets backends: ``AIRFLOW_VAR_ADULT_PIPELINE_<NAME>`` first, then the metadata DB), else
+    the DAG's default (include/adult_income/settings.py)."""
     try:
         from airflow.models import Variable
 
-        value = Variable.get(f"adult_pipeline_{name}", default_var=None)
-    except Exception:  # no metadata DB (a unit test): the environment and defaults decide
-        value = None
-    return value or default
+        value = Variable.get(settings.variable_key(name), default_var=None)
+    except Exception:  # no metadata DB (a unit test): the environment's Variables and defaults
+        value = os.environ.get(settings.environment_variable(name))
+    return value or settings.DEFAULTS.get(name)
 
 
 def location_from_settings() -> Location:
     return Location(
-        aws_conn_id=setting("aws_conn_id", "aws_default") or "aws_default",
-        region=setting("region", "us-east-1") or "us-east-1",
-        bucket=setting("bucket", None),
-        prefix=setting("prefix", "adult-income") or "adult-income",
+        aws_conn_id=setting("aws_conn_id") or "aws_default",
+        region=setting("region") or "us-east-1",
+        bucket=setting("bucket"),
+        prefix=setting("prefix") or "adult-income",
     )
 
 
@@ -130,10 +129,14 @@ def champion_block(*sources: dict[str, Any] | None) -> dict[str, Any] | None:
     for source in sources:
         block = (source or {}).get("champion")
         if isinstance(block, dict) and isinstance(block.get("model_package_arn"), str):
+            # evaluate.py says why a champion could not be scored (another feature schema)
+            # as ``reason``; summary.json carries it as ``not_compared``.
+            why = block.get("not_compared") or block.get("reason")
             return {
                 "model_package_arn": block["model_package_arn"],
                 "accuracy": finite(block.get("accuracy")),
                 "roc_auc": finite(block.get("roc_auc")),
+                "not_compared": str(why) if why else None,
             }
     return None
 
@@ -158,6 +161,9 @@ class Version:
     endpoints: list[str] = field(default_factory=list)
     champion: dict[str, Any] | None = None  # the champion on this run's test set, when known
     is_champion: bool = False
+    # A version the native SageMaker Pipeline registered names its pipeline execution instead.
+    pipeline: str | None = None
+    execution_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +182,8 @@ class Version:
             "endpoints": self.endpoints,
             "champion": self.champion,
             "is_champion": self.is_champion,
+            "pipeline": self.pipeline,
+            "execution_id": self.execution_id,
         }
 
 
@@ -290,6 +298,8 @@ class Registry:
             model_data_url=containers[0].get("ModelDataUrl"),
             has_report=bool(properties.get("report")) and bool(dag_id and run_id),
             champion=champion_block(evaluation, summary),
+            pipeline=properties.get("pipeline"),
+            execution_id=properties.get("execution_id"),
         )
 
     def evaluation_of(self, package: dict[str, Any]) -> dict[str, Any] | None:
@@ -318,7 +328,9 @@ class Registry:
             raise NotFound(f"{name} is not a report file")
         run_uri = self.location.run_uri(dag_id, run_id)
         if not run_uri:
-            raise NotFound("the pipeline's bucket is not configured (ADULT_PIPELINE_BUCKET)")
+            raise NotFound(
+                f"the pipeline's bucket is not configured ({settings.describe('bucket')})"
+            )
         bucket, key = split_uri(f"{run_uri}/report/{name}")
         try:
             return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()

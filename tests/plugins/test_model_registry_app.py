@@ -55,6 +55,7 @@ def test_versions_with_metrics_run_training_job_and_champion(
         "model_package_arn": registered.arns[0],
         "accuracy": 0.8701,
         "roc_auc": 0.924,
+        "not_compared": None,
     }
     assert first["champion"] is None
     # the run in the Airflow UI, the run view and the report
@@ -273,3 +274,59 @@ def test_run_view_serves_only_the_reports_files(
     assert client.get(f"/runs/{dag_id}/no-such-run", headers=headers).status_code == 200
     assert client.get(f"/api/runs/{dag_id}/no-such-run", headers=headers).status_code == 404
     assert client.get(f"/runs/{dag_id}/{run_id}").status_code == 401
+
+
+def test_make_airflows_loopback_ui_where_everyone_is_admin_needs_no_login(
+    aws: Any,
+    location: Any,
+    registered: Registered,
+    token_for: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make airflow` on loopback turns simple_auth_manager_all_admins on: the auth manager's
+    middleware (the API server's, which wraps every mounted app) makes each request admin."""
+    from airflow.api_fastapi.auth.managers.simple.middleware import SimpleAllAdminMiddleware
+    from fastapi.testclient import TestClient
+    from model_registry import registry
+    from model_registry.app import create_app
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    app = create_app(lambda: registry.Registry(aws("sagemaker"), aws("s3"), location))
+    app.add_middleware(SimpleAllAdminMiddleware)
+    versions = TestClient(app).get(f"/api/groups/{registered.group}/versions").json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert all(v["can_change_status"] for v in versions)
+
+
+def test_a_version_the_native_pipeline_registered_names_its_execution(
+    client: Any, registered: Registered, token_for: Callable[[str], str], aws: Any
+) -> None:
+    """The native SageMaker Pipeline records its pipeline and execution, not a DAG: the row
+    names them, and with no DAG to ask about, changing it needs edit access to every DAG (the
+    simple auth manager's User role has it; a Viewer has not)."""
+    from include.adult_income import requests
+    from tests.conftest import XGBOOST_IMAGE
+
+    request = requests.model_package_request(
+        group_name=registered.group,
+        image_uri=XGBOOST_IMAGE,
+        model_data_url=f"s3://{registered.bucket}/native/model.tar.gz",
+        code_uri=f"s3://{registered.bucket}/native/inference.tar.gz",
+        evaluation_json_uri=f"s3://{registered.bucket}/native/evaluation.json",
+        approval_status="PendingManualApproval",
+        metadata={"pipeline": "adult-income-native", "execution_id": "exec0123"},
+        description="XGBoost on UCI Adult, adult-income-native execution exec0123",
+    )
+    aws("sagemaker").create_model_package(**request)
+    editor = client.get(
+        f"/api/groups/{registered.group}/versions", headers=bearer(token_for("editor"))
+    ).json()
+    native = next(v for v in editor if v["version"] == 3)
+    assert (native["pipeline"], native["execution_id"]) == ("adult-income-native", "exec0123")
+    assert native["can_change_status"] and "dag_run_url" not in native
+    reader = client.get(
+        f"/api/groups/{registered.group}/versions", headers=bearer(token_for("reader"))
+    ).json()
+    assert not next(v for v in reader if v["version"] == 3)["can_change_status"]
+    page = client.get("/", headers=bearer(token_for("admin"))).text
+    assert "pipeline adult-income-native, execution exec0123" in page

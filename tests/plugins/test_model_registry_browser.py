@@ -1,8 +1,9 @@
 """The model-registry page in a real browser: headless Chromium (Debian's, driven by Playwright)
 on Airflow's API server with the plugin loaded, against the emulator.
 
-Two real runs of the DAG make the two versions: the first registers its version Approved and
-deploys it to an endpoint, the second (other hyperparameters) leaves its version
+Two real runs of the DAG make the two versions: the first (smaller trees) registers its
+version Approved and deploys it to an endpoint; the second (the default hyperparameters) is
+measured against it, the champion, on its own test set and leaves its version
 PendingManualApproval. The browser
 logs in on Airflow's own login page (the simple auth manager's), opens "Model registry" in the
 navigation and approves version 2 there; the registry then says Approved.
@@ -69,9 +70,14 @@ def free_port() -> int:
 def two_runs(state_dir: Path) -> list[dict[str, Any]]:
     """Run the DAG on two dates into ``state_dir``; their summaries, in order."""
     confs = {
-        "2026-11-01": {"model_approval_status": "Approved", "deploy": True},
-        # other hyperparameters: a model whose metrics differ from the first one's
-        "2026-11-02": {"num_round": 20, "max_depth": 3},
+        # smaller trees and fewer rounds than the defaults: a champion the second run beats
+        "2026-11-01": {
+            "model_approval_status": "Approved",
+            "deploy": True,
+            "num_round": 20,
+            "max_depth": 3,
+        },
+        "2026-11-02": {},
     }
     summaries = []
     for date, conf in confs.items():
@@ -229,6 +235,12 @@ def test_page_lists_two_versions_made_by_two_runs_with_their_metrics(
     expect(first).to_contain_text(stack.summaries[0]["endpoint"])
     expect(second.locator(".status")).to_have_text("PendingManualApproval")
     expect(second.locator(".champion")).to_have_count(0)
+    # run 2 scored the champion (version 1) on its own test set
+    champion = stack.summaries[1]["champion"]
+    assert champion["model_package_arn"] == stack.summaries[0]["model_package_arn"]
+    expect(second.locator("td.champion-comparison")).to_contain_text(
+        f"v1: accuracy {champion['accuracy']:.4f}, AUC {champion['roc_auc']:.4f}"
+    )
     # the UI's navigation and the page's content (it ends well above the window's bottom)
     image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 420})
     assert image.startswith(b"\x89PNG")
@@ -302,6 +314,9 @@ def test_run_view_shows_the_runs_summary_and_opens_its_report(page: Any, stack: 
     expect(frame.locator(".decision")).to_have_text("registered")
     expect(frame.locator("body")).to_contain_text(summary["model_package_arn"])
     expect(frame.locator("body")).to_contain_text(f"{summary['accuracy']:.4f}")
+    expect(frame.locator(".champion-comparison")).to_contain_text(
+        f"accuracy {summary['champion']['accuracy']:.4f}"
+    )
     # report.html opens in place of the summary, with its charts
     frame.locator("a.report").click()
     expect(frame.locator("img[src='feature_importance.png']")).to_be_visible()

@@ -1,4 +1,5 @@
-"""plugins/model_registry/registry.py: where the page looks, read as the DAG reads its settings."""
+"""plugins/model_registry/registry.py: where the page looks, from the DAG's own settings (its
+Airflow Variables)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from include.adult_income import names
 def test_the_dags_settings_decide_connection_region_bucket_and_prefix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ADULT_PIPELINE_AWS_CONN_ID", "aws_prod")
-    monkeypatch.setenv("ADULT_PIPELINE_REGION", "eu-west-1")
-    monkeypatch.setenv("ADULT_PIPELINE_BUCKET", "models-bucket")
-    monkeypatch.setenv("ADULT_PIPELINE_PREFIX", "/team/adult/")
+    monkeypatch.setenv("AIRFLOW_VAR_ADULT_PIPELINE_AWS_CONN_ID", "aws_prod")
+    monkeypatch.setenv("AIRFLOW_VAR_ADULT_PIPELINE_REGION", "eu-west-1")
+    monkeypatch.setenv("AIRFLOW_VAR_ADULT_PIPELINE_BUCKET", "models-bucket")
+    monkeypatch.setenv("AIRFLOW_VAR_ADULT_PIPELINE_PREFIX", "/team/adult/")
     location = registry.location_from_settings()
     assert (location.aws_conn_id, location.region) == ("aws_prod", "eu-west-1")
     # a run's files are where the DAG's layout puts them
@@ -27,7 +28,7 @@ def test_without_settings_the_dags_defaults_apply_and_no_run_is_looked_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("AWS_CONN_ID", "REGION", "BUCKET", "PREFIX"):
-        monkeypatch.delenv(f"ADULT_PIPELINE_{name}", raising=False)
+        monkeypatch.delenv(f"AIRFLOW_VAR_ADULT_PIPELINE_{name}", raising=False)
     location = registry.location_from_settings()
     assert (location.aws_conn_id, location.region, location.prefix) == (
         "aws_default",
@@ -44,7 +45,27 @@ def test_without_settings_the_dags_defaults_apply_and_no_run_is_looked_up(
         ({"model_package_arn": None}, None),
         (
             {"model_package_arn": "arn:x/1", "accuracy": "0.8", "roc_auc": float("nan")},
-            {"model_package_arn": "arn:x/1", "accuracy": 0.8, "roc_auc": None},
+            {
+                "model_package_arn": "arn:x/1",
+                "accuracy": 0.8,
+                "roc_auc": None,
+                "not_compared": None,
+            },
+        ),
+        (
+            # evaluate.py's block for a champion of another feature schema
+            {
+                "model_package_arn": "arn:x/1",
+                "accuracy": None,
+                "comparable": False,
+                "reason": "the champion was trained on another feature schema",
+            },
+            {
+                "model_package_arn": "arn:x/1",
+                "accuracy": None,
+                "roc_auc": None,
+                "not_compared": "the champion was trained on another feature schema",
+            },
         ),
     ],
 )
