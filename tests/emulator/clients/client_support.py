@@ -1,0 +1,24 @@
+"""Imported by the client scripts beside it, in whichever SDK's environment they run.
+
+Standard library only: the scripts run in the SDK 2 environment, which holds nothing of the
+project. The test copies this file beside the script into the client's working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+RESULT_PREFIX = "CLIENT-RESULT "  # tests/support/sdk2_environment.py reads this line
+ROLE = "arn:aws:iam::123456789012:role/ClientTestRole"
+
+
+def endpoint_url() -> str:
+    """The emulator, as the test handed it over (boto3 itself reads the same variable)."""
+    return os.environ["AWS_ENDPOINT_URL"]
+
+
+def report(value: Any) -> None:
+    """What the script found, for the test to assert on: one JSON line, printed last."""
+    print(RESULT_PREFIX + json.dumps(value, default=str), flush=True)
