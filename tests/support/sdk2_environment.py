@@ -103,7 +103,9 @@ def sdk2_python(cache: Path | None = None) -> Path:
         try:
             if not (directory / MARKER).exists():  # another process may have built it
                 shutil.rmtree(directory, ignore_errors=True)  # an interrupted rename's leftover
-                temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+                temporary = Path(
+                    tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent)
+                )
                 try:
                     _build(temporary / "env", _interpreter()[0])
                     os.rename(temporary / "env", directory)
@@ -114,10 +116,23 @@ def sdk2_python(cache: Path | None = None) -> Path:
     return directory / "bin" / "python"
 
 
-def client_environment(endpoint_url: str) -> dict[str, str]:
+# The SDK's own defaults file (sagemaker.config): telemetry off, as an offline user sets it, so
+# that no client call tries to reach AWS.
+SDK_DEFAULTS = """\
+SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      TelemetryOptOut: true
+"""
+
+
+def client_environment(endpoint_url: str, workdir: Path) -> dict[str, str]:
     """Variables of a client process: boto3 pointed at the emulator, nothing of the project's."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "EMULATOR_ENV_CACHE")
     env = {name: os.environ[name] for name in keep if name in os.environ}
+    defaults = workdir / "sagemaker-defaults.yaml"
+    defaults.write_text(SDK_DEFAULTS)
     env.update(
         AWS_ENDPOINT_URL=endpoint_url,
         AWS_DEFAULT_REGION="us-east-1",
@@ -126,9 +141,10 @@ def client_environment(endpoint_url: str) -> dict[str, str]:
         # No ~/.aws files or a user's SageMaker defaults config may leak into a test.
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        SAGEMAKER_USER_CONFIG_OVERRIDE=os.devnull,
+        SAGEMAKER_USER_CONFIG_OVERRIDE=str(defaults),
         SAGEMAKER_ADMIN_CONFIG_OVERRIDE=os.devnull,
         PYTHONUNBUFFERED="1",
+        SAGEMAKER_SUPPRESS_V2_WARNING="1",  # SDK 2 is the point here
     )
     return env
 
@@ -152,14 +168,14 @@ def run_client(
     result = subprocess.run(
         [str(interpreter), script.name, *args],
         cwd=workdir,
-        env=client_environment(endpoint_url),
+        env=client_environment(endpoint_url, workdir),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     output = result.stdout + result.stderr
     if result.returncode != 0:
-        tail = "\n".join(output.splitlines()[-60:])
+        tail = "\n".join(output.splitlines()[-120:])
         raise ClientFailed(f"{script.name} exited {result.returncode}:\n{tail}")
     reports = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if not reports:

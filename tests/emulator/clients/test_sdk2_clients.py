@@ -8,7 +8,6 @@ accuracy, registered versions, predictions), and look at the emulator's side wit
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from tests.emulator.clients.conftest import CLIENTS
 from tests.support.sdk2_environment import run_client
@@ -47,12 +46,67 @@ def test_pipelines_tutorial_runs_end_to_end(emulator, aws, bucket, sdk2, adult_s
     assert container["Image"].endswith("/sagemaker-xgboost:1.0-1-cpu-py3")
     assert container["ModelDataUrl"].endswith("/output/model.tar.gz")
 
-    # The lineage table lists each job's S3 inputs and outputs, as the tutorial shows it.
+    # The lineage table lists each job's inputs and outputs, as the tutorial shows it.
     assert "lineage_error" not in result, result["lineage_error"]
     lineage = result["lineage"]
-    assert set(lineage) == {"Preprocess", "Train", "Evaluate"}
-    for step, rows in lineage.items():
-        directions = {row["Direction"] for row in rows}
-        assert directions == {"Input", "Output"}, (step, rows)
-    train_outputs = [row for row in lineage["Train"] if row["Direction"] == "Output"]
-    assert any(row["Name/Source"].endswith("model.tar.gz") for row in train_outputs)
+    assert set(lineage) == set(result["steps"])
+    for step in ("Preprocess", "Train", "Evaluate"):
+        assert {row["Direction"] for row in lineage[step]} == {"Input", "Output"}, lineage[step]
+    sources = {
+        step: {(row["Direction"], row["Name/Source"]) for row in rows}
+        for step, rows in lineage.items()
+        if rows
+    }
+    assert any(
+        direction == "Input" and source.endswith("/raw/adult.csv")
+        for direction, source in sources["Preprocess"]
+    ), sources["Preprocess"]
+    assert any(
+        direction == "Input" and "sagemaker-xgboost:1.0-1" in source
+        for direction, source in sources["Train"]
+    ), sources["Train"]
+    assert any(
+        direction == "Output" and source.endswith("/output/model.tar.gz")
+        for direction, source in sources["Train"]
+    ), sources["Train"]
+
+
+def test_estimator_fit_attach_deploy_transform_and_package_deploy(
+    emulator, aws, bucket, sdk2, adult_slice, workdir
+):
+    prefix = f"sdk2-hosting-{uuid.uuid4().hex[:6]}"
+    result = run_client(
+        CLIENTS / "sdk2_estimator_hosting.py",
+        emulator.url,
+        workdir,
+        bucket,
+        str(adult_slice),
+        prefix,
+        f"{prefix}-group",
+        python=sdk2,
+    )
+    job = aws("sagemaker").describe_training_job(TrainingJobName=result["job"])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert result["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    attached = result["attached"]
+    assert attached["model_data"] == result["model_data"]
+    assert attached["hyperparameters"]["max_depth"] == "4"
+    assert attached["image_uri"] == job["AlgorithmSpecification"]["TrainingImage"]
+    assert attached["output_path"] == f"s3://{bucket}/{prefix}/model"
+    assert attached["instance_type"] == "ml.m5.large"
+
+    endpoint = result["endpoint"]
+    assert endpoint["count"] > 500
+    assert 0 <= endpoint["min"] <= endpoint["max"] <= 1
+    assert endpoint["accuracy"] >= 0.75
+    # Batch transform scores the same rows with the same model.
+    assert result["transform"]["status"] == "Completed"
+    assert result["transform"]["count"] == endpoint["count"]
+    assert result["transform"]["max_difference_from_endpoint"] < 1e-5
+
+    assert result["package"]["version"] == 1
+    assert result["package"]["status"] == "Approved"
+    assert result["package_endpoint"]["max_difference_from_endpoint"] < 1e-5
+    # The client deleted both endpoints.
+    names = {e["EndpointName"] for e in aws("sagemaker").list_endpoints()["Endpoints"]}
+    assert not names & {endpoint["name"], result["package_endpoint"]["name"]}
