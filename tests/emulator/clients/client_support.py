@@ -11,7 +11,19 @@ import os
 from typing import Any
 
 RESULT_PREFIX = "CLIENT-RESULT "  # tests/support/sdk2_environment.py reads this line
-ROLE = "arn:aws:iam::123456789012:role/ClientTestRole"
+ROLE_NAME = "ClientTestRole"
+ROLE = f"arn:aws:iam::123456789012:role/{ROLE_NAME}"
+# SageMaker's execution-role trust policy, which SDK 3 reads (iam:GetRole) before a job starts.
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 
 
 def endpoint_url() -> str:
@@ -22,3 +34,13 @@ def endpoint_url() -> str:
 def report(value: Any) -> None:
     """What the script found, for the test to assert on: one JSON line, printed last."""
     print(RESULT_PREFIX + json.dumps(value, default=str), flush=True)
+
+
+def ensure_execution_role(iam: Any) -> str:
+    """The execution role, created with SageMaker's trust policy if the account lacks it."""
+    try:
+        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(
+            RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY)
+        )["Role"]["Arn"]

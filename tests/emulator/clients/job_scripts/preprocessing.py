@@ -1,4 +1,4 @@
-"""A user's preprocessing script for sagemaker-scikit-learn:0.23-1, in pandas 1.x idioms.
+"""A user's preprocessing script for the scikit-learn images with pandas 1.x (0.23-1, 1.2-1).
 
 ``error_bad_lines`` is pandas 1.x's (removed in 2.0), as is the in-place ``replace`` on a
 column (a chained assignment pandas 3 no longer applies to the frame). It runs in the

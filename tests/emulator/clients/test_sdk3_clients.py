@@ -1,0 +1,41 @@
+"""SageMaker Python SDK 3.x client code (the project's own SDK), run against the emulator.
+
+The client scripts run with the project's interpreter as subprocesses, so that the SDK reaches
+the emulator only as a user's code would (``AWS_ENDPOINT_URL``), and report what they saw.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+from tests.emulator.clients.conftest import CLIENTS
+from tests.support.sdk2_environment import run_client
+
+
+def test_pipeline_with_model_trainer_and_model_builder(emulator, aws, bucket, adult_slice, workdir):
+    name = f"sdk3-pipeline-{uuid.uuid4().hex[:6]}"
+    result = run_client(
+        CLIENTS / "sdk3_pipeline.py",
+        emulator.url,
+        workdir,
+        bucket,
+        str(adult_slice),
+        name,
+        f"{name}-group",
+        "0.75",
+        python=sys.executable,
+    )
+    assert result["status"] == "Succeeded", result["failures"]
+    assert result["steps"] == dict.fromkeys(
+        ("Preprocess", "Train", "Evaluate", "AccuracyCheck", "CreateModel", "RegisterModel"),
+        "Succeeded",
+    )
+    assert result["condition"] == [{"Outcome": "True"}]
+    # Evaluated in the 1.7-1 image's xgboost, from the model in that container's own format.
+    assert result["evaluation"]["xgboost"] == "1.7.4"
+    assert result["evaluation"]["metrics"]["accuracy"]["value"] >= 0.8
+    assert result["versions"] == [[1, "PendingManualApproval"]]
+    (model_arn,) = result["models"]
+    model = aws("sagemaker").describe_model(ModelName=model_arn.split("/")[-1])
+    assert model["PrimaryContainer"]["Image"].endswith("/sagemaker-xgboost:1.7-1")
