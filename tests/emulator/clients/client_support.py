@@ -33,7 +33,8 @@ def endpoint_url() -> str:
 
 def report(value: Any) -> None:
     """What the script found, for the test to assert on: one JSON line, printed last."""
-    print(RESULT_PREFIX + json.dumps(value, default=str), flush=True)
+    # On a line of its own even after an SDK's progress panel that ends without a newline.
+    print("\n" + RESULT_PREFIX + json.dumps(value, default=str), flush=True)
 
 
 def ensure_execution_role(iam: Any) -> str:

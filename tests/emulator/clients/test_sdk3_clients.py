@@ -39,3 +39,30 @@ def test_pipeline_with_model_trainer_and_model_builder(emulator, aws, bucket, ad
     (model_arn,) = result["models"]
     model = aws("sagemaker").describe_model(ModelName=model_arn.split("/")[-1])
     assert model["PrimaryContainer"]["Image"].endswith("/sagemaker-xgboost:1.7-1")
+
+
+def test_model_trainer_then_model_builder_deploy_and_transformer(
+    emulator, aws, bucket, adult_slice, workdir
+):
+    prefix = f"sdk3-hosting-{uuid.uuid4().hex[:6]}"
+    result = run_client(
+        CLIENTS / "sdk3_hosting.py",
+        emulator.url,
+        workdir,
+        bucket,
+        str(adult_slice),
+        prefix,
+        python=sys.executable,
+    )
+    job = aws("sagemaker").describe_training_job(TrainingJobName=result["job"])
+    assert job["TrainingJobStatus"] == result["job_status"] == "Completed"
+    assert result["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    endpoint = result["endpoint"]
+    assert endpoint["status"] == "InService"
+    assert endpoint["count"] == endpoint["rows"] > 500
+    assert 0 <= endpoint["min"] <= endpoint["max"] <= 1
+    assert endpoint["accuracy"] >= 0.75
+    assert result["transform"]["count"] == endpoint["count"]
+    assert result["transform"]["max_difference_from_endpoint"] < 1e-5
+    names = {e["EndpointName"] for e in aws("sagemaker").list_endpoints()["Endpoints"]}
+    assert endpoint["name"] not in names  # the client deleted it
