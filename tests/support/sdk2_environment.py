@@ -149,6 +149,61 @@ def client_environment(endpoint_url: str, workdir: Path) -> dict[str, str]:
     return env
 
 
+class ClientRun:
+    """One client script running as a subprocess; ``result()`` waits for what it reported.
+
+    The script reports with ``report(value)`` from tests/emulator/clients/client_support.py,
+    copied beside it into ``workdir`` so that the script imports nothing of the project. Its
+    output goes to files in ``workdir`` (a pipe could fill up while nobody reads it).
+    """
+
+    def __init__(
+        self,
+        script: Path,
+        endpoint_url: str,
+        workdir: Path,
+        *args: str,
+        python: Path | str | None = None,
+    ) -> None:
+        interpreter = python or sdk2_python()
+        self.name = script.name
+        self.args = args
+        shutil.copy(script, workdir / script.name)
+        shutil.copy(Path(script).parent / "client_support.py", workdir / "client_support.py")
+        self._stdout = workdir / "client.stdout"
+        self._stderr = workdir / "client.stderr"
+        with self._stdout.open("w") as stdout, self._stderr.open("w") as stderr:
+            self._process = subprocess.Popen(
+                [str(interpreter), script.name, *args],
+                cwd=workdir,
+                env=client_environment(endpoint_url, workdir),
+                stdout=stdout,
+                stderr=stderr,
+                text=True,
+            )
+
+    def result(self, timeout: float = 600) -> Any:
+        try:
+            returncode = self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise ClientFailed(f"{self.name} still running after {timeout} s") from None
+        stdout = self._stdout.read_text()
+        output = stdout + self._stderr.read_text()
+        if returncode != 0:
+            tail = "\n".join(output.splitlines()[-120:])
+            raise ClientFailed(f"{self.name} exited {returncode}:\n{tail}")
+        reports = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+        if not reports:
+            raise ClientFailed(f"{self.name} reported nothing:\n{output[-4000:]}")
+        return json.loads(reports[-1][len(RESULT_PREFIX) :])
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
 def run_client(
     script: Path,
     endpoint_url: str,
@@ -157,27 +212,5 @@ def run_client(
     python: Path | str | None = None,
     timeout: float = 600,
 ) -> Any:
-    """Run ``script`` with SDK 2 (or ``python``) in ``workdir``; return what it reported.
-
-    The script reports with ``report(value)`` from tests/emulator/clients/client_support.py,
-    copied beside it into ``workdir`` so that the script imports nothing of the project.
-    """
-    interpreter = python or sdk2_python()
-    shutil.copy(script, workdir / script.name)
-    shutil.copy(Path(script).parent / "client_support.py", workdir / "client_support.py")
-    result = subprocess.run(
-        [str(interpreter), script.name, *args],
-        cwd=workdir,
-        env=client_environment(endpoint_url, workdir),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        tail = "\n".join(output.splitlines()[-120:])
-        raise ClientFailed(f"{script.name} exited {result.returncode}:\n{tail}")
-    reports = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if not reports:
-        raise ClientFailed(f"{script.name} reported nothing:\n{output[-4000:]}")
-    return json.loads(reports[-1][len(RESULT_PREFIX) :])
+    """Run ``script`` with SDK 2 (or ``python``) in ``workdir``; return what it reported."""
+    return ClientRun(script, endpoint_url, workdir, *args, python=python).result(timeout)

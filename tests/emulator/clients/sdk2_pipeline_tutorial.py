@@ -193,14 +193,16 @@ evaluation = json.loads(
 )
 packages = session.sagemaker_client.list_model_packages(ModelPackageGroupName=group_name)
 created_models = [
-    step["Metadata"]["Model"]["Arn"].split("/")[-1] for step in steps if "Model" in step["Metadata"]
+    step["Metadata"]["Model"]["Arn"].split("/")[-1]
+    for step in steps
+    if "Model" in step.get("Metadata", {})
 ]
 result = {
     "status": description["PipelineExecutionStatus"],
     "steps": {step["StepName"]: step["StepStatus"] for step in steps},
     "failures": {step["StepName"]: step.get("FailureReason") for step in steps},
     "condition": [
-        step["Metadata"]["Condition"] for step in steps if "Condition" in step["Metadata"]
+        step["Metadata"]["Condition"] for step in steps if "Condition" in step.get("Metadata", {})
     ],
     "evaluation": evaluation,
     "models": created_models,

@@ -198,9 +198,13 @@ report(
         "status": execution.describe()["PipelineExecutionStatus"],
         "steps": {step["StepName"]: step["StepStatus"] for step in steps},
         "failures": {step["StepName"]: step.get("FailureReason") for step in steps},
-        "condition": [s["Metadata"]["Condition"] for s in steps if "Condition" in s["Metadata"]],
+        "condition": [
+            s["Metadata"]["Condition"] for s in steps if "Condition" in s.get("Metadata", {})
+        ],
         "evaluation": evaluation,
-        "models": [s["Metadata"]["Model"]["Arn"] for s in steps if "Model" in s["Metadata"]],
+        "models": [
+            s["Metadata"]["Model"]["Arn"] for s in steps if "Model" in s.get("Metadata", {})
+        ],
         "versions": [
             (package["ModelPackageVersion"], package["ModelApprovalStatus"])
             for package in packages["ModelPackageSummaryList"]

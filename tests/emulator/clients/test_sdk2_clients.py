@@ -7,26 +7,9 @@ accuracy, registered versions, predictions), and look at the emulator's side wit
 
 from __future__ import annotations
 
-import uuid
 
-from tests.emulator.clients.conftest import CLIENTS
-from tests.support.sdk2_environment import run_client
-
-
-def test_pipelines_tutorial_runs_end_to_end(emulator, aws, bucket, sdk2, adult_slice, workdir):
-    name = f"sdk2-tutorial-{uuid.uuid4().hex[:6]}"
-    group = f"{name}-group"
-    result = run_client(
-        CLIENTS / "sdk2_pipeline_tutorial.py",
-        emulator.url,
-        workdir,
-        bucket,
-        str(adult_slice),
-        name,
-        group,
-        "0.75",
-        python=sdk2,
-    )
+def test_pipelines_tutorial_runs_end_to_end(aws, clients):
+    result = clients["sdk2_pipeline_tutorial"].result()
     assert result["status"] == "Succeeded", result["failures"]
     assert result["steps"] == {
         "Preprocess": "Succeeded",
@@ -71,20 +54,10 @@ def test_pipelines_tutorial_runs_end_to_end(emulator, aws, bucket, sdk2, adult_s
     ), sources["Train"]
 
 
-def test_estimator_fit_attach_deploy_transform_and_package_deploy(
-    emulator, aws, bucket, sdk2, adult_slice, workdir
-):
-    prefix = f"sdk2-hosting-{uuid.uuid4().hex[:6]}"
-    result = run_client(
-        CLIENTS / "sdk2_estimator_hosting.py",
-        emulator.url,
-        workdir,
-        bucket,
-        str(adult_slice),
-        prefix,
-        f"{prefix}-group",
-        python=sdk2,
-    )
+def test_estimator_fit_attach_deploy_transform_and_package_deploy(aws, bucket, clients):
+    run = clients["sdk2_estimator_hosting"]
+    prefix = run.args[2]
+    result = run.result()
     job = aws("sagemaker").describe_training_job(TrainingJobName=result["job"])
     assert job["TrainingJobStatus"] == "Completed"
     assert result["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]

@@ -6,26 +6,9 @@ the emulator only as a user's code would (``AWS_ENDPOINT_URL``), and report what
 
 from __future__ import annotations
 
-import sys
-import uuid
 
-from tests.emulator.clients.conftest import CLIENTS
-from tests.support.sdk2_environment import run_client
-
-
-def test_pipeline_with_model_trainer_and_model_builder(emulator, aws, bucket, adult_slice, workdir):
-    name = f"sdk3-pipeline-{uuid.uuid4().hex[:6]}"
-    result = run_client(
-        CLIENTS / "sdk3_pipeline.py",
-        emulator.url,
-        workdir,
-        bucket,
-        str(adult_slice),
-        name,
-        f"{name}-group",
-        "0.75",
-        python=sys.executable,
-    )
+def test_pipeline_with_model_trainer_and_model_builder(aws, clients):
+    result = clients["sdk3_pipeline"].result()
     assert result["status"] == "Succeeded", result["failures"]
     assert result["steps"] == dict.fromkeys(
         ("Preprocess", "Train", "Evaluate", "AccuracyCheck", "CreateModel", "RegisterModel"),
@@ -41,19 +24,8 @@ def test_pipeline_with_model_trainer_and_model_builder(emulator, aws, bucket, ad
     assert model["PrimaryContainer"]["Image"].endswith("/sagemaker-xgboost:1.7-1")
 
 
-def test_model_trainer_then_model_builder_deploy_and_transformer(
-    emulator, aws, bucket, adult_slice, workdir
-):
-    prefix = f"sdk3-hosting-{uuid.uuid4().hex[:6]}"
-    result = run_client(
-        CLIENTS / "sdk3_hosting.py",
-        emulator.url,
-        workdir,
-        bucket,
-        str(adult_slice),
-        prefix,
-        python=sys.executable,
-    )
+def test_model_trainer_then_model_builder_deploy_and_transformer(aws, clients):
+    result = clients["sdk3_hosting"].result()
     job = aws("sagemaker").describe_training_job(TrainingJobName=result["job"])
     assert job["TrainingJobStatus"] == result["job_status"] == "Completed"
     assert result["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]
