@@ -18,7 +18,7 @@ def test_pipelines_tutorial_runs_end_to_end(aws, clients):
         "AccuracyCheck": "Succeeded",
         "CreateModel": "Succeeded",
         "Register-RegisterModel": "Succeeded",
-    }
+    }, result["steps"]
     assert result["condition"] == [{"Outcome": "True"}]
     # The evaluation ran in the 1.0-1 image's own xgboost and read its pickled Booster.
     assert result["evaluation"]["xgboost"] == "1.0.0"
