@@ -3,7 +3,8 @@
 Preprocess (SKLearnProcessor 0.23-1) -> Train (built-in XGBoost 1.0-1 Estimator, ``silent``
 among its hyperparameters) -> Evaluate (ScriptProcessor, a PropertyFile) -> a ConditionStep on
 ``JsonGet`` of the accuracy whose if-branch holds a CreateModelStep and a RegisterModel; then
-``upsert`` / ``start`` / ``wait``, the evaluation report, and the lineage table of every step.
+``upsert`` / ``start`` / ``wait``, the evaluation report, the lineage table of every step, and
+a second execution whose threshold the model cannot pass.
 Runs in the SDK 2 environment (tests/support/sdk2_environment.py); reports what it found.
 
 Usage: sdk2_pipeline_tutorial.py BUCKET DATA_CSV PIPELINE_NAME GROUP_NAME THRESHOLD
@@ -222,4 +223,23 @@ try:
         result["lineage"][step["StepName"]] = None if table is None else table.to_dict("records")
 except Exception as exc:
     result["lineage_error"] = f"{type(exc).__name__}: {exc}"
+
+# A second execution that the model cannot pass: the condition's else-branch (empty) runs, so
+# nothing is created or registered, and the execution still succeeds.
+strict = pipeline.start(parameters={"AccuracyThreshold": 0.999})
+strict.wait(delay=2, max_attempts=300)
+strict_steps = strict.list_steps()
+result["strict"] = {
+    "status": strict.describe()["PipelineExecutionStatus"],
+    "steps": {step["StepName"]: step["StepStatus"] for step in strict_steps},
+    "condition": [
+        s["Metadata"]["Condition"] for s in strict_steps if "Condition" in s.get("Metadata", {})
+    ],
+    "versions": [
+        package["ModelPackageVersion"]
+        for package in session.sagemaker_client.list_model_packages(
+            ModelPackageGroupName=group_name
+        )["ModelPackageSummaryList"]
+    ],
+}
 report(result)

@@ -29,6 +29,13 @@ def test_pipelines_tutorial_runs_end_to_end(aws, clients):
     assert container["Image"].endswith("/sagemaker-xgboost:1.0-1-cpu-py3")
     assert container["ModelDataUrl"].endswith("/output/model.tar.gz")
 
+    # With a threshold the model cannot pass, the condition is False and nothing is registered.
+    strict = result["strict"]
+    assert strict["status"] == "Succeeded"
+    assert strict["condition"] == [{"Outcome": "False"}]
+    assert set(strict["steps"]) == {"Preprocess", "Train", "Evaluate", "AccuracyCheck"}
+    assert strict["versions"] == [1]
+
     # The lineage table lists each job's inputs and outputs, as the tutorial shows it.
     assert "lineage_error" not in result, result["lineage_error"]
     lineage = result["lineage"]
