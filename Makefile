@@ -42,10 +42,13 @@ airflow: venv
 bench: venv
 	$(PY) -m bench
 
-# Regenerate the lock after editing requirements.txt.
+# Regenerate the locks after editing requirements.txt (or the SDK 2 client tests' own).
 lock: venv
 	$(VENV)/bin/uv pip compile requirements.txt --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --no-header --generate-hashes -q -o requirements.lock
+	$(VENV)/bin/uv pip compile tests/support/sagemaker_sdk2/requirements.txt --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-header --generate-hashes -q \
+		-o tests/support/sagemaker_sdk2/requirements.lock
 
 # The local account (emulator state, Airflow's DB, runs) starts again empty; the venv stays.
 reset:

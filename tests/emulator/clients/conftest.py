@@ -1,0 +1,73 @@
+"""Fixtures of the client tests: every client script, started together against one emulator.
+
+The scripts spend most of their time in the SDKs' own polling sleeps (``Model.deploy`` polls
+every 30 s, ``fit(logs=True)`` describes the job every 30 s), so ``clients`` starts all of
+them at once on first use and each test waits for its own; they use names of their own, so
+they do not meet. Each works in a directory of its own, with the job scripts it uploads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.sdk2_environment import ClientRun, sdk2_python
+
+ADULT_CSV = Path(__file__).resolve().parents[3] / "include" / "data" / "adult.csv"
+CLIENTS = Path(__file__).parent
+# Every 8th row of the bundled data: about 4,000 rows, enough for an accuracy above 0.8 and
+# small enough that every job of a client test takes a second or two.
+SLICE_STEP = 8
+# The emulator's threshold for the tutorial's ConditionStep.
+ACCURACY_THRESHOLD = "0.75"
+
+
+@pytest.fixture(scope="session")
+def adult_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lines = ADULT_CSV.read_text().splitlines(keepends=True)
+    path = tmp_path_factory.mktemp("adult-slice") / "adult.csv"
+    path.write_text(lines[0] + "".join(lines[1::SLICE_STEP]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def clients(
+    emulator, bucket: str, adult_slice: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ClientRun]]:
+    """Script name -> its running ClientRun (SDK 2 scripts in the SDK 2 environment, built
+    once per machine; SDK 3 scripts with the project's own interpreter)."""
+    sdk2 = sdk2_python()
+    data = str(adult_slice)
+    tag = uuid.uuid4().hex[:6]
+    plan = {
+        "sdk2_pipeline_tutorial": (
+            sdk2,
+            (bucket, data, f"sdk2-tutorial-{tag}", f"sdk2-tutorial-{tag}", ACCURACY_THRESHOLD),
+        ),
+        "sdk2_estimator_hosting": (
+            sdk2,
+            (bucket, data, f"sdk2-hosting-{tag}", f"sdk2-hosting-{tag}"),
+        ),
+        "sdk3_pipeline": (
+            sys.executable,
+            (bucket, data, f"sdk3-pipeline-{tag}", f"sdk3-pipeline-{tag}", ACCURACY_THRESHOLD),
+        ),
+        "sdk3_hosting": (sys.executable, (bucket, data, f"sdk3-hosting-{tag}")),
+    }
+    runs: dict[str, ClientRun] = {}
+    try:
+        for name, (python, args) in plan.items():
+            workdir = tmp_path_factory.mktemp(name)
+            shutil.copytree(CLIENTS / "job_scripts", workdir / "job_scripts")
+            runs[name] = ClientRun(
+                CLIENTS / f"{name}.py", emulator.url, workdir, *args, python=python
+            )
+        yield runs
+    finally:
+        for run in runs.values():
+            run.stop()

@@ -1,0 +1,92 @@
+"""SageMaker Python SDK 2.x client code, run unchanged against the emulator.
+
+Each client script runs in the SDK 2 environment as a subprocess against the in-process
+emulator and reports what it saw; the tests check outcomes (statuses, the evaluation's
+accuracy, registered versions, predictions), and look at the emulator's side with boto3.
+"""
+
+from __future__ import annotations
+
+
+def test_pipelines_tutorial_runs_end_to_end(aws, clients):
+    result = clients["sdk2_pipeline_tutorial"].result()
+    assert result["status"] == "Succeeded", result["failures"]
+    assert result["steps"] == {
+        "Preprocess": "Succeeded",
+        "Train": "Succeeded",
+        "Evaluate": "Succeeded",
+        "AccuracyCheck": "Succeeded",
+        "CreateModel": "Succeeded",
+        "Register-RegisterModel": "Succeeded",
+    }, result["steps"]
+    assert result["condition"] == [{"Outcome": "True"}]
+    # The evaluation ran in the 1.0-1 image's own xgboost and read its pickled Booster.
+    assert result["evaluation"]["xgboost"] == "1.0.0"
+    assert result["evaluation"]["metrics"]["accuracy"]["value"] >= 0.8
+    assert result["versions"] == [[1, "PendingManualApproval"]]
+    (model,) = result["models"]
+    container = aws("sagemaker").describe_model(ModelName=model)["PrimaryContainer"]
+    assert container["Image"].endswith("/sagemaker-xgboost:1.0-1-cpu-py3")
+    assert container["ModelDataUrl"].endswith("/output/model.tar.gz")
+
+    # With a threshold the model cannot pass, the condition is False and nothing is registered.
+    strict = result["strict"]
+    assert strict["status"] == "Succeeded"
+    assert strict["condition"] == [{"Outcome": "False"}]
+    assert set(strict["steps"]) == {"Preprocess", "Train", "Evaluate", "AccuracyCheck"}
+    assert strict["versions"] == [1]
+
+    # The lineage table lists each job's inputs and outputs, as the tutorial shows it.
+    assert "lineage_error" not in result, result["lineage_error"]
+    lineage = result["lineage"]
+    assert set(lineage) == set(result["steps"])
+    for step in ("Preprocess", "Train", "Evaluate"):
+        assert {row["Direction"] for row in lineage[step]} == {"Input", "Output"}, lineage[step]
+    sources = {
+        step: {(row["Direction"], row["Name/Source"]) for row in rows}
+        for step, rows in lineage.items()
+        if rows
+    }
+    assert any(
+        direction == "Input" and source.endswith("/raw/adult.csv")
+        for direction, source in sources["Preprocess"]
+    ), sources["Preprocess"]
+    assert any(
+        direction == "Input" and "sagemaker-xgboost:1.0-1" in source
+        for direction, source in sources["Train"]
+    ), sources["Train"]
+    assert any(
+        direction == "Output" and source.endswith("/output/model.tar.gz")
+        for direction, source in sources["Train"]
+    ), sources["Train"]
+
+
+def test_estimator_fit_attach_deploy_transform_and_package_deploy(aws, bucket, clients):
+    run = clients["sdk2_estimator_hosting"]
+    prefix = run.args[2]
+    result = run.result()
+    job = aws("sagemaker").describe_training_job(TrainingJobName=result["job"])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert result["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    attached = result["attached"]
+    assert attached["model_data"] == result["model_data"]
+    assert attached["hyperparameters"]["max_depth"] == "4"
+    assert attached["image_uri"] == job["AlgorithmSpecification"]["TrainingImage"]
+    assert attached["output_path"] == f"s3://{bucket}/{prefix}/model"
+    assert attached["instance_type"] == "ml.m5.large"
+
+    endpoint = result["endpoint"]
+    assert endpoint["count"] > 500
+    assert 0 <= endpoint["min"] <= endpoint["max"] <= 1
+    assert endpoint["accuracy"] >= 0.75
+    # Batch transform scores the same rows with the same model.
+    assert result["transform"]["status"] == "Completed"
+    assert result["transform"]["count"] == endpoint["count"]
+    assert result["transform"]["max_difference_from_endpoint"] < 1e-5
+
+    assert result["package"]["version"] == 1
+    assert result["package"]["status"] == "Approved"
+    assert result["package_endpoint"]["max_difference_from_endpoint"] < 1e-5
+    # The client deleted both endpoints.
+    names = {e["EndpointName"] for e in aws("sagemaker").list_endpoints()["Endpoints"]}
+    assert not names & {endpoint["name"], result["package_endpoint"]["name"]}
