@@ -265,11 +265,12 @@ class ExecutionRun:
         self.publish()
 
     def publish(self) -> None:
-        with self.lock:
-            steps = [dict(s) for s in self.steps.values()]
-
+        # The snapshot is taken inside the store's update, which the store serialises: taken
+        # before it, two steps finishing together could write their snapshots in the wrong
+        # order and leave an older state (a step without its Metadata) as the last word.
         def change(record: dict[str, Any]) -> None:
-            record["_steps"] = steps
+            with self.lock:
+                record["_steps"] = [dict(s) for s in self.steps.values()]
             record["LastModifiedTime"] = now()
 
         self.engine.store.update(KIND, self.arn, change)
