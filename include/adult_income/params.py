@@ -140,7 +140,9 @@ def native_pipeline_params() -> dict[str, Param]:
     return {
         k: v
         for k, v in pipeline_params().items()
-        if not k.startswith(("deploy", "endpoint", "human_approval", "approval_", "tuning_"))
+        if not k.startswith(
+            ("deploy", "endpoint", "human_approval", "approval_", "tuning_", "training_mode")
+        )
         and k != "early_stopping_rounds"
     }
 
