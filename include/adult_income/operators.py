@@ -806,6 +806,22 @@ class AttachOrCreateTuningOperator(AttachOrCreateJob, SageMakerTuningOperator):
     def describe_job(self, name: str) -> dict[str, Any]:
         return self.hook.describe_tuning_job(name)
 
+    def on_poll(self, name: str, description: dict[str, Any]) -> None:
+        """Log the training jobs' counts whenever they change: the tuning job's progress."""
+        counters = description.get("TrainingJobStatusCounters", {})
+        if counters != getattr(self, "_last_counters", None):
+            self._last_counters = counters
+            best = (description.get("BestTrainingJob") or {}).get(
+                "FinalHyperParameterTuningJobObjectiveMetric", {}
+            )
+            self.log.info(
+                "Tuning job %s: training jobs %s; best %s so far: %s.",
+                name,
+                json.dumps(counters, sort_keys=True),
+                objective_of(description),
+                best.get("Value", "none yet"),
+            )
+
     def create_job(self, config: dict[str, Any]) -> None:
         self.hook.create_tuning_job(config, wait_for_completion=False)
 
