@@ -345,13 +345,12 @@ def pipeline_tuning_note(result: dict[str, Any]) -> str:
     if name not in result["results"]:
         return ""
     setting, stats = result["settings"][name], result["results"][name]
+    conf = json.dumps({k: v for k, v in setting.items() if k != "splits"})
     wall = stats["tuning_seconds"]
-    return f"""- {name}: the DAG's tune task request (`{
-        json.dumps({k: v for k, v in setting.items() if k != "splits"})
-    }`, the built-in algorithm) run in
-  the emulator over split seeds 0–{setting["splits"] - 1} only (each is a real tuning job),
-  the best training job's model scored by the pipeline's evaluate job; tuning job wall time
-  {wall["mean"]:.0f} ± {wall["std"]:.0f} s (min {wall["min"]:.0f}, max {wall["max"]:.0f}).
+    return f"""- {name}: the DAG's tune task request for `{conf}` (the built-in algorithm) run
+  in the emulator over split seeds 0 to {setting["splits"] - 1} only (each is a real tuning
+  job), the best training job's model scored by the pipeline's evaluate job; tuning job wall
+  time {wall["mean"]:.0f} ± {wall["std"]:.0f} s (min {wall["min"]:.0f}, max {wall["max"]:.0f}).
 """
 
 
