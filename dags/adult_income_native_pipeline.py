@@ -72,7 +72,7 @@ with DAG(
     )
     start_pipeline = AttachOrStartPipelineOperator(
         task_id=native_tasks.START_TASK,
-        pipeline_name=native_tasks.PIPELINE_NAME,
+        pipeline_name=planned("pipeline", "name"),  # one pipeline per training_mode
         pipeline_params=planned("parameters"),
         aws_conn_id=planned("settings", "aws_conn_id"),
         check_interval=planned("settings", "poll_seconds"),

@@ -238,3 +238,13 @@ def test_the_code_archive_depends_on_the_script_only(tmp_path: Path) -> None:
         assert member is not None and member.read() == b"print('hello')\n"
     script.write_text("print('changed')\n")
     assert operators.reproducible_tar(str(script)) != first
+
+
+def test_the_native_pipeline_has_one_pipeline_per_training_mode() -> None:
+    from include.adult_income import native_tasks
+
+    assert native_tasks.pipeline_name_for("builtin") == native_tasks.PIPELINE_NAME
+    assert native_tasks.pipeline_name_for("script") == f"{native_tasks.PIPELINE_NAME}-script"
+    assert native_tasks.planned_pipeline({}) == (native_tasks.PIPELINE_NAME, "builtin")
+    # train.py is part of the definition's code address: editing it makes a new definition
+    assert "train.py" in native_tasks.DIGESTED
