@@ -786,14 +786,12 @@ class AttachOrCreateTuningOperator(AttachOrCreateJob, SageMakerTuningOperator):
     def __init__(
         self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
     ) -> None:
-        kwargs.pop("print_log", None)  # a tuning job's training jobs log on their own
         super().__init__(config=config or {}, **kwargs)
         self.build_config = build_config or naming(self.kind.name_key)
-        # Its training jobs run MaxParallelTrainingJobs at a time, each bounded by its own
-        # MaxRuntimeInSeconds; one bound per round of them.
-        self.max_ingestion_time = self.max_ingestion_time or None
 
     def max_wait(self) -> float:
+        """max_ingestion_time if given; else one job's bound per round of parallel jobs (they
+        run MaxParallelTrainingJobs at a time, each bounded by its MaxRuntimeInSeconds)."""
         if self.max_ingestion_time:
             return float(self.max_ingestion_time)
         limits = (

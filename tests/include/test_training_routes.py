@@ -248,3 +248,16 @@ def test_the_native_pipeline_has_one_pipeline_per_training_mode() -> None:
     assert native_tasks.planned_pipeline({}) == (native_tasks.PIPELINE_NAME, "builtin")
     # train.py is part of the definition's code address: editing it makes a new definition
     assert "train.py" in native_tasks.DIGESTED
+
+
+@pytest.mark.parametrize(("strategy", "rounds"), [("Bayesian", 4), ("Grid", 5)])
+def test_a_tuning_wait_is_bounded_per_round_of_parallel_jobs(strategy: str, rounds: int) -> None:
+    tune = plan_for(tuning_max_jobs=8, tuning_max_parallel_jobs=2, tuning_strategy=strategy)
+    request = tune["requests"]["tune"]
+    waiting = operators.AttachOrCreateTuningOperator(task_id="tune", config=request)
+    # 8 jobs two at a time, or Grid's 3 x 3 = 9 two at a time
+    assert waiting.max_wait() == rounds * operators.DEFAULT_MAX_WAIT_SECONDS
+    bounded = operators.AttachOrCreateTuningOperator(
+        task_id="tune", config=request, max_ingestion_time=600
+    )
+    assert bounded.max_wait() == 600
