@@ -1,6 +1,6 @@
 """The DAG offline, as `make run` runs it, on its other training routes: script mode
 (train.py in the XGBoost framework container), and a hyperparameter tuning job whose best
-training job is evaluated and registered."""
+training job is evaluated and registered; and the native pipeline's script-mode pipeline."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("offline-routes")
 
 
-def run(state_dir: Path, date: str, conf: dict) -> tuple[int, dict | None]:
-    code = run_offline.main(
-        ["--date", date, "--conf", json.dumps(conf), "--state-dir", str(state_dir)]
-    )
+def run(state_dir: Path, date: str, conf: dict, pipeline: str = "main") -> tuple[int, dict | None]:
+    args = ["--pipeline", pipeline, "--date", date, "--conf", json.dumps(conf)]
+    code = run_offline.main([*args, "--state-dir", str(state_dir)])
     summaries = [
         json.loads(path.read_text())
         for path in (state_dir / "runs").glob("*/summary.json")
@@ -70,3 +69,16 @@ def test_a_tuning_run_registers_its_best_training_job(state_dir: Path) -> None:
     assert f"/{best['name']}/output/model.tar.gz" in summary["model_uri"]
     log = airflow_log(state_dir, summary)
     assert f"Creating tuning job {tuning_job}." in log
+
+
+def test_the_native_pipeline_in_script_mode_runs_its_own_pipeline(state_dir: Path) -> None:
+    code, summary = run(state_dir, "2026-11-07", {"training_mode": "script"}, pipeline="native")
+    assert code == 0 and summary is not None
+    assert summary["decision"] == "registered"
+    assert summary["training_mode"] == "script"
+    assert summary["accuracy"] >= 0.86
+    assert (
+        ":pipeline/adult-income-xgboost-pipeline-script/execution/"
+        in (summary["pipeline_execution_arn"])
+    )
+    assert summary["steps"]["Train"] == "Succeeded"
