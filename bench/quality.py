@@ -1,12 +1,22 @@
 """Quality: the seed's hyperparameters over 20 split seeds, beside a tuned setting with early
-stopping on the validation split, against published figures for Adult.
+stopping on the validation split, and beside the model the pipeline's own tuning job picks (over
+fewer split seeds: each is a real tuning job), against published figures for Adult.
 
 Each seed re-runs preprocess.py's split (same cleaning and train-only encoding) and scores the
 test split with evaluate.py's own metric function, so the numbers mean what the pipeline's
 evaluation.json means. Training calls xgboost in-process with the parameters the built-in
 algorithm uses.
 
-Run: `.venv/bin/python -m bench.quality [--seeds 20]`; writes bench/results/quality.json.
+The "tuned by the pipeline's tuning job" row runs, for each of its split seeds, the tuning job
+the DAG plans with ``tuning_max_jobs`` 8 and ``tuning_max_parallel_jobs`` 2 (the tune task's
+request from tasks.training_requests: the built-in algorithm, Bayesian search over
+tuning_requests.py's ranges, validation AUC as the objective) in an in-process emulator on that
+split, then the pipeline's evaluate job on its best training job's model: its accuracy and ROC
+AUC are evaluation.json's. The tuning job's wall time is from CreateHyperParameterTuningJob to
+its end.
+
+Run: `.venv/bin/python -m bench.quality [--seeds 20] [--tuning-splits 5]`; writes
+bench/results/quality.json.
 """
 
 from __future__ import annotations
@@ -17,8 +27,9 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -54,6 +65,16 @@ TUNED_SETTING = {
     "num_round": 2000,
     "early_stopping_rounds": 50,
 }
+PIPELINE_ROW = "tuned by the pipeline's tuning job"
+# The DAG's conf for the row: what `make run CONF='{"tuning_max_jobs": 8, ...}'` runs.
+PIPELINE_TUNING = {
+    "tuning_max_jobs": 8,
+    "tuning_max_parallel_jobs": 2,
+    "tuning_strategy": "Bayesian",
+    "tuning_objective": "validation:auc",
+}
+BENCH_BUCKET = "bench-quality"
+BENCH_ROLE = "arn:aws:iam::123456789012:role/BenchQuality"
 REFERENCES = [
     {
         "what": "this protocol, seed hyperparameters, 20 random splits (project reference)",
@@ -114,6 +135,131 @@ def train(setting: dict[str, Any], out: Path, seed: int) -> tuple[xgb.Booster, i
     return booster, setting["num_round"]
 
 
+def wait(describe: Any, status_key: str, limit: float = 3600) -> dict[str, Any]:
+    deadline = time.monotonic() + limit
+    while True:
+        description = describe()
+        if description[status_key] not in {"InProgress", "Stopping"}:
+            return description
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"still {description[status_key]} after {limit:g}s")
+        time.sleep(1)
+
+
+def upload_split(s3: Any, out: Path, layout: Any) -> None:
+    """preprocess.py's outputs where the run's layout reads them, and evaluate's code."""
+    from include.adult_income import champion
+
+    for name in ("train", "validation", "test", "schema"):
+        for path in sorted((out / name).iterdir()):
+            key = f"{layout.data_uri(name).split('/', 3)[3]}/{path.name}"
+            s3.upload_file(str(path), BENCH_BUCKET, key)
+    code_prefix = layout.code_uri.split("/", 3)[3]
+    for script in ("evaluate.py", champion.NO_CHAMPION_MARKER):
+        s3.upload_file(str(SCRIPTS / script), BENCH_BUCKET, f"{code_prefix}/{script}")
+
+
+def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]:
+    """Per split seed: the DAG's tuning job in an emulator, then its evaluate job on the best
+    training job's model (see the module's docstring)."""
+    import boto3
+
+    from emulator.server import EmulatorServer
+    from include.adult_income import champion, params, requests, tasks
+
+    rows: list[dict[str, Any]] = []
+    image = tasks.resolve_images("us-east-1")["xgboost"]
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        EmulatorServer(
+            Path(data_dir), port=0, max_jobs=PIPELINE_TUNING["tuning_max_parallel_jobs"]
+        ) as server,
+    ):
+        session = boto3.session.Session(
+            aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+        )
+        s3 = session.client("s3", endpoint_url=server.url)
+        sagemaker = session.client("sagemaker", endpoint_url=server.url)
+        s3.create_bucket(Bucket=BENCH_BUCKET)
+        for seed in range(splits):
+            layout = requests.RunLayout(
+                input_uri=f"s3://{BENCH_BUCKET}/raw/", run_uri=f"s3://{BENCH_BUCKET}/split-{seed}"
+            )
+            with tempfile.TemporaryDirectory() as scratch:
+                split(preprocess, seed, Path(scratch))
+                upload_split(s3, Path(scratch), layout)
+            conf = {k: p.value for k, p in params.pipeline_params().items()}
+            conf.update(PIPELINE_TUNING, seed=seed)
+            planned = tasks.training_requests(
+                conf,
+                lambda task, seed=seed: f"{task}-split-{seed}",
+                SimpleNamespace(role_arn=BENCH_ROLE),
+                layout,
+                {"xgboost": image},
+            )
+            tune = planned[tasks.TUNE_TASK]
+            name = tune["HyperParameterTuningJobName"]
+            started = time.perf_counter()
+            sagemaker.create_hyper_parameter_tuning_job(**tune)
+            tuning = wait(
+                lambda name=name: sagemaker.describe_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=name
+                ),
+                "HyperParameterTuningJobStatus",
+            )
+            seconds = time.perf_counter() - started
+            if tuning["HyperParameterTuningJobStatus"] != "Completed":
+                raise RuntimeError(f"tuning job {name}: {tuning['HyperParameterTuningJobStatus']}")
+            best = tuning["BestTrainingJob"]
+            trained = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
+            against = champion.evaluate_inputs(
+                None, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}"
+            )
+            evaluate = requests.evaluate_request(
+                job_name=f"evaluate-split-{seed}",
+                image_uri=image,
+                role_arn=BENCH_ROLE,
+                layout=layout,
+                model_artifact_uri=trained["ModelArtifacts"]["S3ModelArtifacts"],
+                instance_type="ml.m5.xlarge",
+                instance_count=1,
+                champion_model_uri=against["model"],
+                champion_code_uri=against["code"],
+                champion_arn=against["arn"],
+                max_regression=0.0,
+            )
+            sagemaker.create_processing_job(**evaluate)
+            job = evaluate["ProcessingJobName"]
+            ended = wait(
+                lambda job=job: sagemaker.describe_processing_job(ProcessingJobName=job),
+                "ProcessingJobStatus",
+            )
+            if ended["ProcessingJobStatus"] != "Completed":
+                raise RuntimeError(f"evaluate job {job}: {ended.get('FailureReason')}")
+            key = f"{layout.evaluation_uri.split('/', 3)[3]}/evaluation.json"
+            body = s3.get_object(Bucket=BENCH_BUCKET, Key=key)["Body"].read()
+            metrics = json.loads(body)["metrics"]
+            rows.append(
+                {
+                    "split_seed": seed,
+                    "accuracy": metrics["accuracy"]["value"],
+                    "roc_auc": metrics["roc_auc"]["value"],
+                    "rounds": int(best["TunedHyperParameters"]["num_round"]),
+                    "tuning_seconds": round(seconds, 1),
+                    "best_training_job": best["TrainingJobName"],
+                    "tuned_hyperparameters": best["TunedHyperParameters"],
+                    "objective": best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                    "training_jobs": tuning["TrainingJobStatusCounters"],
+                }
+            )
+            print(
+                f"split {seed}: tuning job {seconds:.0f}s, best {best['TrainingJobName']} "
+                f"accuracy {rows[-1]['accuracy']:.4f} roc_auc {rows[-1]['roc_auc']:.4f}",
+                flush=True,
+            )
+    return rows
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "mean": round(statistics.mean(values), 4),
@@ -126,6 +272,12 @@ def summary(values: list[float]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument(
+        "--tuning-splits",
+        type=int,
+        default=5,
+        help="split seeds for the pipeline's tuning job row (each runs a tuning job; 0: skip)",
+    )
     args = parser.parse_args(argv)
     preprocess, evaluate = load_script("preprocess"), load_script("evaluate")
     runs: dict[str, list[dict[str, float]]] = {"seed": [], "tuned": []}
@@ -146,14 +298,23 @@ def main(argv: list[str] | None = None) -> dict:
                     }
                 )
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]['accuracy']:.4f}" for k, v in runs.items()))
+    settings: dict[str, Any] = {"seed": SEED_SETTING, "tuned": TUNED_SETTING}
+    if args.tuning_splits > 0:
+        runs[PIPELINE_ROW] = pipeline_tuning(preprocess, args.tuning_splits)
+        settings[PIPELINE_ROW] = {**PIPELINE_TUNING, "splits": args.tuning_splits}
     result = {
         "splits": args.seeds,
-        "settings": {"seed": SEED_SETTING, "tuned": TUNED_SETTING},
+        "settings": settings,
         "results": {
             name: {
                 "accuracy": summary([r["accuracy"] for r in rows]),
                 "roc_auc": summary([r["roc_auc"] for r in rows]),
                 "rounds": summary([float(r["rounds"]) for r in rows]),
+                **(
+                    {"tuning_seconds": summary([r["tuning_seconds"] for r in rows])}
+                    if name == PIPELINE_ROW
+                    else {}
+                ),
                 "runs": rows,
             }
             for name, rows in runs.items()

@@ -339,6 +339,21 @@ Machine: {describe_machine(result.get("machine"))}.
 """
 
 
+def pipeline_tuning_note(result: dict[str, Any]) -> str:
+    """The bullet for bench.quality's row of the pipeline's own tuning job, if it ran."""
+    name = "tuned by the pipeline's tuning job"
+    if name not in result["results"]:
+        return ""
+    setting, stats = result["settings"][name], result["results"][name]
+    conf = json.dumps({k: v for k, v in setting.items() if k != "splits"})
+    wall = stats["tuning_seconds"]
+    return f"""- {name}: the DAG's tune task request for `{conf}` (the built-in algorithm) run
+  in the emulator over split seeds 0 to {setting["splits"] - 1} only (each is a real tuning
+  job), the best training job's model scored by the pipeline's evaluate job; tuning job wall
+  time {wall["mean"]:.0f} ± {wall["std"]:.0f} s (min {wall["min"]:.0f}, max {wall["max"]:.0f}).
+"""
+
+
 def quality_section(result: dict[str, Any]) -> str:
     stats = result["results"]
     rows = [
@@ -376,7 +391,7 @@ def quality_section(result: dict[str, Any]) -> str:
 - tuned: `{json.dumps(settings["tuned"]["params"])}`, up to {settings["tuned"]["num_round"]}
   rounds, early stopping after {settings["tuned"]["early_stopping_rounds"]} rounds without
   improvement in validation logloss, scored with the best round.
-
+{pipeline_tuning_note(result)}
 Reference figures:
 
 {table(["source", "accuracy", "ROC AUC"], references)}

@@ -17,6 +17,9 @@ SageMaker Pipeline: Preprocess ─► Train ─► Evaluate ─► AccuracyGate
 - **upsert pipeline** builds the definition with the SageMaker Python SDK from the same request
   bodies as `adult_income_pipeline` (same scripts, images, hyperparameters) and creates the
   pipeline, or updates it only when the definition changed.
+- **training_mode** picks the pipeline: `adult-income-xgboost-pipeline` (built-in algorithm)
+  or `adult-income-xgboost-pipeline-script` (train.py in script mode); the mode is the Train
+  step's shape, a build option rather than a pipeline parameter.
 - **start pipeline** (SageMakerStartPipelineOperator) passes the planned pipeline parameters
   (its templated `pipeline_params`, shown in the Rendered Template tab) and waits; a retried
   task re-attaches to its run's execution instead of starting another.
@@ -72,7 +75,7 @@ with DAG(
     )
     start_pipeline = AttachOrStartPipelineOperator(
         task_id=native_tasks.START_TASK,
-        pipeline_name=native_tasks.PIPELINE_NAME,
+        pipeline_name=planned("pipeline", "name"),  # one pipeline per training_mode
         pipeline_params=planned("parameters"),
         aws_conn_id=planned("settings", "aws_conn_id"),
         check_interval=planned("settings", "poll_seconds"),

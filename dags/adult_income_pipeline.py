@@ -4,7 +4,9 @@
 The SageMaker Pipelines tutorial (UCI Adult census income) as an Airflow DAG:
 
 ```
-check conf ─► prepare run ─► wait for input ─► preprocess ─► train ─► evaluate ─► accuracy gate
+check conf ─► prepare run ─► wait for input ─► preprocess ─► train or tune ─┬─► train ─┬─► evaluate
+                                                                           └─► tune ──┘
+    evaluate ─► accuracy gate
     accuracy gate ├─ pass ─► create model + register model version ─► approve (a person, optional)
                   │            └─► should deploy ─► deploy endpoint ─► smoke check
                   └─ fail ─► model rejected (nothing created or registered)
@@ -16,6 +18,11 @@ check conf ─► prepare run ─► wait for input ─► preprocess ─► tra
   `summary.json`. Names of jobs and models derive from (dag, run, task), and each job carries a
   fingerprint of its request (scripts included): a retry, a clear or a backfill re-attaches to
   its own work when nothing changed, and runs the step again when something did.
+- **Training**: `training_mode` `builtin` (SageMaker's XGBoost algorithm) or `script`
+  (`include/scripts/train.py` in the XGBoost 1.7-1 framework container). With
+  `tuning_max_jobs` > 0 the `tune` task runs a hyperparameter tuning job instead of `train`
+  (`tuning_strategy`, `tuning_objective`, `tuning_max_parallel_jobs`); its best training job's
+  model is what evaluate, the gate and registration read.
 - **Gate**: `metrics.accuracy.value` of evaluation.json against `accuracy_threshold`, and
   against the group's champion (its newest Approved version, scored by the evaluate job on this
   run's test set) minus `max_regression`. Failing either, nothing is created or registered.
@@ -52,6 +59,7 @@ from include.adult_income.approval import ModelVersionApprovalOperator
 from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
     AttachOrCreateTrainingOperator,
+    AttachOrCreateTuningOperator,
     CreateOrReuseModelOperator,
     DeployEndpointOperator,
     RegisterOnceOperator,
@@ -110,16 +118,25 @@ with DAG(
         config=planned("requests", tasks.PREPROCESS_TASK),
         **JOB_ARGS,
     )
+    train_or_tune = BranchPythonOperator(
+        task_id=tasks.ROUTE_TASK, python_callable=tasks.train_or_tune
+    )
     train = AttachOrCreateTrainingOperator(
         task_id=tasks.TRAIN_TASK,
         config=planned("requests", tasks.TRAIN_TASK),
         print_log=planned("settings", "stream_training_log"),
         **JOB_ARGS,
     )
+    tune = AttachOrCreateTuningOperator(
+        task_id=tasks.TUNE_TASK,
+        config=planned("requests", tasks.TUNE_TASK),
+        **JOB_ARGS,
+    )
     evaluate = AttachOrCreateProcessingOperator(
         task_id=tasks.EVALUATE_TASK,
         config=planned("requests", tasks.EVALUATE_TASK),
-        build_config=tasks.evaluate_config,  # reads the model train made
+        build_config=tasks.evaluate_config,  # reads the model train (or tune's best job) made
+        trigger_rule="none_failed_min_one_success",  # one of train and tune is skipped
         **JOB_ARGS,
     )
     accuracy_gate = BranchPythonOperator(
@@ -161,7 +178,8 @@ with DAG(
         task_id="summary", python_callable=tasks.summarize, trigger_rule="all_done", retries=0
     )
 
-    check_conf >> prepare_run >> wait_for_input >> preprocess >> train >> evaluate >> accuracy_gate
+    check_conf >> prepare_run >> wait_for_input >> preprocess >> train_or_tune >> [train, tune]
+    [train, tune] >> evaluate >> accuracy_gate
     accuracy_gate >> [create_model, register_model_version, model_rejected]
     register_model_version >> approve_model_version
     [create_model, approve_model_version] >> should_deploy >> deploy >> smoke_check

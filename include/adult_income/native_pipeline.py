@@ -45,7 +45,7 @@ from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
 from sagemaker.mlops.workflow.steps import ConfigurableRetryStep, StepTypeEnum
 
-from include.adult_income import champion, requests
+from include.adult_income import champion, requests, tuning_requests
 from include.adult_income.native_parameters import HYPERPARAMETER_PARAMETERS, executions_uri
 
 PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_.]+)\}\}")
@@ -66,6 +66,8 @@ class PipelineSettings:
     code_uri: str  # where preprocess.py, evaluate.py and inference.py were uploaded
     sklearn_image: str
     xgboost_image: str
+    # "builtin": the XGBoost algorithm; "script": train.py from <code_uri>/sourcedir.tar.gz
+    training_mode: str = "builtin"
 
     @property
     def no_champion_uri(self) -> str:
@@ -214,6 +216,9 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
     for param, key in HYPERPARAMETER_PARAMETERS.items():
         hyperparameters[key] = f"{{{{{param}}}}}"
     hyperparameters["seed"] = "{{Seed}}"
+    script = settings.training_mode == "script"
+    if script:  # JSON-encoded values: '"{{Eta}}"' becomes a Join of quotes and the parameter
+        hyperparameters = requests.script_mode_hyperparameters(hyperparameters, settings.code_uri)
     training_body = requests.training_request(
         job_name="",
         image_uri=settings.xgboost_image,
@@ -222,6 +227,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         hyperparameters=hyperparameters,
         instance_type="{{TrainingInstanceType}}",
         instance_count="{{TrainingInstanceCount}}",  # type: ignore[arg-type]
+        metric_definitions=tuning_requests.METRIC_DEFINITIONS if script else None,
     )
     train = RequestStep(
         "Train",

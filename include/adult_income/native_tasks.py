@@ -16,26 +16,37 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.adult_income import champion, native_parameters, settings, tasks
+from include.adult_income import champion, native_parameters, requests, settings, tasks
 
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
 START_TASK = "start_pipeline"
 UPSERT_TASK = "upsert_pipeline"
 # The job scripts, and the marker the champion inputs read when the group has no champion.
 SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py", champion.NO_CHAMPION_MARKER)
+# What the definition's code address covers: the scripts and script mode's train.py (in its
+# code archive, requests.SOURCE_ARCHIVE).
+DIGESTED = (*SCRIPTS, requests.TRAINING_SCRIPT)
+
+
+def pipeline_name_for(training_mode: str) -> str:
+    """One pipeline per training mode: the mode is the Train step's shape (script mode's
+    hyperparameters and metric definitions), which no pipeline parameter can switch, and two
+    modes sharing one pipeline would rewrite each other's definition between runs."""
+    return PIPELINE_NAME if training_mode == "builtin" else f"{PIPELINE_NAME}-{training_mode}"
 
 
 def scripts_digest() -> str:
     """Content address of the job scripts: unchanged scripts keep the same definition."""
     digest = hashlib.sha256()
-    for script in SCRIPTS:
+    for script in DIGESTED:
         digest.update(script.encode() + b"\0" + (tasks.SCRIPTS_DIR / script).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def code_uri_for(config: settings.Settings) -> str:
+def code_uri_for(config: settings.Settings, pipeline_name: str | None = None) -> str:
     """Where the scripts of this version of the definition live (content-addressed)."""
-    return f"{config.root_uri}/pipelines/{PIPELINE_NAME}/code/{scripts_digest()}"
+    name = pipeline_name or PIPELINE_NAME
+    return f"{config.root_uri}/pipelines/{name}/code/{scripts_digest()}"
 
 
 def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
@@ -44,7 +55,10 @@ def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
     config = settings.from_variables(variables)
     layout = tasks.layout_for(context, config)
     params = {key: context["params"][key] for key in context["params"]}
+    mode = params.get("training_mode", "builtin")
+    name = pipeline_name_for(mode)
     plan = {
+        "pipeline": {"name": name, "training_mode": mode},
         "settings": config.as_dict(),
         "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
         "images": tasks.resolve_images(config.region),
@@ -53,7 +67,7 @@ def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
             layout.input_uri,
             champion.evaluate_inputs(
                 tasks.current_champion(context, config),
-                f"{code_uri_for(config)}/{champion.NO_CHAMPION_MARKER}",
+                f"{code_uri_for(config, name)}/{champion.NO_CHAMPION_MARKER}",
             ),
         ),
     }
@@ -64,17 +78,24 @@ def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
 def upsert_pipeline(**context: Any) -> dict[str, Any]:
     """Create the pipeline, or update it when its definition changed; idempotent."""
     from include.adult_income import native_pipeline
+    from include.adult_income.operators import reproducible_tar
 
     plan = tasks.plan_of(context)
     config = settings.from_plan(plan)
-    code_uri = code_uri_for(config)
+    pipeline_name, mode = planned_pipeline(plan)
+    code_uri = code_uri_for(config, pipeline_name)
     s3 = tasks.s3_client(config)
     for script in SCRIPTS:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
         s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
+    if mode == "script":
+        bucket, key = tasks.split_uri(f"{code_uri}/{requests.SOURCE_ARCHIVE}")
+        archive = reproducible_tar(str(tasks.SCRIPTS_DIR / requests.TRAINING_SCRIPT))
+        s3.put_object(Bucket=bucket, Key=key, Body=archive)
     images = plan["images"]
     pipeline_settings = native_pipeline.PipelineSettings(
-        pipeline_name=PIPELINE_NAME,
+        pipeline_name=pipeline_name,
+        training_mode=mode,
         role_arn=config.role_arn,
         root_uri=config.root_uri,
         code_uri=code_uri,
@@ -84,14 +105,14 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     definition = json.dumps(native_pipeline.definition(pipeline_settings), sort_keys=True)
     sagemaker = tasks.sagemaker_client(config)
     try:
-        current = sagemaker.describe_pipeline(PipelineName=PIPELINE_NAME)
+        current = sagemaker.describe_pipeline(PipelineName=pipeline_name)
     except sagemaker.exceptions.ResourceNotFound:
         current = None
     if current is None:
         # The token is the run's: a retried create is the same request, not a second pipeline.
         token = uuid.uuid5(uuid.NAMESPACE_URL, f"{context['dag'].dag_id}/{context['run_id']}")
         arn = sagemaker.create_pipeline(
-            PipelineName=PIPELINE_NAME,
+            PipelineName=pipeline_name,
             PipelineDefinition=definition,
             PipelineDescription="UCI Adult income: preprocess, train, evaluate, gate, register",
             RoleArn=config.role_arn,
@@ -100,13 +121,21 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
         change = "created"
     elif json.loads(current["PipelineDefinition"]) != json.loads(definition):
         arn = sagemaker.update_pipeline(
-            PipelineName=PIPELINE_NAME, PipelineDefinition=definition, RoleArn=config.role_arn
+            PipelineName=pipeline_name, PipelineDefinition=definition, RoleArn=config.role_arn
         )["PipelineArn"]
         change = "updated"
     else:
         arn, change = current["PipelineArn"], "unchanged"
-    print(f"pipeline {PIPELINE_NAME}: {change} ({arn})")
-    return {"pipeline_name": PIPELINE_NAME, "pipeline_arn": arn, "change": change}
+    print(f"pipeline {pipeline_name}: {change} ({arn})")
+    return {"pipeline_name": pipeline_name, "pipeline_arn": arn, "change": change}
+
+
+def planned_pipeline(plan: Mapping[str, Any]) -> tuple[str, str]:
+    """(pipeline name, training mode) of the run's plan; a plan from before training modes
+    is the built-in pipeline's."""
+    pipeline = plan.get("pipeline") or {}
+    mode = pipeline.get("training_mode", "builtin")
+    return pipeline.get("name") or pipeline_name_for(mode), mode
 
 
 def step_statuses(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -143,6 +172,7 @@ def summarize(**context: Any) -> dict[str, Any]:
         "model_name": None,
         "endpoint": None,
         "endpoint_config": None,
+        "training_mode": planned_pipeline(plan)[1],
         "training_job": None,
         "input_uri": layout.input_uri,
         "data_uri": None,
@@ -154,7 +184,7 @@ def summarize(**context: Any) -> dict[str, Any]:
         "steps": {},
     }
     if execution_arn:
-        summary.update(execution_outcome(config, execution_arn))
+        summary.update(execution_outcome(config, execution_arn, planned_pipeline(plan)[0]))
     else:
         summary["reason"] = "no execution succeeded; see the start_pipeline task's log"
     if summary["evaluation_uri"] and summary["model_uri"]:
@@ -189,14 +219,17 @@ def summarize(**context: Any) -> dict[str, Any]:
     return summary
 
 
-def execution_outcome(config: settings.Settings, execution_arn: str) -> dict[str, Any]:
+def execution_outcome(
+    config: settings.Settings, execution_arn: str, pipeline_name: str | None = None
+) -> dict[str, Any]:
     """Decision, accuracy and resources of one execution, read from its steps."""
     sagemaker = tasks.sagemaker_client(config)
     execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
     steps = {s["StepName"]: s for s in step_statuses(sagemaker, execution_arn)}
     metadata = {name: step.get("Metadata", {}) for name, step in steps.items()}
     execution_id = execution_arn.rsplit("/", 1)[1]
-    run_uri = f"{native_parameters.executions_uri(config.root_uri, PIPELINE_NAME)}/{execution_id}"
+    root = native_parameters.executions_uri(config.root_uri, pipeline_name or PIPELINE_NAME)
+    run_uri = f"{root}/{execution_id}"
     outcome: dict[str, Any] = {
         "steps": {name: step["StepStatus"] for name, step in steps.items()},
         "data_uri": f"{run_uri}/data",

@@ -56,13 +56,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gzip
 import hashlib
+import io
 import json
 import math
 import re
+import tarfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -74,6 +78,7 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerRegisterModelVersionOperator,
     SageMakerStartPipelineOperator,
     SageMakerTrainingOperator,
+    SageMakerTuningOperator,
     serialize,
 )
 from airflow.providers.amazon.aws.triggers.sagemaker import (
@@ -107,7 +112,12 @@ ENDPOINT_MAX_WAIT_SECONDS = 3600
 # A deferral's own timeout is a backstop only: the trigger gives up after max_ingestion_time
 # and its "timeout" event resumes the task into a message that names the job.
 DEFER_SLACK_SECONDS = 300
-STATUS_KEYS = ("ProcessingJobStatus", "TrainingJobStatus", "TransformJobStatus")
+STATUS_KEYS = (
+    "ProcessingJobStatus",
+    "TrainingJobStatus",
+    "TransformJobStatus",
+    "HyperParameterTuningJobStatus",
+)
 # A processing script's "bad data" exit (include/scripts/*.py BAD_INPUT = 2), as the emulator
 # words it in FailureReason; \b keeps exit code 20 or 255 out.
 DATA_ERROR_EXIT = re.compile(r"\bexit code 2\b")
@@ -160,7 +170,12 @@ def is_permanent_failure(description: Mapping[str, Any]) -> bool:
 
 def job_failure(label: str, description: Mapping[str, Any]) -> AirflowException:
     """The task's error for a job that did not complete: its name, status and reason."""
-    name = description.get("ProcessingJobName") or description.get("TrainingJobName") or "?"
+    name = (
+        description.get("ProcessingJobName")
+        or description.get("TrainingJobName")
+        or description.get("HyperParameterTuningJobName")
+        or "?"
+    )
     status = job_status(description)
     reason = description.get("FailureReason") or "no FailureReason given"
     message = f"{label} job {name} ended {status}: {reason}"
@@ -233,18 +248,34 @@ def wait_until_settled(
 # --- request fingerprints -------------------------------------------------------------------
 
 
+def submit_directory(hyperparameters: Mapping[str, Any]) -> Any:
+    """Script mode's code archive (``sagemaker_submit_directory``, JSON-encoded as the SDK
+    sends it), or None."""
+    value = hyperparameters.get("sagemaker_submit_directory")
+    if not isinstance(value, str):
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def input_uris(request: Mapping[str, Any]) -> list[str]:
-    """The S3 locations a request reads: processing inputs, training channels, a model's
-    artifact and code. Outputs are left out: what is there is the job's result. (An input
+    """The S3 locations a request reads: processing inputs, training channels (a tuning job's
+    in its TrainingJobDefinition), script mode's code archive, a model's artifact and code.
+    Outputs are left out: what is there is the job's result. (An input
     prefix that also covered the job's own outputs would make every finished job look changed;
     requests.RunLayout keeps them apart.)"""
     found: list[Any] = [
         item.get("S3Input", {}).get("S3Uri") for item in request.get("ProcessingInputs", [])
     ]
+    definition = request.get("TrainingJobDefinition") or {}
     found += [
         channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
-        for channel in request.get("InputDataConfig", [])
+        for channel in [*request.get("InputDataConfig", []), *definition.get("InputDataConfig", [])]
     ]
+    found.append(submit_directory(request.get("HyperParameters") or {}))
+    found.append(submit_directory(definition.get("StaticHyperParameters") or {}))
     for container in [request.get("PrimaryContainer") or {}, *request.get("Containers", [])]:
         found.append(container.get("ModelDataUrl"))
         found.append(container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY"))
@@ -427,9 +458,32 @@ class PlannedRequest:
                 # it is now over the first one.
                 s3 = s3_client_of(self)
                 for op in uploads:
-                    s3.upload_file(op["Path"], op["Bucket"], op["Key"])
+                    if op.get("Tar"):
+                        s3.put_object(
+                            Bucket=op["Bucket"], Key=op["Key"], Body=reproducible_tar(op["Path"])
+                        )
+                    else:
+                        s3.upload_file(op["Path"], op["Bucket"], op["Key"])
             self._planned = planned
         return self._planned
+
+
+def reproducible_tar(path: str) -> bytes:
+    """A gzipped tar of the file ``path`` (at the archive's top, as the provider's ``Tar``
+    upload puts it) that depends on its bytes only: no modification times, owners or gzip
+    timestamp, so uploading the same script again gives the same object (ETag) and a retried
+    task's fingerprint matches its job's."""
+    source = Path(path)
+    data = source.read_bytes()
+    member = tarfile.TarInfo(source.name)
+    member.size, member.mode, member.mtime = len(data), 0o644, 0
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def base_job_name(context: Any) -> str:
@@ -462,6 +516,14 @@ PROCESSING = JobKind(
 )
 TRAINING = JobKind(
     "training", "Training", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn", "Training"
+)
+TUNING = JobKind(
+    "tuning",
+    "tuning",
+    "HyperParameterTuningJobName",
+    "HyperParameterTuningJobStatus",
+    "HyperParameterTuningJobArn",
+    "Tuning",
 )
 
 
@@ -705,6 +767,110 @@ class AttachOrCreateTrainingOperator(AttachOrCreateJob, SageMakerTrainingOperato
             )
         except Exception as exc:  # the log is a courtesy: it must not fail the wait
             self.log.warning("Could not read the log of training job %s: %s", name, exc)
+
+
+class AttachOrCreateTuningOperator(AttachOrCreateJob, SageMakerTuningOperator):
+    """SageMakerTuningOperator that never launches a duplicate of its run's tuning job, and
+    never passes one that did not complete: a retry waits for (or reuses) the tuning job its
+    request already started, a changed request starts the next attempt (``-a2`` ...), and a
+    Stopped or Failed tuning job fails the task.
+
+    Its result is ``{"Tuning": DescribeHyperParameterTuningJob, "Training":
+    DescribeTrainingJob of its BestTrainingJob}``: the best training job stands where the train
+    task's job stands, so evaluate, the gate and registration read its model unchanged.
+    """
+
+    kind = TUNING
+    template_fields: Sequence[str] = (*SageMakerTuningOperator.template_fields, "check_interval")
+
+    def __init__(
+        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(config=config or {}, **kwargs)
+        self.build_config = build_config or naming(self.kind.name_key)
+
+    def max_wait(self) -> float:
+        """max_ingestion_time if given; else one job's bound per round of parallel jobs (they
+        run MaxParallelTrainingJobs at a time, each bounded by its MaxRuntimeInSeconds)."""
+        if self.max_ingestion_time:
+            return float(self.max_ingestion_time)
+        limits = (
+            (self.config or {}).get("HyperParameterTuningJobConfig", {}).get("ResourceLimits", {})
+        )
+        jobs = int(limits.get("MaxNumberOfTrainingJobs") or tuning_grid_size(self.config))
+        parallel = max(1, int(limits.get("MaxParallelTrainingJobs") or 1))
+        return float(DEFAULT_MAX_WAIT_SECONDS * math.ceil(jobs / parallel))
+
+    def describe_job(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_tuning_job(name)
+
+    def on_poll(self, name: str, description: dict[str, Any]) -> None:
+        """Log the training jobs' counts whenever they change: the tuning job's progress."""
+        counters = description.get("TrainingJobStatusCounters", {})
+        if counters != getattr(self, "_last_counters", None):
+            self._last_counters = counters
+            best = (description.get("BestTrainingJob") or {}).get(
+                "FinalHyperParameterTuningJobObjectiveMetric", {}
+            )
+            self.log.info(
+                "Tuning job %s: training jobs %s; best %s so far: %s.",
+                name,
+                json.dumps(counters, sort_keys=True),
+                objective_of(description),
+                best.get("Value", "none yet"),
+            )
+
+    def create_job(self, config: dict[str, Any]) -> None:
+        self.hook.create_tuning_job(config, wait_for_completion=False)
+
+    def stop_job(self, name: str) -> None:
+        self.hook.conn.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+    def finish(self, description: dict[str, Any]) -> dict[str, Any]:
+        """Completed: the tuning job and its best training job's description; else the task
+        fails with the tuning job's status and reason."""
+        name = description[self.kind.name_key]
+        if description[self.kind.status_key] != "Completed":
+            counters = json.dumps(description.get("TrainingJobStatusCounters", {}))
+            reason = description.get("FailureReason") or "no FailureReason given"
+            ended = {**description, "FailureReason": f"{reason} (training jobs: {counters})"}
+            raise job_failure(self.kind.label, ended)
+        best = description.get("BestTrainingJob")
+        if not best:
+            raise AirflowException(
+                f"tuning job {name} completed without a BestTrainingJob: none of its training "
+                f"jobs reported the objective {objective_of(description)}"
+            )
+        training = self.hook.describe_training_job(best["TrainingJobName"])
+        if training["TrainingJobStatus"] != "Completed":
+            raise job_failure("training", training)
+        self.log.info(
+            "Tuning job %s: best training job %s (%s = %s), hyperparameters %s.",
+            name,
+            best["TrainingJobName"],
+            objective_of(description),
+            best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+            json.dumps(best.get("TunedHyperParameters", {}), sort_keys=True),
+        )
+        return {"Tuning": serialize(description), "Training": serialize(training)}
+
+
+def objective_of(description: Mapping[str, Any]) -> str:
+    objective = description.get("HyperParameterTuningJobConfig", {}).get(
+        "HyperParameterTuningJobObjective", {}
+    )
+    return str(objective.get("MetricName", "?"))
+
+
+def tuning_grid_size(request: Mapping[str, Any] | None) -> int:
+    """How many training jobs a Grid search runs: the product of its ranges' sizes."""
+    ranges = (request or {}).get("HyperParameterTuningJobConfig", {}).get("ParameterRanges", {})
+    size = 1
+    for item in ranges.get("CategoricalParameterRanges", []):
+        size *= len(item["Values"])
+    for item in ranges.get("IntegerParameterRanges", []):
+        size *= int(item["MaxValue"]) - int(item["MinValue"]) + 1
+    return size
 
 
 class CreateOrReuseModelOperator(PlannedRequest, SageMakerModelOperator):

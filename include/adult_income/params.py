@@ -15,6 +15,8 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from include.adult_income import requests, tuning_requests
+
 INSTANCE_TYPES = [
     "ml.t3.medium",
     "ml.t3.large",
@@ -60,6 +62,39 @@ def pipeline_params() -> dict[str, Param]:
             description="stop when validation logloss has not improved for this many rounds",
         ),
         "seed": Param(42, type="integer", minimum=0, maximum=2**31 - 1),
+        "training_mode": Param(
+            "builtin",
+            type="string",
+            enum=list(requests.TRAINING_MODES),
+            description="builtin: SageMaker's XGBoost algorithm; script: include/scripts/"
+            "train.py in the XGBoost 1.7-1 framework container (script mode)",
+        ),
+        "tuning_max_jobs": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=100,
+            description="0: train once with the hyperparameters above; more: a hyperparameter "
+            "tuning job of at most this many training jobs (Grid runs its whole grid), whose "
+            "best job's model is evaluated and registered",
+        ),
+        "tuning_max_parallel_jobs": Param(
+            2,
+            type="integer",
+            minimum=1,
+            maximum=10,
+            description="training jobs at once (no more than tuning_max_jobs)",
+        ),
+        "tuning_strategy": Param(
+            tuning_requests.DEFAULT_STRATEGY, type="string", enum=list(tuning_requests.STRATEGIES)
+        ),
+        "tuning_objective": Param(
+            tuning_requests.DEFAULT_OBJECTIVE,
+            type="string",
+            enum=list(tuning_requests.OBJECTIVES),
+            description="the validation metric the tuning job maximises (auc, aucpr) or "
+            "minimises (logloss, error)",
+        ),
         "processing_instance_type": Param("ml.m5.xlarge", type="string", enum=INSTANCE_TYPES),
         "processing_instance_count": Param(1, type="integer", minimum=1, maximum=1),
         "training_instance_type": Param("ml.m5.xlarge", type="string", enum=INSTANCE_TYPES),
@@ -100,12 +135,13 @@ def pipeline_params() -> dict[str, Param]:
 
 def native_pipeline_params() -> dict[str, Param]:
     """The native SageMaker Pipeline DAG's params: the main DAG's but deploy and human approval
-    (that DAG's tasks) and early stopping (a pipeline parameter cannot be left unset, and the
-    built-in algorithm refuses an empty value)."""
+    (that DAG's tasks), early stopping (a pipeline parameter cannot be left unset, and the
+    built-in algorithm refuses an empty value) and tuning (the main DAG's route). Its
+    ``training_mode`` picks the pipeline (native_tasks.pipeline_name_for)."""
     return {
         k: v
         for k, v in pipeline_params().items()
-        if not k.startswith(("deploy", "endpoint", "human_approval", "approval_"))
+        if not k.startswith(("deploy", "endpoint", "human_approval", "approval_", "tuning_"))
         and k != "early_stopping_rounds"
     }
 

@@ -7,6 +7,7 @@ botocore's SageMaker service model, so a body that works offline is well-formed 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ SEED_HYPERPARAMETERS: dict[str, Any] = {
 }
 MAX_RUNTIME_SECONDS = 3600
 INFERENCE_SCRIPT = "inference.py"
+TRAINING_SCRIPT = "train.py"
+# Script mode's code archive (the SDK's name for it): train.py, tarred by the task's upload.
+SOURCE_ARCHIVE = "sourcedir.tar.gz"
+TRAINING_MODES = ("builtin", "script")
 # inference.py takes raw records as CSV with a header row or as JSON records.
 SERVED_CONTENT_TYPES = ["text/csv", "application/json"]
 
@@ -90,6 +95,33 @@ def script_uploads(scripts_dir: Path, code_uri: str, scripts: tuple[str, ...]) -
             for script in scripts
         ]
     }
+
+
+def source_upload(scripts_dir: Path, code_uri: str, script: str) -> dict[str, Any]:
+    """An ``S3Operations`` block uploading ``script`` as script mode's code archive
+    (``<code_uri>/sourcedir.tar.gz``): ``Tar`` is the provider's flag, and the operators tar it
+    reproducibly (operators.PlannedRequest), so the same script gives the same object."""
+    bucket, _, prefix = code_uri.removeprefix("s3://").partition("/")
+    return {
+        "S3Upload": [
+            {
+                "Path": str(scripts_dir / script),
+                "Bucket": bucket,
+                "Key": f"{prefix}/{SOURCE_ARCHIVE}",
+                "Tar": True,
+            }
+        ]
+    }
+
+
+def script_mode_hyperparameters(hyperparameters: dict[str, str], code_uri: str) -> dict[str, str]:
+    """Script mode's hyperparameters as the SDK's framework estimators send them: every value
+    JSON-encoded (the training toolkit decodes each), plus ``sagemaker_program`` and
+    ``sagemaker_submit_directory`` naming train.py in the code archive."""
+    encoded = {key: json.dumps(value) for key, value in hyperparameters.items()}
+    encoded["sagemaker_program"] = json.dumps(TRAINING_SCRIPT)
+    encoded["sagemaker_submit_directory"] = json.dumps(f"{code_uri}/{SOURCE_ARCHIVE}")
+    return encoded
 
 
 def with_model_artifact(request: dict[str, Any], model_artifact_uri: str) -> dict[str, Any]:
@@ -210,8 +242,12 @@ def training_request(
     hyperparameters: dict[str, str],
     instance_type: str,
     instance_count: int,
+    metric_definitions: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """CreateTrainingJob for the built-in XGBoost algorithm on the preprocessed CSVs."""
+    """CreateTrainingJob on the preprocessed CSVs: the built-in XGBoost algorithm, or script
+    mode in the same (framework) image when ``hyperparameters`` name a program; script mode
+    gives ``metric_definitions``, the regexes SageMaker reads its metrics from the log with
+    (the built-in algorithm's metrics are its own, and it takes no definitions)."""
 
     def channel(name: str) -> dict[str, Any]:
         return {
@@ -227,10 +263,13 @@ def training_request(
             },
         }
 
+    specification: dict[str, Any] = {"TrainingImage": image_uri, "TrainingInputMode": "File"}
+    if metric_definitions:
+        specification["MetricDefinitions"] = copy.deepcopy(metric_definitions)
     return {
         "TrainingJobName": job_name,
         "RoleArn": role_arn,
-        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": specification,
         "HyperParameters": hyperparameters,
         "InputDataConfig": [channel("train"), channel("validation")],
         "OutputDataConfig": {"S3OutputPath": layout.model_output_uri},

@@ -27,12 +27,14 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import champion, gate, names, params, requests, settings
+from include.adult_income import champion, gate, names, params, requests, settings, tuning_requests
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 PLAN_TASK = "prepare_run"
 PREPROCESS_TASK = "preprocess"
+ROUTE_TASK = "train_or_tune"
 TRAIN_TASK = "train"
+TUNE_TASK = "tune"
 EVALUATE_TASK = "evaluate"
 GATE_TASK = "accuracy_gate"
 REGISTER_TASK = "register_model_version"
@@ -160,6 +162,7 @@ def plan_requests(
     def uploads(*scripts: str) -> dict[str, Any]:
         return requests.script_uploads(SCRIPTS_DIR, layout.code_uri, scripts)
 
+    training = training_requests(params, name, config, layout, images)
     model_artifact = layout.training_artifact_uri(name(TRAIN_TASK))
     processing = {
         "role_arn": config.role_arn,
@@ -179,15 +182,7 @@ def plan_requests(
             ),
             "S3Operations": uploads("preprocess.py", requests.INFERENCE_SCRIPT),
         },
-        TRAIN_TASK: requests.training_request(
-            job_name=name(TRAIN_TASK),
-            image_uri=images["xgboost"],
-            role_arn=config.role_arn,
-            layout=layout,
-            hyperparameters=requests.hyperparameters_for(dict(params)),
-            instance_type=params["training_instance_type"],
-            instance_count=params["training_instance_count"],
-        ),
+        **training,
         EVALUATE_TASK: {
             **requests.evaluate_request(
                 job_name=name(EVALUATE_TASK),
@@ -244,6 +239,63 @@ def plan_requests(
     }
 
 
+def training_requests(
+    params: Mapping[str, Any],
+    name: Callable[[str], str],
+    config: settings.Settings,
+    layout: requests.RunLayout,
+    images: dict[str, str],
+) -> dict[str, Any]:
+    """The train task's CreateTrainingJob and the tune task's CreateHyperParameterTuningJob
+    (None unless ``tuning_max_jobs`` > 0), in the run's ``training_mode``: the built-in
+    algorithm, or train.py in script mode (uploaded by the task as its code archive, and read
+    by SageMaker with the metric definitions). The tuning job trains what the train task
+    would, over the ranges of tuning_requests.py."""
+    hyperparameters = requests.hyperparameters_for(dict(params))
+    script = params.get("training_mode", "builtin") == "script"
+    if script:
+        hyperparameters = requests.script_mode_hyperparameters(hyperparameters, layout.code_uri)
+    training = requests.training_request(
+        job_name=name(TRAIN_TASK),
+        image_uri=images["xgboost"],
+        role_arn=config.role_arn,
+        layout=layout,
+        hyperparameters=hyperparameters,
+        instance_type=params["training_instance_type"],
+        instance_count=params["training_instance_count"],
+        metric_definitions=tuning_requests.METRIC_DEFINITIONS if script else None,
+    )
+    # The task uploads train.py before fingerprinting, as processing tasks upload theirs.
+    upload = (
+        {
+            "S3Operations": requests.source_upload(
+                SCRIPTS_DIR, layout.code_uri, requests.TRAINING_SCRIPT
+            )
+        }
+        if script
+        else {}
+    )
+    max_jobs = int(params.get("tuning_max_jobs") or 0)
+    tuning = None
+    if max_jobs > 0:
+        strategy = params.get("tuning_strategy", tuning_requests.DEFAULT_STRATEGY)
+        parallel = int(params.get("tuning_max_parallel_jobs") or 1)
+        tuning = {
+            **tuning_requests.tuning_job_request(
+                tuning_job_name=name(TUNE_TASK),
+                training_request=training,
+                max_jobs=max_jobs,
+                # no more at once than in all (Grid runs its whole grid, whatever max_jobs says)
+                max_parallel_jobs=parallel if strategy == "Grid" else min(parallel, max_jobs),
+                strategy=strategy,
+                objective=params.get("tuning_objective", tuning_requests.DEFAULT_OBJECTIVE),
+                seed=params.get("seed"),
+            ),
+            **upload,
+        }
+    return {TRAIN_TASK: {**training, **upload}, TUNE_TASK: tuning}
+
+
 def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
     """The run's plan: its settings (``variables``: settings.templated(), rendered by Airflow),
     images, S3 layout and every request it sends. Computed once; later tasks read it from XCom."""
@@ -269,9 +321,32 @@ def named(request: Mapping[str, Any], name_key: str, name: str) -> dict[str, Any
     return {**copy.deepcopy(dict(request)), name_key: name}
 
 
+def tuned_run(plan: Mapping[str, Any]) -> bool:
+    """Whether the run's plan trains through a tuning job (the tune task) or the train task."""
+    return bool(plan["requests"].get(TUNE_TASK))
+
+
+def train_or_tune(**context: Any) -> list[str]:
+    """BranchPythonOperator callable: the tune task when the plan has a tuning job, else train."""
+    if tuned_run(plan_of(context)):
+        print(f"tuning_max_jobs is {context['params']['tuning_max_jobs']}: tuning")
+        return [TUNE_TASK]
+    print("tuning_max_jobs is 0: training once")
+    return [TRAIN_TASK]
+
+
+def training_result(context: Any) -> dict[str, Any]:
+    """The route's result (the train task's, or the tune task's with its best training job),
+    {} before it has one."""
+    ti = context["ti"]
+    plan = ti.xcom_pull(task_ids=PLAN_TASK) or {"requests": {}}
+    return ti.xcom_pull(task_ids=TUNE_TASK if tuned_run(plan) else TRAIN_TASK) or {}
+
+
 def trained(context: Any) -> dict[str, Any]:
-    """The train task's result: the training job that completed (its newest attempt)."""
-    return context["ti"].xcom_pull(task_ids=TRAIN_TASK)["Training"]
+    """The training job that completed: the train task's (its newest attempt), or the tune
+    task's best training job."""
+    return training_result(context)["Training"]
 
 
 def trained_model(context: Any) -> str:
@@ -315,7 +390,47 @@ def model_package_config(planned_request: dict[str, Any], context: Any) -> dict[
         "training_job": training["TrainingJobName"],
         "accuracy": f"{gate_result(context)['accuracy']:.6f}",
     }
+    tuning = training_result(context).get("Tuning")
+    if tuning:
+        bound["CustomerMetadataProperties"]["tuning_job"] = tuning["HyperParameterTuningJobName"]
     return bound
+
+
+def readable_hyperparameters(hyperparameters: Mapping[str, str]) -> dict[str, str]:
+    """A training job's hyperparameters as a person reads them: script mode's JSON-encoded
+    values decoded, SageMaker's own (``sagemaker_*``, ``_tuning_objective_metric``) left out."""
+    readable = {}
+    for key, value in hyperparameters.items():
+        if key.startswith(("sagemaker_", "_")):
+            continue
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = value
+        readable[key] = decoded if isinstance(decoded, str) else value
+    return readable
+
+
+def tuning_summary(
+    tuning: Mapping[str, Any] | None, training: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """summary.json's ``best_training_job``: the tuning job's pick, the hyperparameters it
+    trained with (the tuned ones apart) and its objective value; None without tuning."""
+    if not tuning:
+        return None
+    best = tuning.get("BestTrainingJob") or {}
+    objective = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    return {
+        "name": best.get("TrainingJobName"),
+        "hyperparameters": readable_hyperparameters(training.get("HyperParameters", {})),
+        "tuned_hyperparameters": best.get("TunedHyperParameters"),
+        "objective": {
+            "metric": objective["MetricName"],
+            "type": objective["Type"],
+            "value": best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+        },
+        "training_jobs": tuning.get("TrainingJobStatusCounters"),
+    }
 
 
 def endpoint_config(
@@ -508,7 +623,9 @@ def summarize(**context: Any) -> dict[str, Any]:
     config = settings.from_plan(plan)
     layout = layout_of(plan)
     gate_value = ti.xcom_pull(task_ids=GATE_TASK, key="gate") or {}
-    training = (ti.xcom_pull(task_ids=TRAIN_TASK) or {}).get("Training", {})
+    route = training_result(context)
+    training = route.get("Training", {})
+    tuning = route.get("Tuning")
     model = (ti.xcom_pull(task_ids=MODEL_TASK) or {}).get("Model", {})
     package_arn = ti.xcom_pull(task_ids=REGISTER_TASK)
     deploy_requested = bool(ti.xcom_pull(task_ids=DEPLOY_GATE_TASK))
@@ -535,7 +652,10 @@ def summarize(**context: Any) -> dict[str, Any]:
         "model_name": model.get("ModelName"),
         "endpoint": smoke.get("endpoint_name"),
         "endpoint_config": smoke.get("endpoint_config_name"),
+        "training_mode": context["params"].get("training_mode", "builtin"),
         "training_job": training.get("TrainingJobName"),
+        "tuning_job": tuning.get("HyperParameterTuningJobName") if tuning else None,
+        "best_training_job": tuning_summary(tuning, training),
         "input_uri": layout.input_uri,
         "data_uri": f"{layout.run_uri}/data",
         "model_uri": training.get("ModelArtifacts", {}).get("S3ModelArtifacts"),
@@ -555,6 +675,7 @@ def summarize(**context: Any) -> dict[str, Any]:
             facts={
                 "run": context["run_id"],
                 "training job": str(summary["training_job"]),
+                **({"tuning job": str(summary["tuning_job"])} if tuning else {}),
                 "accuracy": f"{summary['accuracy']:.4f}",
                 "threshold": f"{summary['threshold']:.4f}",
                 "decision": decision,

@@ -43,7 +43,8 @@ def test_start_is_the_providers_operator_and_waits(dag) -> None:
     start = dag.task_dict["start_pipeline"]
     assert isinstance(start, SageMakerStartPipelineOperator)
     assert start.wait_for_completion is True
-    assert start.pipeline_name == "adult-income-xgboost-pipeline"
+    # the run's pipeline: one per training_mode (native_tasks.pipeline_name_for)
+    assert start.pipeline_name == "{{ ti.xcom_pull(task_ids='prepare_run')['pipeline']['name'] }}"
     # the execution's parameters are the run's plan, rendered as the dict itself
     assert start.pipeline_params == "{{ ti.xcom_pull(task_ids='prepare_run')['parameters'] }}"
     assert start.render_template_as_native_obj is True
@@ -53,6 +54,9 @@ def test_params_are_the_main_dags_without_deploy(dag) -> None:
     assert dag.params["accuracy_threshold"] == 0.8
     assert "num_round" in dag.params and "model_approval_status" in dag.params
     assert not any(key.startswith(("deploy", "endpoint")) for key in dag.params)
+    # script mode is a build option of the pipeline; tuning is the main DAG's route
+    assert dag.params["training_mode"] == "builtin"
+    assert not any(key.startswith("tuning_") for key in dag.params)
 
 
 def test_parse_imports_no_sagemaker_sdk() -> None:

@@ -34,8 +34,11 @@ def test_shape_follows_the_pipeline_diagram(dagbag: DagBag) -> None:
         ("check_conf", "prepare_run"),
         ("prepare_run", "wait_for_input"),
         ("wait_for_input", "preprocess"),
-        ("preprocess", "train"),
+        ("preprocess", "train_or_tune"),
+        ("train_or_tune", "train"),
+        ("train_or_tune", "tune"),
         ("train", "evaluate"),
+        ("tune", "evaluate"),
         ("evaluate", "accuracy_gate"),
         ("accuracy_gate", "create_model"),
         ("accuracy_gate", "register_model_version"),
@@ -51,6 +54,8 @@ def test_shape_follows_the_pipeline_diagram(dagbag: DagBag) -> None:
         ("smoke_check", "summary"),
     }
     assert dag.task_dict["summary"].trigger_rule == "all_done"
+    # train or tune runs, the other is skipped: evaluate follows the one that ran.
+    assert dag.task_dict["evaluate"].trigger_rule == "none_failed_min_one_success"
     # A skipped deploy skips only the deploy path; the summary still runs.
     assert dag.task_dict["should_deploy"].ignore_downstream_trigger_rules is False
 
@@ -76,6 +81,8 @@ def test_operators_are_the_providers_sagemaker_operators(dagbag: DagBag) -> None
     tasks = dagbag.dags[DAG_ID].task_dict
     assert isinstance(tasks["preprocess"], sagemaker.SageMakerProcessingOperator)
     assert isinstance(tasks["train"], sagemaker.SageMakerTrainingOperator)
+    assert isinstance(tasks["tune"], sagemaker.SageMakerTuningOperator)
+    assert isinstance(tasks["train_or_tune"], BranchPythonOperator)
     assert isinstance(tasks["evaluate"], sagemaker.SageMakerProcessingOperator)
     assert isinstance(tasks["accuracy_gate"], BranchPythonOperator)
     assert isinstance(tasks["create_model"], sagemaker.SageMakerModelOperator)
@@ -94,7 +101,16 @@ def test_params_schema_defaults_and_bad_conf_refused(dagbag: DagBag) -> None:
     assert params["num_round"] == 50 and params["max_depth"] == 5 and params["eta"] == 0.3
     assert params["model_approval_status"] == "PendingManualApproval"
     assert params["deploy"] is False
-    for field, value in [("accuracy_threshold", 2), ("model_approval_status", "Yes"), ("eta", 0)]:
+    assert params["training_mode"] == "builtin" and params["tuning_max_jobs"] == 0
+    for field, value in [
+        ("accuracy_threshold", 2),
+        ("model_approval_status", "Yes"),
+        ("eta", 0),
+        ("training_mode", "framework"),
+        ("tuning_strategy", "Exhaustive"),
+        ("tuning_objective", "train:auc"),
+        ("tuning_max_jobs", -1),
+    ]:
         conf = copy.deepcopy(params)
         with pytest.raises(ParamValidationError, match=field):
             conf.update({field: value})  # what a trigger's conf does before the run exists
@@ -107,7 +123,7 @@ def test_airflows_default_deferrable_reaches_the_long_running_operators() -> Non
         "import json; from airflow.dag_processing.dagbag import DagBag;"
         f"tasks = DagBag(dag_folder={str(ROOT / 'dags')!r}).dags[{DAG_ID!r}].task_dict;"
         "print(json.dumps({t: tasks[t].deferrable for t in "
-        "('preprocess', 'train', 'evaluate', 'deploy')}))"
+        "('preprocess', 'train', 'tune', 'evaluate', 'deploy')}))"
     )
     flags = {}
     for value in ("true", "false"):

@@ -208,3 +208,41 @@ def test_without_a_champion_evaluate_reads_the_marker_beside_the_scripts(definit
     arguments = evaluate["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--champion-arn") + 1] == ""
     assert arguments[arguments.index("--max-regression") + 1] == "0.02"
+
+
+def test_script_mode_trains_as_the_dags_script_mode_train_task() -> None:
+    import dataclasses
+
+    from include.adult_income import tuning_requests
+
+    script = dataclasses.replace(
+        SETTINGS, pipeline_name="adult-income-xgboost-pipeline-script", training_mode="script"
+    )
+    definition = native_pipeline.definition(script)
+    check_definition(definition)
+    layout = requests.RunLayout(
+        input_uri=INPUT_URI,
+        run_uri=f"{script.executions_uri}/{EXECUTION_ID}",
+        code_prefix=script.code_uri,
+    )
+    training = requests.training_request(
+        job_name="x",
+        image_uri=script.xgboost_image,
+        role_arn=script.role_arn,
+        layout=layout,
+        hyperparameters=requests.script_mode_hyperparameters(
+            requests.hyperparameters_for(PARAMS), script.code_uri
+        ),
+        instance_type="ml.m5.2xlarge",
+        instance_count=2,
+        metric_definitions=tuning_requests.METRIC_DEFINITIONS,
+    )
+    resolved = resolved_arguments(definition, "Train", "CreateTrainingJob")
+    assert resolved == without_name(training, "TrainingJobName")
+    # the parameters reach script mode's JSON-encoded values
+    assert json.loads(resolved["HyperParameters"]["eta"]) == "0.1"
+    assert json.loads(resolved["HyperParameters"]["sagemaker_submit_directory"]) == (
+        f"{script.code_uri}/sourcedir.tar.gz"
+    )
+    # the built-in pipeline's definition is unchanged by the option
+    assert native_pipeline.definition(SETTINGS) == json.loads(SNAPSHOT.read_text())
