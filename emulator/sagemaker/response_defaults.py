@@ -18,7 +18,8 @@ def filled(value: Any, template: Any) -> Any:
     """``value`` with every member of ``template`` it lacks; given members win.
 
     A dict template fills a dict (creating an absent one when it then has members: a
-    ``StoppingCondition`` with its default, never an empty ``ProcessingOutputConfig``); a
+    ``StoppingCondition`` with its default, never an empty ``ProcessingOutputConfig``; an empty
+    template is itself the default, as a container's ``Environment: {}``); a
     one-item list template is the template of every item of an existing list (a list is never
     invented).
     """
@@ -29,7 +30,9 @@ def filled(value: Any, template: Any) -> Any:
                 result[key] = filled(result[key], default)
             elif isinstance(default, dict):
                 created = filled({}, default)
-                if created:  # a structure appears only with members of its own
+                # A structure appears only with members of its own; an empty template is the
+                # default value itself (a container's ``Environment: {}``).
+                if created or not default:
                     result[key] = created
             elif not isinstance(default, list):
                 result[key] = default

@@ -44,3 +44,12 @@ def test_the_record_itself_is_left_as_it_was() -> None:
     record = {"Inputs": [{"S3Input": {}}]}
     filled(record, TEMPLATE)
     assert record == {"Inputs": [{"S3Input": {}}]}
+
+
+def test_an_empty_template_is_the_default_value_itself() -> None:
+    # DescribeModel answers each container's Environment, {} when none was given.
+    assert filled({"Image": "i"}, {"Environment": {}, "Mode": "SingleModel"}) == {
+        "Image": "i",
+        "Environment": {},
+        "Mode": "SingleModel",
+    }

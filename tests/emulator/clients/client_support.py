@@ -42,6 +42,11 @@ def ensure_execution_role(iam: Any) -> str:
     try:
         return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
+        pass
+    try:
         return iam.create_role(
             RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY)
         )["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        # The client scripts start together: another one created it in between.
+        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
