@@ -35,6 +35,18 @@ def run_param(context: Any, name: str) -> Any:
     return context["dag"].params[name]
 
 
+def note_field() -> Param:
+    """The form's one field: optional (null allowed, so the UI does not mark it required)."""
+    return Param(
+        None,
+        type=["null", "string"],
+        maxLength=900,
+        title="Note",
+        description="why; kept in the registry with your name (ApprovalDescription)",
+        source="task",
+    )
+
+
 def version_label(package_arn: str) -> str:
     """``group/N`` of a model package ARN."""
     return package_arn.rsplit("model-package/", 1)[-1]
@@ -95,16 +107,15 @@ class ModelVersionApprovalOperator(ApprovalOperator):
         aws_conn_id: str | None,
         **kwargs: Any,
     ) -> None:
-        # The DAG hands its own params in too; HITLOperator keeps only the task's (the form).
-        form = dict(kwargs.pop("params", None) or {})
-        form[NOTE_PARAM] = Param(
-            "", type="string", maxLength=900, description="why (kept in the registry)"
-        )
+        # The DAG merges its own params into every task's; the form is the note alone (the run's
+        # params are read from the run, run_param). Copying the DAG's in would make each of them a
+        # form field, some required and empty, and the answer could not be sent.
+        kwargs.pop("params", None)
         super().__init__(
             subject="Approve the model version this run registered?",
             # Taken at the timeout; execute_complete tells a timeout from a person's Reject.
             defaults=[ApprovalOperator.REJECT],
-            params=form,
+            params={NOTE_PARAM: note_field()},
             **kwargs,
         )
         self.register_task_id = register_task_id

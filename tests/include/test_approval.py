@@ -175,3 +175,32 @@ def test_with_human_approval_the_question_and_timeout_come_from_the_run(
     assert asked == [f"Approve version 1 of model package group {pending.split('/')[-2]}?"]
     assert operator.response_timeout == dt.timedelta(minutes=30)
     assert "| accuracy | 0.8712 | 0.8690 |" in operator.body
+
+
+def test_the_form_is_the_note_alone_even_inside_a_dag_with_params() -> None:
+    # A DAG merges its params into each task's: they must not become fields of the question
+    # (the UI would ask for every one of them, and refuse to send an answer without the
+    # required ones).
+    from airflow.sdk import DAG
+
+    from include.adult_income.params import pipeline_params
+
+    with DAG("approval_form", schedule=None, params=pipeline_params()):
+        task = approval.ModelVersionApprovalOperator(
+            task_id="approve_model_version",
+            register_task_id="register_model_version",
+            gate_task_id="accuracy_gate",
+            aws_conn_id=None,
+        )
+    assert list(task.serialized_params) == ["note"]
+    schema = task.serialized_params["note"]["schema"]
+    # optional: the UI marks a field required unless its type allows null
+    assert "null" in schema["type"] and schema["maxLength"] == 900
+
+
+def test_an_empty_note_is_accepted(aws, pending: str, operator) -> None:
+    event = dict(answer("Approve"), params_input={"note": None})
+    result = operator.execute_complete(context_for(pending, {"human_approval": True}), event)
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ApprovalDescription"] == "approved by ada in Airflow"
+    assert result["note"] == ""
