@@ -21,7 +21,7 @@ import datetime as dt
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
-from airflow.sdk import Param
+from airflow.sdk import BaseXCom, Param
 
 NOTE_PARAM = "note"
 
@@ -148,8 +148,9 @@ class ModelVersionApprovalOperator(ApprovalOperator):
                 "no answer in time: %s stays PendingManualApproval; the deploy path is skipped",
                 package_arn,
             )
-            self.skip_downstream(context)
-            return {"decision": "timed_out", "model_package_arn": package_arn}
+            return self.skip_downstream(
+                context, {"decision": "timed_out", "model_package_arn": package_arn}
+            )
         chosen = result["chosen_options"][0]
         note = str((result.get("params_input") or {}).get(NOTE_PARAM) or "")
         status = "Approved" if chosen == ApprovalOperator.APPROVE else "Rejected"
@@ -159,16 +160,23 @@ class ModelVersionApprovalOperator(ApprovalOperator):
             ApprovalDescription=decision_description(chosen, result["responded_by_user"], note),
         )
         self.log.info("%s is now %s (%s)", package_arn, status, chosen)
-        if status == "Rejected":
-            self.skip_downstream(context)
-        return {
+        decision = {
             "decision": status.lower(),
             "model_package_arn": package_arn,
             "by": (result["responded_by_user"] or {}).get("name"),
             "note": note,
         }
+        if status == "Rejected":
+            return self.skip_downstream(context, decision)
+        return decision
 
-    def skip_downstream(self, context: Any) -> None:
-        tasks = [t for t in context["task"].get_direct_relatives(upstream=False)]
+    def skip_downstream(self, context: Any, decision: dict[str, Any]) -> dict[str, Any]:
+        """Skip the deploy path, keeping ``decision`` as the task's result for the summary.
+
+        Skipping ends the task there (Airflow 3's SkipMixin raises DownstreamTasksSkipped), so
+        the value it would have returned is pushed first."""
+        context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=decision)
+        tasks = list(context["task"].get_direct_relatives(upstream=False))
         if tasks:
             self.skip(ti=context["ti"], tasks=tasks)
+        return decision

@@ -61,6 +61,11 @@ page = registry_browser.page
 APPROVAL_TASK = tasks.APPROVAL_TASK
 # How long a DAG run may take to reach the question, and then to finish, on a loaded machine.
 RUN_TIMEOUT = 900.0
+SWEEP = (
+    "from airflow.jobs.job import Job\n"
+    "from airflow.jobs.scheduler_job_runner import SchedulerJobRunner\n"
+    "SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()\n"
+)
 
 
 @dataclass
@@ -210,10 +215,26 @@ def open_question(page: Any, environment: Environment, run: BackgroundRun) -> An
     return required_action(page, environment, run)
 
 
-def registered_version(environment: Environment, version: int) -> dict[str, Any]:
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}"
+def newest_version(environment: Environment) -> dict[str, Any]:
+    """The group's newest version: the one the run in progress registered (runs go one by one)."""
     sagemaker = aws_client("sagemaker", environment.emulator_url)
-    return sagemaker.describe_model_package(ModelPackageName=arn)
+    newest = sagemaker.list_model_packages(
+        ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+    )["ModelPackageSummaryList"][0]
+    return sagemaker.describe_model_package(ModelPackageName=newest["ModelPackageArn"])
+
+
+def sweep_timed_out_questions(environment: Environment) -> None:
+    """The scheduler's own sweep over questions past their deadline (Airflow 3.3 enforces
+    ``response_timeout`` there, not in the task), run once against the runs' metadata DB:
+    `airflow dags test` has no scheduler to run it."""
+    subprocess.run(
+        [sys.executable, "-c", SWEEP],
+        env=environment.env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_an_approval_given_in_the_ui_lets_the_deploy_run(
@@ -225,14 +246,16 @@ def test_an_approval_given_in_the_ui_lets_the_deploy_run(
     with run_in_background(environment, "2026-11-10", conf) as run:
         wait_until_awaiting_input(environment, run)
         # asked, and waiting: registered pending, nothing deployed yet
-        assert registered_version(environment, 1)["ModelApprovalStatus"] == (
-            "PendingManualApproval"
-        )
+        version = newest_version(environment)
+        assert version["ModelApprovalStatus"] == "PendingManualApproval"
+        number = version["ModelPackageVersion"]
         open_question(page, environment, run)
         # the task's Required Action tab, with the question the operator wrote
         expect(page.locator("a[title='Required Action (1)']")).to_be_visible()
         question = page.locator("body")
-        expect(question).to_contain_text(f"Approve version 1 of model package group {GROUP}?")
+        expect(question).to_contain_text(
+            f"Approve version {number} of model package group {GROUP}?"
+        )
         # the prompt's Markdown is rendered: a table of this version beside the champion
         table = question.locator("table")
         expect(table.locator("tr", has_text="accuracy")).to_contain_text("n/a")
@@ -243,14 +266,13 @@ def test_an_approval_given_in_the_ui_lets_the_deploy_run(
         note = page.locator("input[name=element_note]")
         expect(note).not_to_have_attribute("required", "")
         note.fill("read the report: good enough to serve")
-        if os.environ.get("HUMAN_APPROVAL_SCREENSHOT"):
-            image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 900})
-            Path(os.environ["HUMAN_APPROVAL_SCREENSHOT"]).write_bytes(image)
         page.get_by_test_id("hitl-option-Approve").click()
         assert wait_until_finished(run) == 0, run.log_tail()
 
     summary = summary_of(environment, run)
-    package = registered_version(environment, 1)
+    package = aws_client("sagemaker", environment.emulator_url).describe_model_package(
+        ModelPackageName=version["ModelPackageArn"]
+    )
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["ApprovalDescription"] == (
         "approved by admin in Airflow: read the report: good enough to serve"
@@ -268,3 +290,91 @@ def test_an_approval_given_in_the_ui_lets_the_deploy_run(
     # the question shows the answer it got
     page.reload()
     expect(page.locator("body")).to_contain_text("admin")
+
+
+def champion_of(environment: Environment, run: BackgroundRun) -> dict[str, Any] | None:
+    """The champion the run's accuracy gate compared with (its XCom), if any."""
+    run_id = urllib.parse.quote(run.run_id, safe="")
+    entry = api_get(
+        environment,
+        f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{tasks.GATE_TASK}/xcomEntries/gate",
+    )
+    value = entry["value"]
+    return (json.loads(value) if isinstance(value, str) else value)["champion"]
+
+
+def task_states(environment: Environment, run: BackgroundRun, *task_ids: str) -> dict[str, Any]:
+    return {task_id: task_state(environment, run, task_id) for task_id in task_ids}
+
+
+def test_a_rejection_given_in_the_ui_deploys_nothing(page: Any, environment: Environment) -> None:
+    from playwright.sync_api import expect
+
+    sagemaker = aws_client("sagemaker", environment.emulator_url)
+    conf = {"human_approval": True, "deploy": True}
+    with run_in_background(environment, "2026-11-11", conf) as run:
+        wait_until_awaiting_input(environment, run)
+        version = newest_version(environment)
+        number = version["ModelPackageVersion"]
+        open_question(page, environment, run)
+        question = page.locator("body")
+        expect(question).to_contain_text(f"Approve version {number} of model package group")
+        champion = champion_of(environment, run)
+        accuracy = page.locator("table tr", has_text="accuracy").locator("td")
+        expect(accuracy).to_have_count(3)
+        if champion is None:  # this test run alone
+            expect(accuracy.nth(2)).to_have_text("n/a")
+        else:  # after the approval test: its version, scored on this run's test set
+            expect(question).to_contain_text(champion["model_package_arn"])
+            expect(accuracy.nth(2)).to_have_text(f"{champion['accuracy']:.4f}")
+        if os.environ.get("HUMAN_APPROVAL_SCREENSHOT"):
+            image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 820})
+            Path(os.environ["HUMAN_APPROVAL_SCREENSHOT"]).write_bytes(image)
+        page.locator("input[name=element_note]").fill("not better than the champion")
+        page.get_by_test_id("hitl-option-Reject").click()
+        assert wait_until_finished(run) == 0, run.log_tail()
+        states = task_states(environment, run, tasks.DEPLOY_GATE_TASK, tasks.DEPLOY_TASK)
+
+    package = sagemaker.describe_model_package(ModelPackageName=version["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"] == (
+        "rejected by admin in Airflow: not better than the champion"
+    )
+    assert states == {tasks.DEPLOY_GATE_TASK: "skipped", tasks.DEPLOY_TASK: "skipped"}
+    summary = summary_of(environment, run)
+    assert summary["approval"]["decision"] == "rejected"
+    assert summary["endpoint"] is None
+
+
+def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    sagemaker = aws_client("sagemaker", environment.emulator_url)
+    conf = {"human_approval": True, "deploy": True, "approval_timeout_minutes": 1}
+    with run_in_background(environment, "2026-11-12", conf) as run:
+        wait_until_awaiting_input(environment, run)
+        version = newest_version(environment)
+        # Nobody answers: the scheduler's sweep, run as the scheduler runs it (every few
+        # seconds), takes the question's defaults once its deadline has passed, not before.
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while task_state(environment, run, APPROVAL_TASK) == "awaiting_input":
+            assert time.monotonic() < deadline, run.log_tail()
+            sweep_timed_out_questions(environment)
+            time.sleep(5)
+        assert wait_until_finished(run) == 0, run.log_tail()
+        states = task_states(environment, run, tasks.DEPLOY_GATE_TASK, tasks.DEPLOY_TASK)
+
+    package = sagemaker.describe_model_package(ModelPackageName=version["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "ApprovalDescription" not in package
+    assert states == {tasks.DEPLOY_GATE_TASK: "skipped", tasks.DEPLOY_TASK: "skipped"}
+    summary = summary_of(environment, run)
+    assert summary["approval"] == {
+        "decision": "timed_out",
+        "model_package_arn": version["ModelPackageArn"],
+    }
+    # the UI says nobody answered
+    open_question(page, environment, run)
+    expect(page.locator("body")).to_contain_text("No Response Received")
