@@ -113,8 +113,10 @@ class ModelVersionApprovalOperator(ApprovalOperator):
         kwargs.pop("params", None)
         super().__init__(
             subject="Approve the model version this run registered?",
-            # Taken at the timeout; execute_complete tells a timeout from a person's Reject.
-            defaults=[ApprovalOperator.REJECT],
+            # No defaults: at the deadline nobody has answered, and the UI says so ("No Response
+            # Received") instead of showing the default as the response. The scheduler's sweep
+            # (the triggerer before Airflow 3.3) then resumes the task with a timeout event.
+            defaults=None,
             params={NOTE_PARAM: note_field()},
             **kwargs,
         )
@@ -141,9 +143,10 @@ class ModelVersionApprovalOperator(ApprovalOperator):
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         # HITLOperator's part validates the answer and records it for the UI; the approval
         # operator's own part (skip on Reject) is replaced by what the registry needs.
-        result = HITLOperator.execute_complete(self, context=context, event=event)
         package_arn = context["ti"].xcom_pull(task_ids=self.register_task_id)
-        if event.get("timedout"):
+        # A timeout event, or (from a question that had defaults) the defaults taken at the
+        # timeout: either way nobody decided.
+        if event.get("error_type") == "timeout" or event.get("timedout"):
             self.log.info(
                 "no answer in time: %s stays PendingManualApproval; the deploy path is skipped",
                 package_arn,
@@ -151,6 +154,7 @@ class ModelVersionApprovalOperator(ApprovalOperator):
             return self.skip_downstream(
                 context, {"decision": "timed_out", "model_package_arn": package_arn}
             )
+        result = HITLOperator.execute_complete(self, context=context, event=event)
         chosen = result["chosen_options"][0]
         note = str((result.get("params_input") or {}).get(NOTE_PARAM) or "")
         status = "Approved" if chosen == ApprovalOperator.APPROVE else "Rejected"

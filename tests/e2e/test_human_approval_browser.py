@@ -357,7 +357,7 @@ def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
         wait_until_awaiting_input(environment, run)
         version = newest_version(environment)
         # Nobody answers: the scheduler's sweep, run as the scheduler runs it (every few
-        # seconds), takes the question's defaults once its deadline has passed, not before.
+        # seconds), resumes the task with a timeout once its deadline has passed, not before.
         deadline = time.monotonic() + RUN_TIMEOUT
         while task_state(environment, run, APPROVAL_TASK) == "awaiting_input":
             assert time.monotonic() < deadline, run.log_tail()

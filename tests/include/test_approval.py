@@ -172,16 +172,43 @@ def test_reject_makes_the_version_rejected_and_skips_the_deploy_path(
     assert operator.skipped == ["should_deploy"]
 
 
+# What Airflow 3.3's scheduler sweep (check_awaiting_input_timeouts) resumes a question without
+# defaults with once its deadline has passed; the triggerer sent the same before 3.3.
+TIMEOUT_EVENT = {
+    "error": "The Human-in-the-loop response timeout has passed without a response.",
+    "error_type": "timeout",
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [TIMEOUT_EVENT, answer("Reject", timedout=True)],
+    ids=["timeout-event", "defaults-taken-at-the-timeout"],
+)
 def test_no_answer_in_time_leaves_the_version_pending_and_skips_the_deploy_path(
-    aws, pending: str, operator
+    aws, pending: str, operator, event: dict
 ) -> None:
-    # The scheduler's timeout sweep answers with the defaults (Reject) and timedout=True.
-    result = complete(operator, pending, answer("Reject", timedout=True))
+    result = complete(operator, pending, event)
     package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert "ApprovalDescription" not in package
     assert result == {"decision": "timed_out", "model_package_arn": pending}
     assert operator.skipped == ["should_deploy"]
+
+
+def test_the_question_has_no_default_answer(operator) -> None:
+    # At the deadline nobody answered: a default would be recorded (and shown in the UI) as the
+    # response, as if someone had rejected the version.
+    assert operator.defaults is None
+
+
+def test_an_error_other_than_the_timeout_fails_the_task(aws, pending: str, operator) -> None:
+    from airflow.providers.standard.exceptions import HITLTriggerEventError
+
+    with pytest.raises(HITLTriggerEventError):
+        complete(operator, pending, {"error": "lost", "error_type": "unknown"})
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_an_answer_outside_the_options_is_refused(pending: str, operator) -> None:
