@@ -287,9 +287,12 @@ def test_an_approval_given_in_the_ui_lets_the_deploy_run(
         EndpointName=summary["endpoint"]
     )
     assert endpoint["EndpointStatus"] == "InService"
-    # the question shows the answer it got
+    # Airflow's own record of the answer, and the UI shows it received
+    detail = hitl_detail(environment, run)
+    assert detail["chosen_options"] == ["Approve"]
+    assert detail["responded_by_user"]["name"] == "admin"
     page.reload()
-    expect(page.locator("body")).to_contain_text("admin")
+    expect(page.locator("body")).to_contain_text("Response received")
 
 
 def champion_of(environment: Environment, run: BackgroundRun) -> dict[str, Any] | None:
@@ -301,6 +304,14 @@ def champion_of(environment: Environment, run: BackgroundRun) -> dict[str, Any] 
     )
     value = entry["value"]
     return (json.loads(value) if isinstance(value, str) else value)["champion"]
+
+
+def hitl_detail(environment: Environment, run: BackgroundRun) -> dict[str, Any]:
+    """The question and its answer as Airflow's HITL API holds them."""
+    run_id = urllib.parse.quote(run.run_id, safe="")
+    return api_get(
+        environment, f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{APPROVAL_TASK}/-1/hitlDetails"
+    )
 
 
 def task_states(environment: Environment, run: BackgroundRun, *task_ids: str) -> dict[str, Any]:
@@ -375,6 +386,14 @@ def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
         "decision": "timed_out",
         "model_package_arn": version["ModelPackageArn"],
     }
-    # the UI says nobody answered
+    # nobody answered, and Airflow records none: no default stands in for a person's Reject
+    detail = hitl_detail(environment, run)
+    assert detail["response_received"] is False
+    assert not detail["chosen_options"] and detail["responded_by_user"] is None
+    # the UI shows the question closed, without a response
     open_question(page, environment, run)
-    expect(page.locator("body")).to_contain_text("No Response Received")
+    expect(page.locator("body")).to_contain_text(
+        f"Approve version {version['ModelPackageVersion']}"
+    )
+    expect(page.get_by_test_id("hitl-option-Approve")).to_be_disabled()
+    expect(page.locator("body")).not_to_contain_text("Response received")
