@@ -113,9 +113,9 @@ class ModelVersionApprovalOperator(ApprovalOperator):
         kwargs.pop("params", None)
         super().__init__(
             subject="Approve the model version this run registered?",
-            # No defaults: at the deadline nobody has answered, and the UI says so ("No Response
-            # Received") instead of showing the default as the response. The scheduler's sweep
-            # (the triggerer before Airflow 3.3) then resumes the task with a timeout event.
+            # No defaults: at the deadline nobody has answered, and Airflow records no response
+            # (a default would be recorded, and shown in the UI, as the answer). The scheduler's
+            # sweep (the triggerer before Airflow 3.3) then resumes the task with a timeout event.
             defaults=None,
             params={NOTE_PARAM: note_field()},
             **kwargs,
