@@ -3,7 +3,10 @@
 Open http://127.0.0.1:8080, then trigger `adult_income_pipeline` (or
 `adult_income_native_pipeline`) with a conf from the trigger form. Ctrl-C stops both. The
 project's plugins/ is the plugins folder (tools/offline.py): Browse -> Model registry lists the
-versions the runs registered and approves or rejects them.
+versions the runs registered and approves or rejects them. With the conf
+`{"human_approval": true, "deploy": true}` the run asks a person first: Browse -> Required
+Actions lists the question (version, accuracy, champion), Approve deploys, Reject does not, and
+the scheduler times an unanswered question out after `approval_timeout_minutes`.
 
 The UI listens on 127.0.0.1 only and has no login there: a local development UI where everyone
 is admin. `make airflow HOST=0.0.0.0` serves it beyond this machine, and then the login is on

@@ -21,7 +21,7 @@ import datetime as dt
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
-from airflow.sdk import Param
+from airflow.sdk import BaseXCom, Param
 
 NOTE_PARAM = "note"
 
@@ -33,6 +33,18 @@ def run_param(context: Any, name: str) -> Any:
     if name in conf:
         return conf[name]
     return context["dag"].params[name]
+
+
+def note_field() -> Param:
+    """The form's one field: optional (null allowed, so the UI does not mark it required)."""
+    return Param(
+        None,
+        type=["null", "string"],
+        maxLength=900,
+        title="Note",
+        description="why; kept in the registry with your name (ApprovalDescription)",
+        source="task",
+    )
 
 
 def version_label(package_arn: str) -> str:
@@ -95,16 +107,17 @@ class ModelVersionApprovalOperator(ApprovalOperator):
         aws_conn_id: str | None,
         **kwargs: Any,
     ) -> None:
-        # The DAG hands its own params in too; HITLOperator keeps only the task's (the form).
-        form = dict(kwargs.pop("params", None) or {})
-        form[NOTE_PARAM] = Param(
-            "", type="string", maxLength=900, description="why (kept in the registry)"
-        )
+        # The DAG merges its own params into every task's; the form is the note alone (the run's
+        # params are read from the run, run_param). Copying the DAG's in would make each of them a
+        # form field, some required and empty, and the answer could not be sent.
+        kwargs.pop("params", None)
         super().__init__(
             subject="Approve the model version this run registered?",
-            # Taken at the timeout; execute_complete tells a timeout from a person's Reject.
-            defaults=[ApprovalOperator.REJECT],
-            params=form,
+            # No defaults: at the deadline nobody has answered, and Airflow records no response
+            # (a default would be recorded, and shown in the UI, as the answer). The scheduler's
+            # sweep (the triggerer before Airflow 3.3) then resumes the task with a timeout event.
+            defaults=None,
+            params={NOTE_PARAM: note_field()},
             **kwargs,
         )
         self.register_task_id = register_task_id
@@ -130,15 +143,18 @@ class ModelVersionApprovalOperator(ApprovalOperator):
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         # HITLOperator's part validates the answer and records it for the UI; the approval
         # operator's own part (skip on Reject) is replaced by what the registry needs.
-        result = HITLOperator.execute_complete(self, context=context, event=event)
         package_arn = context["ti"].xcom_pull(task_ids=self.register_task_id)
-        if event.get("timedout"):
+        # A timeout event, or (from a question that had defaults) the defaults taken at the
+        # timeout: either way nobody decided.
+        if event.get("error_type") == "timeout" or event.get("timedout"):
             self.log.info(
                 "no answer in time: %s stays PendingManualApproval; the deploy path is skipped",
                 package_arn,
             )
-            self.skip_downstream(context)
-            return {"decision": "timed_out", "model_package_arn": package_arn}
+            return self.skip_downstream(
+                context, {"decision": "timed_out", "model_package_arn": package_arn}
+            )
+        result = HITLOperator.execute_complete(self, context=context, event=event)
         chosen = result["chosen_options"][0]
         note = str((result.get("params_input") or {}).get(NOTE_PARAM) or "")
         status = "Approved" if chosen == ApprovalOperator.APPROVE else "Rejected"
@@ -148,16 +164,23 @@ class ModelVersionApprovalOperator(ApprovalOperator):
             ApprovalDescription=decision_description(chosen, result["responded_by_user"], note),
         )
         self.log.info("%s is now %s (%s)", package_arn, status, chosen)
-        if status == "Rejected":
-            self.skip_downstream(context)
-        return {
+        decision = {
             "decision": status.lower(),
             "model_package_arn": package_arn,
             "by": (result["responded_by_user"] or {}).get("name"),
             "note": note,
         }
+        if status == "Rejected":
+            return self.skip_downstream(context, decision)
+        return decision
 
-    def skip_downstream(self, context: Any) -> None:
-        tasks = [t for t in context["task"].get_direct_relatives(upstream=False)]
+    def skip_downstream(self, context: Any, decision: dict[str, Any]) -> dict[str, Any]:
+        """Skip the deploy path, keeping ``decision`` as the task's result for the summary.
+
+        Skipping ends the task there (Airflow 3's SkipMixin raises DownstreamTasksSkipped), so
+        the value it would have returned is pushed first."""
+        context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=decision)
+        tasks = list(context["task"].get_direct_relatives(upstream=False))
         if tasks:
             self.skip(ti=context["ti"], tasks=tasks)
+        return decision

@@ -54,16 +54,21 @@ def test_the_description_names_who_and_why() -> None:
 class FakeTI:
     def __init__(self, package_arn: str) -> None:
         self.package_arn = package_arn
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
 
     def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
         return {"register_model_version": self.package_arn, "accuracy_gate": GATE}[task_ids]
 
 
-def context_for(package_arn: str, conf: dict) -> dict:
+def context_for(package_arn: str, conf: dict, task: Any = None) -> dict:
     from include.adult_income.params import pipeline_params
 
     return {
         "ti": FakeTI(package_arn),
+        "task": task,
         "dag_run": SimpleNamespace(conf=conf),
         "dag": SimpleNamespace(params={k: p.value for k, p in pipeline_params().items()}),
     }
@@ -87,16 +92,41 @@ def pending(aws) -> str:
 
 @pytest.fixture()
 def operator(aws, monkeypatch: pytest.MonkeyPatch) -> approval.ModelVersionApprovalOperator:
-    task = approval.ModelVersionApprovalOperator(
-        task_id="approve_model_version",
-        register_task_id="register_model_version",
-        gate_task_id="accuracy_gate",
-        aws_conn_id=None,
-    )
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    with DAG("approval", schedule=None):
+        task = approval.ModelVersionApprovalOperator(
+            task_id="approve_model_version",
+            register_task_id="register_model_version",
+            gate_task_id="accuracy_gate",
+            aws_conn_id=None,
+        )
+        task >> EmptyOperator(task_id="should_deploy")
     monkeypatch.setattr(task, "sagemaker", lambda: aws("sagemaker"))
     task.skipped = []
-    monkeypatch.setattr(task, "skip_downstream", lambda context: task.skipped.append(True))
+
+    def skip(ti: FakeTI, tasks: list) -> None:
+        # as Airflow 3's SkipMixin does: the task ends here, returning nothing
+        task.skipped.extend(t.task_id for t in tasks)
+        raise DownstreamSkipped
+
+    monkeypatch.setattr(task, "skip", skip)
     return task
+
+
+class DownstreamSkipped(Exception):
+    """What Airflow 3's SkipMixin.skip raises (DownstreamTasksSkipped) to end the task."""
+
+
+def complete(operator: Any, package_arn: str, event: dict) -> dict | None:
+    """execute_complete as the task runner runs it: the result the task leaves in XCom (the
+    returned value, or when skipping ended the task, only what it pushed itself)."""
+    context = context_for(package_arn, {"human_approval": True}, task=operator)
+    try:
+        return operator.execute_complete(context, event)
+    except DownstreamSkipped:
+        return context["ti"].pushed.get("return_value")
 
 
 def answer(chosen: str, note: str = "", timedout: bool = False) -> dict:
@@ -112,41 +142,73 @@ def answer(chosen: str, note: str = "", timedout: bool = False) -> dict:
 def test_approve_makes_the_version_approved_and_keeps_the_deploy_path(
     aws, pending: str, operator
 ) -> None:
-    result = operator.execute_complete(
-        context_for(pending, {"human_approval": True}), answer("Approve", "ship it")
-    )
+    result = complete(operator, pending, answer("Approve", "ship it"))
     package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["ApprovalDescription"] == "approved by ada in Airflow: ship it"
-    assert result["decision"] == "approved" and result["by"] == "ada"
+    assert result == {
+        "decision": "approved",
+        "model_package_arn": pending,
+        "by": "ada",
+        "note": "ship it",
+    }
     assert operator.skipped == []
 
 
 def test_reject_makes_the_version_rejected_and_skips_the_deploy_path(
     aws, pending: str, operator
 ) -> None:
-    result = operator.execute_complete(
-        context_for(pending, {"human_approval": True}), answer("Reject", "worse on women")
-    )
+    result = complete(operator, pending, answer("Reject", "worse on women"))
     package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
     assert package["ModelApprovalStatus"] == "Rejected"
     assert package["ApprovalDescription"] == "rejected by ada in Airflow: worse on women"
-    assert result["decision"] == "rejected"
-    assert operator.skipped == [True]
+    # the summary still learns who decided, though skipping ended the task
+    assert result == {
+        "decision": "rejected",
+        "model_package_arn": pending,
+        "by": "ada",
+        "note": "worse on women",
+    }
+    assert operator.skipped == ["should_deploy"]
 
 
+# What Airflow 3.3's scheduler sweep (check_awaiting_input_timeouts) resumes a question without
+# defaults with once its deadline has passed; the triggerer sent the same before 3.3.
+TIMEOUT_EVENT = {
+    "error": "The Human-in-the-loop response timeout has passed without a response.",
+    "error_type": "timeout",
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [TIMEOUT_EVENT, answer("Reject", timedout=True)],
+    ids=["timeout-event", "defaults-taken-at-the-timeout"],
+)
 def test_no_answer_in_time_leaves_the_version_pending_and_skips_the_deploy_path(
-    aws, pending: str, operator
+    aws, pending: str, operator, event: dict
 ) -> None:
-    # The scheduler's timeout sweep answers with the defaults (Reject) and timedout=True.
-    result = operator.execute_complete(
-        context_for(pending, {"human_approval": True}), answer("Reject", timedout=True)
-    )
+    result = complete(operator, pending, event)
     package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert "ApprovalDescription" not in package
-    assert result["decision"] == "timed_out"
-    assert operator.skipped == [True]
+    assert result == {"decision": "timed_out", "model_package_arn": pending}
+    assert operator.skipped == ["should_deploy"]
+
+
+def test_the_question_has_no_default_answer(operator) -> None:
+    # At the deadline nobody answered: a default would be recorded (and shown in the UI) as the
+    # response, as if someone had rejected the version.
+    assert operator.defaults is None
+
+
+def test_an_error_other_than_the_timeout_fails_the_task(aws, pending: str, operator) -> None:
+    from airflow.providers.standard.exceptions import HITLTriggerEventError
+
+    with pytest.raises(HITLTriggerEventError):
+        complete(operator, pending, {"error": "lost", "error_type": "unknown"})
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_an_answer_outside_the_options_is_refused(pending: str, operator) -> None:
@@ -175,3 +237,31 @@ def test_with_human_approval_the_question_and_timeout_come_from_the_run(
     assert asked == [f"Approve version 1 of model package group {pending.split('/')[-2]}?"]
     assert operator.response_timeout == dt.timedelta(minutes=30)
     assert "| accuracy | 0.8712 | 0.8690 |" in operator.body
+
+
+def test_the_form_is_the_note_alone_even_inside_a_dag_with_params() -> None:
+    # A DAG merges its params into each task's: they must not become fields of the question
+    # (the UI would ask for every one of them, and refuse to send an answer without the
+    # required ones).
+    from airflow.sdk import DAG
+
+    from include.adult_income.params import pipeline_params
+
+    with DAG("approval_form", schedule=None, params=pipeline_params()):
+        task = approval.ModelVersionApprovalOperator(
+            task_id="approve_model_version",
+            register_task_id="register_model_version",
+            gate_task_id="accuracy_gate",
+            aws_conn_id=None,
+        )
+    assert list(task.serialized_params) == ["note"]
+    schema = task.serialized_params["note"]["schema"]
+    # optional: the UI marks a field required unless its type allows null
+    assert "null" in schema["type"] and schema["maxLength"] == 900
+
+
+def test_an_empty_note_is_accepted(aws, pending: str, operator) -> None:
+    result = complete(operator, pending, dict(answer("Approve"), params_input={"note": None}))
+    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
+    assert package["ApprovalDescription"] == "approved by ada in Airflow"
+    assert result["note"] == ""

@@ -1,0 +1,399 @@
+"""Human approval through Airflow itself: a DAG run with ``human_approval`` waits in
+``awaiting_input`` until a person answers in the Airflow UI's Required Actions, in headless
+Chromium (Debian's, driven by Playwright) against the emulator.
+
+The run goes as `make airflow`'s would, but under `airflow dags test` (tools/dag_test) in the
+background: Airflow 3.3's test loop keeps a run alive while a Human-in-the-loop task awaits
+input, until a response recorded through an API server on the same metadata DB resumes it. The
+API server is the plugin browser test's (tests/plugins/test_model_registry_browser.py): its login,
+its users, its Chromium.
+
+Set HUMAN_APPROVAL_SCREENSHOT=docs/human-approval.png to refresh the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.process import EmulatorProcess
+from include.adult_income import tasks
+from tests.plugins import test_model_registry_browser as registry_browser
+from tests.plugins.test_model_registry_browser import (
+    CHROMIUM,
+    DAG_ID,
+    GROUP,
+    PASSWORDS,
+    Stack,
+    api_server,
+    log_in,
+)
+from tools.offline import (
+    OFFLINE_BUCKET,
+    OFFLINE_PREFIX,
+    aws_client,
+    ensure_airflow_db,
+    offline_environment,
+    seed_input,
+)
+
+pytestmark = pytest.mark.e2e
+
+# The plugin browser test's fixtures: one Chromium for the module, a fresh page per test.
+browser = registry_browser.browser
+page = registry_browser.page
+
+APPROVAL_TASK = tasks.APPROVAL_TASK
+# How long a DAG run may take to reach the question, and then to finish, on a loaded machine.
+RUN_TIMEOUT = 900.0
+SWEEP = (
+    "from airflow.jobs.job import Job\n"
+    "from airflow.jobs.scheduler_job_runner import SchedulerJobRunner\n"
+    "SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()\n"
+)
+
+
+@dataclass
+class Environment:
+    state_dir: Path
+    emulator_url: str
+    base_url: str
+    env: dict[str, str]
+
+
+@dataclass
+class BackgroundRun:
+    run_id: str
+    date: str
+    process: subprocess.Popen
+    log: Path
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:]
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+    """The emulator and Airflow's API server on the metadata DB the DAG runs use."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make system-tools` installs Debian's chromium")
+    state_dir = tmp_path_factory.mktemp("human-approval")
+    emulator = EmulatorProcess(state_dir / "emulator", log_path=state_dir / "emulator.log")
+    with emulator:
+        env = offline_environment(emulator.url, state_dir / "airflow")
+        ensure_airflow_db(env)
+        with api_server(state_dir, emulator.url) as base_url:
+            yield Environment(state_dir, emulator.url, base_url, env)
+
+
+@contextlib.contextmanager
+def run_in_background(
+    environment: Environment, date: str, conf: dict[str, Any]
+) -> Iterator[BackgroundRun]:
+    """A DAG run, as `make run` starts it, left running; stopped on the way out if still alive."""
+    seed_input(environment.emulator_url, date)
+    run_after = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    log = environment.state_dir / f"dag-run-{date}.log"
+    command = [sys.executable, "-m", "tools.dag_test", DAG_ID, date]
+    command += ["--run-after", run_after.isoformat(), "--conf", json.dumps(conf)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=environment.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    run = BackgroundRun(f"manual__{run_after.isoformat()}", date, process, log)
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def api_token(environment: Environment, user: str = "admin") -> str:
+    request = urllib.request.Request(
+        f"{environment.base_url}/auth/token",
+        data=json.dumps({"username": user, "password": PASSWORDS[user]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["access_token"]
+
+
+def api_get(environment: Environment, path: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{environment.base_url}/api/v2{path}",
+        headers={"Authorization": f"Bearer {api_token(environment)}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def task_state(environment: Environment, run: BackgroundRun, task_id: str) -> str | None:
+    run_id = urllib.parse.quote(run.run_id, safe="")
+    try:
+        found = api_get(environment, f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:  # the run is not in the DB yet
+            return None
+        raise
+    return found["state"]
+
+
+def wait_until_awaiting_input(environment: Environment, run: BackgroundRun) -> None:
+    """Until the approval task asks its question; fails at once when the run ends first."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        if run.process.poll() is not None:
+            raise AssertionError(f"the run ended before asking:\n{run.log_tail()}")
+        if task_state(environment, run, APPROVAL_TASK) == "awaiting_input":
+            return
+        time.sleep(2)
+    raise AssertionError(f"{APPROVAL_TASK} never awaited input:\n{run.log_tail()}")
+
+
+def wait_until_finished(run: BackgroundRun) -> int:
+    try:
+        return run.process.wait(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the run did not finish after the answer:\n{run.log_tail()}") from exc
+
+
+def summary_of(environment: Environment, run: BackgroundRun) -> dict[str, Any]:
+    """summary.json as the run's summary task wrote it."""
+    s3 = aws_client("s3", environment.emulator_url)
+    listing = s3.list_objects_v2(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/")
+    for item in listing.get("Contents", []):
+        if item["Key"].endswith("/summary.json"):
+            summary = json.loads(
+                s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
+            )
+            if summary["run_id"] == run.run_id:
+                return summary
+    raise AssertionError(f"no summary.json for {run.run_id}:\n{run.log_tail()}")
+
+
+def required_action(page: Any, environment: Environment, run: BackgroundRun) -> Any:
+    """The task instance's Required Action tab, as the operator's link to the UI opens it."""
+    run_id = urllib.parse.quote(run.run_id, safe="")
+    page.goto(
+        f"{environment.base_url}/dags/{DAG_ID}/runs/{run_id}/tasks/{APPROVAL_TASK}/required_actions"
+    )
+    return page
+
+
+def as_stack(environment: Environment) -> Stack:
+    return Stack(base_url=environment.base_url, emulator_url=environment.emulator_url, summaries=[])
+
+
+def open_question(page: Any, environment: Environment, run: BackgroundRun) -> Any:
+    """Logged in as the admin, on the run's Required Action tab of the approval task."""
+    log_in(page, as_stack(environment), "admin")
+    return required_action(page, environment, run)
+
+
+def newest_version(environment: Environment) -> dict[str, Any]:
+    """The group's newest version: the one the run in progress registered (runs go one by one)."""
+    sagemaker = aws_client("sagemaker", environment.emulator_url)
+    newest = sagemaker.list_model_packages(
+        ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+    )["ModelPackageSummaryList"][0]
+    return sagemaker.describe_model_package(ModelPackageName=newest["ModelPackageArn"])
+
+
+def sweep_timed_out_questions(environment: Environment) -> None:
+    """The scheduler's own sweep over questions past their deadline (Airflow 3.3 enforces
+    ``response_timeout`` there, not in the task), run once against the runs' metadata DB:
+    `airflow dags test` has no scheduler to run it."""
+    subprocess.run(
+        [sys.executable, "-c", SWEEP],
+        env=environment.env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_an_approval_given_in_the_ui_lets_the_deploy_run(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    conf = {"human_approval": True, "deploy": True}
+    with run_in_background(environment, "2026-11-10", conf) as run:
+        wait_until_awaiting_input(environment, run)
+        # asked, and waiting: registered pending, nothing deployed yet
+        version = newest_version(environment)
+        assert version["ModelApprovalStatus"] == "PendingManualApproval"
+        number = version["ModelPackageVersion"]
+        open_question(page, environment, run)
+        # the task's Required Action tab, with the question the operator wrote
+        expect(page.locator("a[title='Required Action (1)']")).to_be_visible()
+        question = page.locator("body")
+        expect(question).to_contain_text(
+            f"Approve version {number} of model package group {GROUP}?"
+        )
+        # the prompt's Markdown is rendered: a table of this version beside the champion
+        table = question.locator("table")
+        expect(table.locator("tr", has_text="accuracy")).to_contain_text("n/a")
+        expect(table.locator("tr", has_text="ROC AUC")).to_have_count(1)
+        expect(question).to_contain_text("no approved version yet")
+        # the form asks for the note only, and does not insist on it
+        expect(page.locator("input[name^=element_]")).to_have_count(1)
+        note = page.locator("input[name=element_note]")
+        expect(note).not_to_have_attribute("required", "")
+        note.fill("read the report: good enough to serve")
+        page.get_by_test_id("hitl-option-Approve").click()
+        assert wait_until_finished(run) == 0, run.log_tail()
+
+    summary = summary_of(environment, run)
+    package = aws_client("sagemaker", environment.emulator_url).describe_model_package(
+        ModelPackageName=version["ModelPackageArn"]
+    )
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ApprovalDescription"] == (
+        "approved by admin in Airflow: read the report: good enough to serve"
+    )
+    assert summary["approval"] == {
+        "decision": "approved",
+        "model_package_arn": package["ModelPackageArn"],
+        "by": "admin",
+        "note": "read the report: good enough to serve",
+    }
+    endpoint = aws_client("sagemaker", environment.emulator_url).describe_endpoint(
+        EndpointName=summary["endpoint"]
+    )
+    assert endpoint["EndpointStatus"] == "InService"
+    # Airflow's own record of the answer, and the UI shows it received
+    detail = hitl_detail(environment, run)
+    assert detail["chosen_options"] == ["Approve"]
+    assert detail["responded_by_user"]["name"] == "admin"
+    page.reload()
+    expect(page.locator("body")).to_contain_text("Response received")
+
+
+def champion_of(environment: Environment, run: BackgroundRun) -> dict[str, Any] | None:
+    """The champion the run's accuracy gate compared with (its XCom), if any."""
+    run_id = urllib.parse.quote(run.run_id, safe="")
+    entry = api_get(
+        environment,
+        f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{tasks.GATE_TASK}/xcomEntries/gate",
+    )
+    value = entry["value"]
+    return (json.loads(value) if isinstance(value, str) else value)["champion"]
+
+
+def hitl_detail(environment: Environment, run: BackgroundRun) -> dict[str, Any]:
+    """The question and its answer as Airflow's HITL API holds them."""
+    run_id = urllib.parse.quote(run.run_id, safe="")
+    return api_get(
+        environment, f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{APPROVAL_TASK}/-1/hitlDetails"
+    )
+
+
+def task_states(environment: Environment, run: BackgroundRun, *task_ids: str) -> dict[str, Any]:
+    return {task_id: task_state(environment, run, task_id) for task_id in task_ids}
+
+
+def test_a_rejection_given_in_the_ui_deploys_nothing(page: Any, environment: Environment) -> None:
+    from playwright.sync_api import expect
+
+    sagemaker = aws_client("sagemaker", environment.emulator_url)
+    conf = {"human_approval": True, "deploy": True}
+    with run_in_background(environment, "2026-11-11", conf) as run:
+        wait_until_awaiting_input(environment, run)
+        version = newest_version(environment)
+        number = version["ModelPackageVersion"]
+        open_question(page, environment, run)
+        question = page.locator("body")
+        expect(question).to_contain_text(f"Approve version {number} of model package group")
+        champion = champion_of(environment, run)
+        accuracy = page.locator("table tr", has_text="accuracy").locator("td")
+        expect(accuracy).to_have_count(3)
+        if champion is None:  # this test run alone
+            expect(accuracy.nth(2)).to_have_text("n/a")
+        else:  # after the approval test: its version, scored on this run's test set
+            expect(question).to_contain_text(champion["model_package_arn"])
+            expect(accuracy.nth(2)).to_have_text(f"{champion['accuracy']:.4f}")
+        if os.environ.get("HUMAN_APPROVAL_SCREENSHOT"):
+            image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 820})
+            Path(os.environ["HUMAN_APPROVAL_SCREENSHOT"]).write_bytes(image)
+        page.locator("input[name=element_note]").fill("not better than the champion")
+        page.get_by_test_id("hitl-option-Reject").click()
+        assert wait_until_finished(run) == 0, run.log_tail()
+        states = task_states(environment, run, tasks.DEPLOY_GATE_TASK, tasks.DEPLOY_TASK)
+
+    package = sagemaker.describe_model_package(ModelPackageName=version["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"] == (
+        "rejected by admin in Airflow: not better than the champion"
+    )
+    assert states == {tasks.DEPLOY_GATE_TASK: "skipped", tasks.DEPLOY_TASK: "skipped"}
+    summary = summary_of(environment, run)
+    assert summary["approval"]["decision"] == "rejected"
+    assert summary["endpoint"] is None
+
+
+def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    sagemaker = aws_client("sagemaker", environment.emulator_url)
+    conf = {"human_approval": True, "deploy": True, "approval_timeout_minutes": 1}
+    with run_in_background(environment, "2026-11-12", conf) as run:
+        wait_until_awaiting_input(environment, run)
+        version = newest_version(environment)
+        # Nobody answers: the scheduler's sweep, run as the scheduler runs it (every few
+        # seconds), resumes the task with a timeout once its deadline has passed, not before.
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while task_state(environment, run, APPROVAL_TASK) == "awaiting_input":
+            assert time.monotonic() < deadline, run.log_tail()
+            sweep_timed_out_questions(environment)
+            time.sleep(5)
+        assert wait_until_finished(run) == 0, run.log_tail()
+        states = task_states(environment, run, tasks.DEPLOY_GATE_TASK, tasks.DEPLOY_TASK)
+
+    package = sagemaker.describe_model_package(ModelPackageName=version["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "ApprovalDescription" not in package
+    assert states == {tasks.DEPLOY_GATE_TASK: "skipped", tasks.DEPLOY_TASK: "skipped"}
+    summary = summary_of(environment, run)
+    assert summary["approval"] == {
+        "decision": "timed_out",
+        "model_package_arn": version["ModelPackageArn"],
+    }
+    # nobody answered, and Airflow records none: no default stands in for a person's Reject
+    detail = hitl_detail(environment, run)
+    assert detail["response_received"] is False
+    assert not detail["chosen_options"] and detail["responded_by_user"] is None
+    # the UI shows the question closed, without a response
+    open_question(page, environment, run)
+    expect(page.locator("body")).to_contain_text(
+        f"Approve version {version['ModelPackageVersion']}"
+    )
+    expect(page.get_by_test_id("hitl-option-Approve")).to_be_disabled()
+    expect(page.locator("body")).not_to_contain_text("Response received")
