@@ -13,7 +13,7 @@ from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
 from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import created_window, list_response
 from emulator.sagemaker.registry import action
 
 KIND = lineage.ACTION
@@ -79,21 +79,13 @@ def list_actions(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         actions = [a for a in actions if a["Source"]["SourceUri"] == params["SourceUri"]]
     if params.get("ActionType"):
         actions = [a for a in actions if a["ActionType"] == params["ActionType"]]
-    page, token = list_records(
+    return list_response(
         actions,
-        {
-            **params,
-            "CreationTimeAfter": params.get("CreatedAfter"),
-            "CreationTimeBefore": params.get("CreatedBefore"),
-        },
+        created_window(params),
+        list_key="ActionSummaries",
+        summary_keys=SUMMARY_KEYS,
         name_key="ActionName",
     )
-    result: dict[str, Any] = {
-        "ActionSummaries": [{k: a[k] for k in SUMMARY_KEYS if k in a} for a in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 @action("UpdateAction")

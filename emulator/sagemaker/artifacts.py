@@ -14,7 +14,7 @@ from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
 from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import created_window, list_response
 from emulator.sagemaker.registry import action
 
 KIND = lineage.ARTIFACT
@@ -73,21 +73,13 @@ def list_artifacts(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         artifacts = [a for a in artifacts if a["Source"]["SourceUri"] == params["SourceUri"]]
     if params.get("ArtifactType"):
         artifacts = [a for a in artifacts if a["ArtifactType"] == params["ArtifactType"]]
-    page, token = list_records(
+    return list_response(
         artifacts,
-        {
-            **params,
-            "CreationTimeAfter": params.get("CreatedAfter"),
-            "CreationTimeBefore": params.get("CreatedBefore"),
-        },
+        created_window(params),
+        list_key="ArtifactSummaries",
+        summary_keys=SUMMARY_KEYS,
         name_key="ArtifactArn",
     )
-    result: dict[str, Any] = {
-        "ArtifactSummaries": [{k: a[k] for k in SUMMARY_KEYS if k in a} for a in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 @action("UpdateArtifact")

@@ -14,7 +14,7 @@ from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
 from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import created_window, list_response
 from emulator.sagemaker.registry import action
 
 KIND = lineage.CONTEXT
@@ -78,21 +78,13 @@ def list_contexts(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         contexts = [c for c in contexts if c["Source"]["SourceUri"] == params["SourceUri"]]
     if params.get("ContextType"):
         contexts = [c for c in contexts if c["ContextType"] == params["ContextType"]]
-    page, token = list_records(
+    return list_response(
         contexts,
-        {
-            **params,
-            "CreationTimeAfter": params.get("CreatedAfter"),
-            "CreationTimeBefore": params.get("CreatedBefore"),
-        },
+        created_window(params),
+        list_key="ContextSummaries",
+        summary_keys=SUMMARY_KEYS,
         name_key="ContextName",
     )
-    result: dict[str, Any] = {
-        "ContextSummaries": [{k: c[k] for k in SUMMARY_KEYS if k in c} for c in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 @action("UpdateContext")

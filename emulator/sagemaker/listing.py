@@ -59,3 +59,13 @@ def list_response(
     if token:
         result["NextToken"] = token
     return result
+
+
+def created_window(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with CreatedAfter / CreatedBefore (the lineage and pipeline-execution List*
+    calls' names) as the CreationTimeAfter / CreationTimeBefore that list_records reads."""
+    return {
+        **params,
+        "CreationTimeAfter": params.get("CreatedAfter"),
+        "CreationTimeBefore": params.get("CreatedBefore"),
+    }

@@ -13,7 +13,7 @@ from typing import Any
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
 from emulator.sagemaker.jobs import log, now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import created_window, list_records
 from emulator.sagemaker.pipeline_expressions import ExpressionError, parse_definition
 from emulator.sagemaker.pipeline_steps import KIND, ExecutionRun
 from emulator.sagemaker.pipelines import KIND as PIPELINE
@@ -138,12 +138,7 @@ def describe_pipeline_execution(engine: Engine, params: dict[str, Any]) -> dict[
 def list_pipeline_executions(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     pipeline = get_pipeline(engine, params["PipelineName"])
     records = [r for r in engine.store.all(KIND) if r["PipelineArn"] == pipeline["PipelineArn"]]
-    translated = {
-        **params,
-        "CreationTimeAfter": params.get("CreatedAfter"),
-        "CreationTimeBefore": params.get("CreatedBefore"),
-        "SortBy": "CreationTime",
-    }
+    translated = {**created_window(params), "SortBy": "CreationTime"}
     page, token = list_records(records, translated, name_key="PipelineExecutionArn")
     summaries = [
         {

@@ -14,7 +14,7 @@ from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
 from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_records
+from emulator.sagemaker.listing import created_window, list_response
 from emulator.sagemaker.registry import action
 
 KIND = lineage.TRIAL_COMPONENT
@@ -97,21 +97,13 @@ def list_trial_components(engine: Engine, params: dict[str, Any]) -> dict[str, A
     for component in components:
         if "Source" in component:
             component["TrialComponentSource"] = component["Source"]
-    page, token = list_records(
+    return list_response(
         components,
-        {
-            **params,
-            "CreationTimeAfter": params.get("CreatedAfter"),
-            "CreationTimeBefore": params.get("CreatedBefore"),
-        },
+        created_window(params),
+        list_key="TrialComponentSummaries",
+        summary_keys=SUMMARY_KEYS,
         name_key="TrialComponentName",
     )
-    result: dict[str, Any] = {
-        "TrialComponentSummaries": [{k: c[k] for k in SUMMARY_KEYS if k in c} for c in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 @action("UpdateTrialComponent")
