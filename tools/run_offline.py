@@ -22,6 +22,7 @@ from typing import Any
 
 from emulator.process import EmulatorProcess
 from include.adult_income.params import conf_problems, native_pipeline_params, pipeline_params
+from include.adult_income.report import REPORT_FILES
 from tools.offline import (
     ADULT_CSV,
     LOCAL,
@@ -33,14 +34,6 @@ from tools.offline import (
     seed_input,
 )
 
-REPORT_FILES = (
-    "report.html",
-    "roc.png",
-    "precision_recall.png",
-    "calibration.png",
-    "confusion_matrix.png",
-    "feature_importance.png",
-)
 DAG_IDS = {"main": "adult_income_pipeline", "native": "adult_income_native_pipeline"}
 DAG_PARAMS = {"main": pipeline_params, "native": native_pipeline_params}
 

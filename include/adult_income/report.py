@@ -29,6 +29,9 @@ CHARTS = {
     "confusion_matrix.png": "Confusion matrix",
     "feature_importance.png": "Feature importance (total gain)",
 }
+# Every file render_report writes: the page and its charts (make run copies them, the
+# model-registry page serves them, nothing else).
+REPORT_FILES = ("report.html", *CHARTS)
 # metrics.<name>.value in evaluation.json -> the label the page gives it.
 HEADLINE_METRICS = {
     "accuracy": "Accuracy",

@@ -25,21 +25,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from include.adult_income import names, settings
+from include.adult_income.report import REPORT_FILES
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 # What a person may set from the page; PendingManualApproval is where the DAG leaves a version.
 SETTABLE_STATUSES = ("Approved", "Rejected")
 # SageMaker's limit on ApprovalDescription (botocore's service model: max 1024).
 MAX_NOTE = 1024
-# The report files the summary task uploads (include/adult_income/report.py's CHARTS + page).
-REPORT_FILES = (
-    "report.html",
-    "roc.png",
-    "precision_recall.png",
-    "calibration.png",
-    "confusion_matrix.png",
-    "feature_importance.png",
-)
 # The page lists the newest versions of a group; older ones stay in the registry.
 MAX_VERSIONS = 50
 
