@@ -504,6 +504,30 @@ def _record_model_package(engine: Engine, package: dict[str, Any]) -> None:
     associate(engine, artifact_arn, action_arn, "ContributedTo")
 
 
+def new_entity(engine: Engine, kind: str, name: str, source_uri: str, entity_type: str) -> str:
+    """Create the context or action ``name`` (``kind`` is CONTEXT or ACTION) as SageMaker does
+    for the resources it tracks; returns its ARN."""
+    noun = kind  # "Context" or "Action": also the records' member prefix
+    created = jobs.now()
+    arn = engine.arn(noun.lower(), name)
+    engine.store.create(
+        kind,
+        key_of(name),
+        {
+            f"{noun}Name": name,
+            f"{noun}Arn": arn,
+            "Source": {"SourceUri": source_uri, "SourceType": "ARN"},
+            f"{noun}Type": entity_type,
+            "Properties": {},
+            "CreationTime": created,
+            "CreatedBy": {},
+            "LastModifiedTime": created,
+            "LastModifiedBy": {},
+        },
+    )
+    return arn
+
+
 def context_for(engine: Engine, name: str, source_uri: str, context_type: str) -> str:
     """The context whose SourceUri is ``source_uri``, created as ``name`` if there is none."""
     existing = next(
@@ -511,24 +535,7 @@ def context_for(engine: Engine, name: str, source_uri: str, context_type: str) -
     )
     if existing is not None:
         return existing["ContextArn"]
-    created = jobs.now()
-    arn = engine.arn("context", name)
-    engine.store.create(
-        CONTEXT,
-        key_of(name),
-        {
-            "ContextName": name,
-            "ContextArn": arn,
-            "Source": {"SourceUri": source_uri, "SourceType": "ARN"},
-            "ContextType": context_type,
-            "Properties": {},
-            "CreationTime": created,
-            "CreatedBy": {},
-            "LastModifiedTime": created,
-            "LastModifiedBy": {},
-        },
-    )
-    return arn
+    return new_entity(engine, CONTEXT, name, source_uri, context_type)
 
 
 def action_for(engine: Engine, name: str, source_uri: str, action_type: str) -> str:
@@ -536,24 +543,7 @@ def action_for(engine: Engine, name: str, source_uri: str, action_type: str) -> 
     existing = engine.store.find(ACTION, key_of(name))
     if existing is not None:
         return existing["ActionArn"]
-    created = jobs.now()
-    arn = engine.arn("action", name)
-    engine.store.create(
-        ACTION,
-        key_of(name),
-        {
-            "ActionName": name,
-            "ActionArn": arn,
-            "Source": {"SourceUri": source_uri, "SourceType": "ARN"},
-            "ActionType": action_type,
-            "Properties": {},
-            "CreationTime": created,
-            "CreatedBy": {},
-            "LastModifiedTime": created,
-            "LastModifiedBy": {},
-        },
-    )
-    return arn
+    return new_entity(engine, ACTION, name, source_uri, action_type)
 
 
 jobs.JOB_OBSERVERS.append(record_job)
