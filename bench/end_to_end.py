@@ -23,14 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from include.adult_income.requests import hyperparameters_for
+from include.adult_income.sagemaker_requests import hyperparameters_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "end_to_end.json"
 SCRIPTS = ROOT / "include" / "scripts"
 ALGORITHM = ROOT / "emulator" / "algorithms" / "xgboost_builtin.py"
 # The DAG's training job with default params: the same hyperparameters, as text.
-SEED_HYPERPARAMETERS = hyperparameters_for({})
+DEFAULT_HYPERPARAMETERS = hyperparameters_for({})
 
 
 def timed(command: list[str], **kwargs: object) -> float:
@@ -61,7 +61,7 @@ def bare_compute() -> float:
         )
         config = out / "config"
         config.mkdir()
-        (config / "hyperparameters.json").write_text(json.dumps(SEED_HYPERPARAMETERS))
+        (config / "hyperparameters.json").write_text(json.dumps(DEFAULT_HYPERPARAMETERS))
         subprocess.run(
             [
                 sys.executable,

@@ -40,7 +40,7 @@ from bench.measure import machine
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality.json"
 SCRIPTS = ROOT / "include" / "scripts"
-SEED_SETTING = {
+DEFAULT_SETTING = {
     "params": {
         "objective": "binary:logistic",
         "max_depth": 5,
@@ -165,7 +165,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
     import boto3
 
     from emulator.server import EmulatorServer
-    from include.adult_income import champion, params, requests, tasks
+    from include.adult_income import champion, params, sagemaker_requests, tasks
 
     rows: list[dict[str, Any]] = []
     image = tasks.resolve_images("us-east-1")["xgboost"]
@@ -182,7 +182,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
         sagemaker = session.client("sagemaker", endpoint_url=server.url)
         s3.create_bucket(Bucket=BENCH_BUCKET)
         for seed in range(splits):
-            layout = requests.RunLayout(
+            layout = sagemaker_requests.RunLayout(
                 input_uri=f"s3://{BENCH_BUCKET}/raw/", run_uri=f"s3://{BENCH_BUCKET}/split-{seed}"
             )
             with tempfile.TemporaryDirectory() as scratch:
@@ -215,7 +215,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
             against = champion.evaluate_inputs(
                 None, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}"
             )
-            evaluate = requests.evaluate_request(
+            evaluate = sagemaker_requests.evaluate_request(
                 job_name=f"evaluate-split-{seed}",
                 image_uri=image,
                 role_arn=BENCH_ROLE,
@@ -280,13 +280,13 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
     preprocess, evaluate = load_script("preprocess"), load_script("evaluate")
-    runs: dict[str, list[dict[str, float]]] = {"seed": [], "tuned": []}
+    runs: dict[str, list[dict[str, float]]] = {"default": [], "tuned": []}
     for seed in range(args.seeds):
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch)
             split(preprocess, seed, out)
             test = evaluate.read_test(str(out / "test"))
-            for name, setting in (("seed", SEED_SETTING), ("tuned", TUNED_SETTING)):
+            for name, setting in (("default", DEFAULT_SETTING), ("tuned", TUNED_SETTING)):
                 booster, rounds = train(setting, out, seed)
                 metrics = evaluate.evaluate(booster, test, 0.5)["metrics"]
                 runs[name].append(
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
                     }
                 )
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]['accuracy']:.4f}" for k, v in runs.items()))
-    settings: dict[str, Any] = {"seed": SEED_SETTING, "tuned": TUNED_SETTING}
+    settings: dict[str, Any] = {"default": DEFAULT_SETTING, "tuned": TUNED_SETTING}
     if args.tuning_splits > 0:
         runs[PIPELINE_ROW] = pipeline_tuning(preprocess, args.tuning_splits)
         settings[PIPELINE_ROW] = {**PIPELINE_TUNING, "splits": args.tuning_splits}

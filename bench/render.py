@@ -387,7 +387,7 @@ def quality_section(result: dict[str, Any]) -> str:
 
 ![quality]({plot})
 
-- seed: `{json.dumps(settings["seed"]["params"])}`, {settings["seed"]["num_round"]} rounds.
+- default: `{json.dumps(settings["default"]["params"])}`, {settings["default"]["num_round"]} rounds.
 - tuned: `{json.dumps(settings["tuned"]["params"])}`, up to {settings["tuned"]["num_round"]}
   rounds, early stopping after {settings["tuned"]["early_stopping_rounds"]} rounds without
   improvement in validation logloss, scored with the best round.

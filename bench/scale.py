@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.measure import machine, run_measured
-from include.adult_income.requests import hyperparameters_for
+from include.adult_income.sagemaker_requests import hyperparameters_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "scale.json"
@@ -30,7 +30,7 @@ ADULT = ROOT / "include" / "data" / "adult.csv"
 SCRIPTS = ROOT / "include" / "scripts"
 ALGORITHM = ROOT / "emulator" / "algorithms" / "xgboost_builtin.py"
 # The DAG's training job with default params: the same hyperparameters, as text.
-SEED_HYPERPARAMETERS = hyperparameters_for({})
+DEFAULT_HYPERPARAMETERS = hyperparameters_for({})
 STEPS = ("preprocess", "train", "evaluate")
 
 
@@ -45,7 +45,7 @@ def resampled(rows: int, target: Path) -> Path:
 def steps(data: Path, work: Path) -> dict[str, list[str]]:
     config = work / "config"
     config.mkdir(parents=True, exist_ok=True)
-    (config / "hyperparameters.json").write_text(json.dumps(SEED_HYPERPARAMETERS))
+    (config / "hyperparameters.json").write_text(json.dumps(DEFAULT_HYPERPARAMETERS))
     return {
         "preprocess": [
             sys.executable,

@@ -32,16 +32,6 @@ class ResourceInUse(SageMakerError):
     status = 400
 
 
-class ResourceLimitExceeded(SageMakerError):
-    code = "ResourceLimitExceeded"
-    status = 400
-
-
-class ConflictError(SageMakerError):
-    code = "ConflictException"
-    status = 400
-
-
 class UnknownOperation(SageMakerError):
     code = "UnknownOperationException"
     status = 400

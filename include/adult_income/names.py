@@ -38,15 +38,6 @@ def resource_name(dag_id: str, run_id: str, task_id: str, attempt: int = 1) -> s
     return name
 
 
-def attempt_of(name: str) -> int:
-    match = re.search(r"-a(\d+)$", name)
-    return int(match.group(1)) if match else 1
-
-
 def run_path(dag_id: str, run_id: str) -> str:
     """The run's folder below the settings' prefix: readable and unique per run."""
     return f"runs/{slug(dag_id)}/{slug(run_id)[:80]}-{identity_hash(dag_id, run_id)}"
-
-
-def model_package_group_default() -> str:
-    return "adult-income-xgboost"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.adult_income import requests
+from include.adult_income import sagemaker_requests
 
 # pipeline parameter -> the XGBoost hyperparameter it sets (strings, as the DAG formats them)
 HYPERPARAMETER_PARAMETERS = {
@@ -49,11 +49,11 @@ def execution_parameters(
     the no-champion marker)."""
     values = {PARAM_NAMES[k]: v for k, v in params.items() if k in PARAM_NAMES}
     if params.get("max_regression") is not None:
-        values["MaxRegression"] = requests.format_value(params["max_regression"])
+        values["MaxRegression"] = sagemaker_requests.format_value(params["max_regression"])
     for key, parameter in CHAMPION_PARAMETERS.items():
         if champion_inputs is not None:
             values[parameter] = champion_inputs[key]
-    hyperparameters = requests.hyperparameters_for(params)
+    hyperparameters = sagemaker_requests.hyperparameters_for(params)
     for parameter, key in HYPERPARAMETER_PARAMETERS.items():
         values[parameter] = hyperparameters[key]
     values["InputDataUrl"] = input_uri

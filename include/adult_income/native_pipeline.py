@@ -1,7 +1,8 @@
 """The seed's pipeline as a SageMaker Pipeline definition, built with the SageMaker Python SDK.
 
-The job requests are the Airflow DAG's own (requests.py), so both paths run the same scripts,
-images and hyperparameters. What the DAG decides at run time becomes pipeline expressions here:
+The job requests are the Airflow DAG's own (sagemaker_requests.py), so both paths run the same
+scripts, images and hyperparameters. What the DAG decides at run time becomes pipeline
+expressions here:
 
 - conf values -> pipeline parameters (``{"Get": "Parameters.Eta"}``);
 - the run's S3 prefix -> ``Std:Join`` of the pipeline prefix and the execution id;
@@ -14,9 +15,9 @@ images and hyperparameters. What the DAG decides at run time becomes pipeline ex
   and registers a version; its else-branch does nothing (the execution succeeds and registers
   nothing) or, with ``fail_on_reject``, ends in a FailStep.
 
-requests.py's builders format strings, so placeholders (``{{name}}``) stand for the expressions
-while they build, and ``substitute`` swaps each for the SDK's pipeline variable (or a Join of
-text and variables) afterwards. Imported only at task run time: the SDK is heavy.
+sagemaker_requests.py's builders format strings, so placeholders (``{{name}}``) stand for the
+expressions while they build, and ``substitute`` swaps each for the SDK's pipeline variable (or
+a Join of text and variables) afterwards. Imported only at task run time: the SDK is heavy.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
 from sagemaker.mlops.workflow.steps import ConfigurableRetryStep, StepTypeEnum
 
-from include.adult_income import champion, requests, tuning_requests
+from include.adult_income import champion, sagemaker_requests, tuning_requests
 from include.adult_income.native_parameters import HYPERPARAMETER_PARAMETERS, executions_uri
 
 PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_.]+)\}\}")
@@ -82,7 +83,7 @@ class PipelineSettings:
 
 def parameters(no_champion_uri: str) -> dict[str, Any]:
     """The pipeline's parameters, named as the SDK examples name them, with the DAG's defaults."""
-    hyper = requests.hyperparameters_for({})  # strings, formatted as the DAG formats them
+    hyper = sagemaker_requests.hyperparameters_for({})  # strings, formatted as the DAG formats them
     return {
         "InputDataUrl": ParameterString("InputDataUrl"),
         "AccuracyThreshold": ParameterFloat("AccuracyThreshold", default_value=0.8),
@@ -144,7 +145,7 @@ def substitute(value: Any, variables: dict[str, Any]) -> Any:
 
 
 class RequestStep(ConfigurableRetryStep):
-    """A step whose Arguments are one of requests.py's bodies (pipeline variables inside).
+    """A step whose Arguments are one of sagemaker_requests.py's bodies (pipeline variables inside).
 
     The SDK's own job steps take ``step_args`` recorded from its Processor / ModelTrainer /
     ModelBuilder objects; building from the DAG's request bodies instead is what keeps the two
@@ -187,7 +188,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
     params = parameters(settings.no_champion_uri)
     variables: dict[str, Any] = dict(params)
     variables["execution_id"] = ExecutionVariables.PIPELINE_EXECUTION_ID
-    layout = requests.RunLayout(
+    layout = sagemaker_requests.RunLayout(
         input_uri="{{InputDataUrl}}",
         run_uri=f"{settings.executions_uri}/{{{{execution_id}}}}",
         code_prefix=settings.code_uri,
@@ -200,7 +201,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         "Preprocess",
         StepTypeEnum.PROCESSING,
         job_request(
-            requests.preprocess_request(
+            sagemaker_requests.preprocess_request(
                 job_name="",
                 image_uri=settings.sklearn_image,
                 role_arn=settings.role_arn,
@@ -212,14 +213,16 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         ),
         "DescribeProcessingJobResponse",
     )
-    hyperparameters = requests.hyperparameters_for({})
+    hyperparameters = sagemaker_requests.hyperparameters_for({})
     for param, key in HYPERPARAMETER_PARAMETERS.items():
         hyperparameters[key] = f"{{{{{param}}}}}"
     hyperparameters["seed"] = "{{Seed}}"
     script = settings.training_mode == "script"
     if script:  # JSON-encoded values: '"{{Eta}}"' becomes a Join of quotes and the parameter
-        hyperparameters = requests.script_mode_hyperparameters(hyperparameters, settings.code_uri)
-    training_body = requests.training_request(
+        hyperparameters = sagemaker_requests.script_mode_hyperparameters(
+            hyperparameters, settings.code_uri
+        )
+    training_body = sagemaker_requests.training_request(
         job_name="",
         image_uri=settings.xgboost_image,
         role_arn=settings.role_arn,
@@ -242,7 +245,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         "Evaluate",
         StepTypeEnum.PROCESSING,
         job_request(
-            requests.evaluate_request(
+            sagemaker_requests.evaluate_request(
                 job_name="",
                 image_uri=settings.xgboost_image,
                 role_arn=settings.role_arn,
@@ -268,7 +271,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         "CreateModel",
         StepTypeEnum.CREATE_MODEL,
         job_request(
-            requests.model_request(
+            sagemaker_requests.model_request(
                 model_name="",
                 image_uri=settings.xgboost_image,
                 model_data_url="{{model_data_url}}",
@@ -282,7 +285,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         "RegisterModel",
         StepTypeEnum.REGISTER_MODEL,
         job_request(
-            requests.model_package_request(
+            sagemaker_requests.model_package_request(
                 group_name="{{ModelPackageGroupName}}",
                 image_uri=settings.xgboost_image,
                 model_data_url="{{model_data_url}}",

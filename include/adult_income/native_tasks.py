@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.adult_income import champion, native_parameters, requests, settings, tasks
+from include.adult_income import champion, native_parameters, sagemaker_requests, settings, tasks
 
 PIPELINE_NAME = "adult-income-xgboost-pipeline"
 START_TASK = "start_pipeline"
@@ -24,8 +24,8 @@ UPSERT_TASK = "upsert_pipeline"
 # The job scripts, and the marker the champion inputs read when the group has no champion.
 SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py", champion.NO_CHAMPION_MARKER)
 # What the definition's code address covers: the scripts and script mode's train.py (in its
-# code archive, requests.SOURCE_ARCHIVE).
-DIGESTED = (*SCRIPTS, requests.TRAINING_SCRIPT)
+# code archive, sagemaker_requests.SOURCE_ARCHIVE).
+DIGESTED = (*SCRIPTS, sagemaker_requests.TRAINING_SCRIPT)
 
 
 def pipeline_name_for(training_mode: str) -> str:
@@ -89,8 +89,8 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
         bucket, key = tasks.split_uri(f"{code_uri}/{script}")
         s3.upload_file(str(tasks.SCRIPTS_DIR / script), bucket, key)
     if mode == "script":
-        bucket, key = tasks.split_uri(f"{code_uri}/{requests.SOURCE_ARCHIVE}")
-        archive = reproducible_tar(str(tasks.SCRIPTS_DIR / requests.TRAINING_SCRIPT))
+        bucket, key = tasks.split_uri(f"{code_uri}/{sagemaker_requests.SOURCE_ARCHIVE}")
+        archive = reproducible_tar(str(tasks.SCRIPTS_DIR / sagemaker_requests.TRAINING_SCRIPT))
         s3.put_object(Bucket=bucket, Key=key, Body=archive)
     images = plan["images"]
     pipeline_settings = native_pipeline.PipelineSettings(

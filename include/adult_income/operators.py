@@ -89,7 +89,7 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import names, requests
+from include.adult_income import names, sagemaker_requests
 
 # (planned request, context, name) -> the request sent under that name
 ConfigBuilder = Callable[[dict[str, Any], Any, str], dict[str, Any]]
@@ -104,9 +104,9 @@ NOT_FINGERPRINTED = frozenset({"Tags", "ExperimentConfig"})
 # A model or an endpoint config has no status: one that exists is as final as a Completed job.
 # decide_job reads this key, which the describe wrappers below add.
 EXISTS_STATUS = "AttemptStatus"
-# The jobs stop themselves at MaxRuntimeInSeconds (requests.py); twice that leaves room for
-# instance start-up and the S3 copies before and after, and bounds every job wait.
-DEFAULT_MAX_WAIT_SECONDS = 2 * requests.MAX_RUNTIME_SECONDS
+# The jobs stop themselves at MaxRuntimeInSeconds (sagemaker_requests.py); twice that leaves room
+# for instance start-up and the S3 copies before and after, and bounds every job wait.
+DEFAULT_MAX_WAIT_SECONDS = 2 * sagemaker_requests.MAX_RUNTIME_SECONDS
 # Creating or updating an endpoint takes minutes on AWS; an hour means something is wrong.
 ENDPOINT_MAX_WAIT_SECONDS = 3600
 # A deferral's own timeout is a backstop only: the trigger gives up after max_ingestion_time
@@ -265,7 +265,7 @@ def input_uris(request: Mapping[str, Any]) -> list[str]:
     in its TrainingJobDefinition), script mode's code archive, a model's artifact and code.
     Outputs are left out: what is there is the job's result. (An input
     prefix that also covered the job's own outputs would make every finished job look changed;
-    requests.RunLayout keeps them apart.)"""
+    sagemaker_requests.RunLayout keeps them apart.)"""
     found: list[Any] = [
         item.get("S3Input", {}).get("S3Uri") for item in request.get("ProcessingInputs", [])
     ]
@@ -941,7 +941,7 @@ def registered_version(sagemaker: Any, group_name: str, training_job: str) -> di
 class RegisterOnceOperator(SageMakerRegisterModelVersionOperator):
     """Registers a training job's model at most once: a retry returns the existing version.
 
-    ``config`` is the planned CreateModelPackage body (requests.py) and
+    ``config`` is the planned CreateModelPackage body (sagemaker_requests.py) and
     ``build_request(planned, context)`` the one sent (in the DAG: bound to the training job
     that completed and the gate's accuracy); its CustomerMetadataProperties must carry
     ``training_job``, the key looked up here. A changed

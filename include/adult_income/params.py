@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from include.adult_income import requests, tuning_requests
+from include.adult_income import sagemaker_requests, tuning_requests
 
 INSTANCE_TYPES = [
     "ml.t3.medium",
@@ -65,7 +65,7 @@ def pipeline_params() -> dict[str, Param]:
         "training_mode": Param(
             "builtin",
             type="string",
-            enum=list(requests.TRAINING_MODES),
+            enum=list(sagemaker_requests.TRAINING_MODES),
             description="builtin: SageMaker's XGBoost algorithm; script: include/scripts/"
             "train.py in the XGBoost 1.7-1 framework container (script mode)",
         ),

@@ -27,7 +27,15 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from include.adult_income import champion, gate, names, params, requests, settings, tuning_requests
+from include.adult_income import (
+    champion,
+    gate,
+    names,
+    params,
+    sagemaker_requests,
+    settings,
+    tuning_requests,
+)
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 PLAN_TASK = "prepare_run"
@@ -65,8 +73,8 @@ def plan_of(context: Any) -> dict[str, Any]:
     return plan
 
 
-def layout_of(plan: Mapping[str, Any]) -> requests.RunLayout:
-    return requests.RunLayout(**plan["layout"])
+def layout_of(plan: Mapping[str, Any]) -> sagemaker_requests.RunLayout:
+    return sagemaker_requests.RunLayout(**plan["layout"])
 
 
 def check_conf(**context: Any) -> None:
@@ -97,13 +105,13 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def layout_for(context: Any, config: settings.Settings) -> requests.RunLayout:
+def layout_for(context: Any, config: settings.Settings) -> sagemaker_requests.RunLayout:
     """The run's S3 layout: input partition of its logical date, outputs under its own run."""
     run_uri = f"{config.root_uri}/{names.run_path(context['dag'].dag_id, context['run_id'])}"
     input_uri = (
         context["params"].get("input_data_uri") or f"{config.root_uri}/raw/ds={context['ds']}/"
     )
-    return requests.RunLayout(input_uri=input_uri, run_uri=run_uri)
+    return sagemaker_requests.RunLayout(input_uri=input_uri, run_uri=run_uri)
 
 
 def input_ready(*, input_uri: str, aws_conn_id: str, region: str, **context: Any) -> bool:
@@ -122,9 +130,9 @@ def resolve_images(region: str) -> dict[str, str]:
     """Image URIs for the region from the SageMaker SDK's lookup (imported only here)."""
     from sagemaker.core import image_uris
 
-    framework, version = requests.SKLEARN_FRAMEWORK
+    framework, version = sagemaker_requests.SKLEARN_FRAMEWORK
     sklearn = image_uris.retrieve(framework, region=region, version=version)
-    framework, version = requests.XGBOOST_FRAMEWORK
+    framework, version = sagemaker_requests.XGBOOST_FRAMEWORK
     xgboost = image_uris.retrieve(framework, region=region, version=version)
     return {"sklearn": sklearn, "xgboost": xgboost}
 
@@ -145,7 +153,7 @@ def current_champion(context: Any, config: settings.Settings) -> champion.Champi
 def plan_requests(
     context: Any,
     config: settings.Settings,
-    layout: requests.RunLayout,
+    layout: sagemaker_requests.RunLayout,
     images: dict[str, str],
     current: champion.Champion | None = None,
 ) -> dict[str, dict[str, Any]]:
@@ -160,7 +168,7 @@ def plan_requests(
         return names.resource_name(dag_id, run_id, task_id)
 
     def uploads(*scripts: str) -> dict[str, Any]:
-        return requests.script_uploads(SCRIPTS_DIR, layout.code_uri, scripts)
+        return sagemaker_requests.script_uploads(SCRIPTS_DIR, layout.code_uri, scripts)
 
     training = training_requests(params, name, config, layout, images)
     model_artifact = layout.training_artifact_uri(name(TRAIN_TASK))
@@ -174,17 +182,17 @@ def plan_requests(
     against = champion.evaluate_inputs(current, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}")
     return {
         PREPROCESS_TASK: {
-            **requests.preprocess_request(
+            **sagemaker_requests.preprocess_request(
                 job_name=name(PREPROCESS_TASK),
                 image_uri=images["sklearn"],
                 seed=params["seed"],
                 **processing,
             ),
-            "S3Operations": uploads("preprocess.py", requests.INFERENCE_SCRIPT),
+            "S3Operations": uploads("preprocess.py", sagemaker_requests.INFERENCE_SCRIPT),
         },
         **training,
         EVALUATE_TASK: {
-            **requests.evaluate_request(
+            **sagemaker_requests.evaluate_request(
                 job_name=name(EVALUATE_TASK),
                 image_uri=images["xgboost"],
                 model_artifact_uri=model_artifact,
@@ -197,14 +205,14 @@ def plan_requests(
             # The marker is what the champion inputs read when there is no champion.
             "S3Operations": uploads("evaluate.py", champion.NO_CHAMPION_MARKER),
         },
-        MODEL_TASK: requests.model_request(
+        MODEL_TASK: sagemaker_requests.model_request(
             model_name=name(MODEL_TASK),
             image_uri=images["xgboost"],
             model_data_url=model_artifact,
             code_uri=layout.inference_code_uri,
             role_arn=config.role_arn,
         ),
-        REGISTER_TASK: requests.model_package_request(
+        REGISTER_TASK: sagemaker_requests.model_package_request(
             group_name=params["model_package_group"],
             image_uri=images["xgboost"],
             model_data_url=model_artifact,
@@ -226,13 +234,13 @@ def plan_requests(
             description=f"XGBoost on UCI Adult, {run_id}",
         ),
         DEPLOY_TASK: {
-            "EndpointConfig": requests.endpoint_config_request(
+            "EndpointConfig": sagemaker_requests.endpoint_config_request(
                 config_name=name(DEPLOY_TASK),
                 model_name=name(MODEL_TASK),
                 instance_type=params["endpoint_instance_type"],
                 instance_count=params["endpoint_instance_count"],
             ),
-            "Endpoint": requests.endpoint_request(
+            "Endpoint": sagemaker_requests.endpoint_request(
                 endpoint_name=params["endpoint_name"], config_name=name(DEPLOY_TASK)
             ),
         },
@@ -243,7 +251,7 @@ def training_requests(
     params: Mapping[str, Any],
     name: Callable[[str], str],
     config: settings.Settings,
-    layout: requests.RunLayout,
+    layout: sagemaker_requests.RunLayout,
     images: dict[str, str],
 ) -> dict[str, Any]:
     """The train task's CreateTrainingJob and the tune task's CreateHyperParameterTuningJob
@@ -251,11 +259,13 @@ def training_requests(
     algorithm, or train.py in script mode (uploaded by the task as its code archive, and read
     by SageMaker with the metric definitions). The tuning job trains what the train task
     would, over the ranges of tuning_requests.py."""
-    hyperparameters = requests.hyperparameters_for(dict(params))
+    hyperparameters = sagemaker_requests.hyperparameters_for(dict(params))
     script = params.get("training_mode", "builtin") == "script"
     if script:
-        hyperparameters = requests.script_mode_hyperparameters(hyperparameters, layout.code_uri)
-    training = requests.training_request(
+        hyperparameters = sagemaker_requests.script_mode_hyperparameters(
+            hyperparameters, layout.code_uri
+        )
+    training = sagemaker_requests.training_request(
         job_name=name(TRAIN_TASK),
         image_uri=images["xgboost"],
         role_arn=config.role_arn,
@@ -268,8 +278,8 @@ def training_requests(
     # The task uploads train.py before fingerprinting, as processing tasks upload theirs.
     upload = (
         {
-            "S3Operations": requests.source_upload(
-                SCRIPTS_DIR, layout.code_uri, requests.TRAINING_SCRIPT
+            "S3Operations": sagemaker_requests.source_upload(
+                SCRIPTS_DIR, layout.code_uri, sagemaker_requests.TRAINING_SCRIPT
             )
         }
         if script
@@ -355,12 +365,12 @@ def trained_model(context: Any) -> str:
 
 def evaluate_config(planned_request: dict[str, Any], context: Any, job_name: str) -> dict[str, Any]:
     """evaluate's request: the planned one, reading the model the training job really made."""
-    bound = requests.with_model_artifact(planned_request, trained_model(context))
+    bound = sagemaker_requests.with_model_artifact(planned_request, trained_model(context))
     return named(bound, "ProcessingJobName", job_name)
 
 
 def model_config(planned_request: dict[str, Any], context: Any, model_name: str) -> dict[str, Any]:
-    bound = requests.with_model_artifact(planned_request, trained_model(context))
+    bound = sagemaker_requests.with_model_artifact(planned_request, trained_model(context))
     return named(bound, "ModelName", model_name)
 
 
@@ -382,7 +392,7 @@ def gate_result(context: Any) -> dict[str, Any]:
 def model_package_config(planned_request: dict[str, Any], context: Any) -> dict[str, Any]:
     """The version to register: the training job that completed, and the gate's accuracy."""
     training = trained(context)
-    bound = requests.with_model_artifact(
+    bound = sagemaker_requests.with_model_artifact(
         planned_request, training["ModelArtifacts"]["S3ModelArtifacts"]
     )
     bound["CustomerMetadataProperties"] = {

@@ -16,7 +16,7 @@ from include.adult_income.operators import (
     DeployEndpointOperator,
     RegisterOnceOperator,
 )
-from include.adult_income.requests import endpoint_config_request, endpoint_request
+from include.adult_income.sagemaker_requests import endpoint_config_request, endpoint_request
 from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, TrainedModel, tar_bytes
 
 DAG_ID = "adult_income_pipeline"
@@ -120,7 +120,7 @@ def test_model_is_reused_and_registered_once(aws, bucket, connection) -> None:
         }
 
     def package_request(planned: dict, context: dict) -> dict:
-        from include.adult_income.requests import model_package_request
+        from include.adult_income.sagemaker_requests import model_package_request
 
         return model_package_request(
             group_name=group,

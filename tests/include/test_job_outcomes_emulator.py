@@ -21,7 +21,7 @@ import pytest
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from include.adult_income import names, requests
+from include.adult_income import names, sagemaker_requests
 from include.adult_income.operators import (
     FINGERPRINT_TAG,
     AttachOrCreateProcessingOperator,
@@ -367,14 +367,17 @@ def without_label(rows: int = 60) -> bytes:
 def test_a_data_error_fails_once_without_retry(aws, bucket, connection) -> None:
     context, base = new_run("preprocess")
     run_uri = f"s3://{bucket}/{base}/run"
-    layout = requests.RunLayout(input_uri=f"s3://{bucket}/{base}/raw/", run_uri=run_uri)
+    layout = sagemaker_requests.RunLayout(input_uri=f"s3://{bucket}/{base}/raw/", run_uri=run_uri)
     s3 = aws("s3")
     s3.put_object(Bucket=bucket, Key=f"{base}/raw/adult.csv", Body=without_label())
-    for script in ("preprocess.py", requests.INFERENCE_SCRIPT):  # what prepare_run uploads
+    for script in (
+        "preprocess.py",
+        sagemaker_requests.INFERENCE_SCRIPT,
+    ):  # what prepare_run uploads
         s3.upload_file(str(SCRIPTS / script), bucket, f"{base}/run/code/{script}")
 
     def build(planned: dict, context: dict, job_name: str) -> dict:
-        return requests.preprocess_request(
+        return sagemaker_requests.preprocess_request(
             job_name=job_name,
             image_uri=SKLEARN_IMAGE,
             role_arn=ROLE,

@@ -18,7 +18,7 @@ from emulator.sagemaker.pipeline_steps import (
     check_definition,
     fit_to_shape,
 )
-from include.adult_income import native_parameters, native_pipeline, requests
+from include.adult_income import native_parameters, native_pipeline, sagemaker_requests
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "native_pipeline_definition.json"
 SETTINGS = native_pipeline.PipelineSettings(
@@ -119,7 +119,7 @@ def resolved_arguments(
     return fit_to_shape(evaluator.resolve(steps[step]["Arguments"]), input_shape)
 
 
-LAYOUT = requests.RunLayout(
+LAYOUT = sagemaker_requests.RunLayout(
     input_uri=INPUT_URI,
     run_uri=f"{SETTINGS.executions_uri}/{EXECUTION_ID}",
     code_prefix=SETTINGS.code_uri,
@@ -131,7 +131,7 @@ def without_name(body: dict, key: str) -> dict:
 
 
 def test_jobs_are_the_dags_jobs_for_the_same_params(definition: dict) -> None:
-    preprocess = requests.preprocess_request(
+    preprocess = sagemaker_requests.preprocess_request(
         job_name="x",
         image_uri=SETTINGS.sklearn_image,
         role_arn=SETTINGS.role_arn,
@@ -143,19 +143,19 @@ def test_jobs_are_the_dags_jobs_for_the_same_params(definition: dict) -> None:
     assert resolved_arguments(definition, "Preprocess", "CreateProcessingJob") == without_name(
         preprocess, "ProcessingJobName"
     )
-    training = requests.training_request(
+    training = sagemaker_requests.training_request(
         job_name="x",
         image_uri=SETTINGS.xgboost_image,
         role_arn=SETTINGS.role_arn,
         layout=LAYOUT,
-        hyperparameters=requests.hyperparameters_for(PARAMS),
+        hyperparameters=sagemaker_requests.hyperparameters_for(PARAMS),
         instance_type="ml.m5.2xlarge",
         instance_count=2,
     )
     assert resolved_arguments(definition, "Train", "CreateTrainingJob") == without_name(
         training, "TrainingJobName"
     )
-    evaluate = requests.evaluate_request(
+    evaluate = sagemaker_requests.evaluate_request(
         job_name="x",
         image_uri=SETTINGS.xgboost_image,
         role_arn=SETTINGS.role_arn,
@@ -171,7 +171,7 @@ def test_jobs_are_the_dags_jobs_for_the_same_params(definition: dict) -> None:
     assert resolved_arguments(definition, "Evaluate", "CreateProcessingJob") == without_name(
         evaluate, "ProcessingJobName"
     )
-    model = requests.model_request(
+    model = sagemaker_requests.model_request(
         model_name="x",
         image_uri=SETTINGS.xgboost_image,
         model_data_url=MODEL_URI,
@@ -196,7 +196,7 @@ def test_execution_parameters_are_text_named_as_the_definition_declares(
     declared = {p["Name"] for p in definition["Parameters"]}
     assert set(given) <= declared
     assert all(isinstance(v, str) for v in given.values())
-    assert given["Eta"] == requests.hyperparameters_for(PARAMS)["eta"]
+    assert given["Eta"] == sagemaker_requests.hyperparameters_for(PARAMS)["eta"]
     assert given["InputDataUrl"] == INPUT_URI
 
 
@@ -220,18 +220,18 @@ def test_script_mode_trains_as_the_dags_script_mode_train_task() -> None:
     )
     definition = native_pipeline.definition(script)
     check_definition(definition)
-    layout = requests.RunLayout(
+    layout = sagemaker_requests.RunLayout(
         input_uri=INPUT_URI,
         run_uri=f"{script.executions_uri}/{EXECUTION_ID}",
         code_prefix=script.code_uri,
     )
-    training = requests.training_request(
+    training = sagemaker_requests.training_request(
         job_name="x",
         image_uri=script.xgboost_image,
         role_arn=script.role_arn,
         layout=layout,
-        hyperparameters=requests.script_mode_hyperparameters(
-            requests.hyperparameters_for(PARAMS), script.code_uri
+        hyperparameters=sagemaker_requests.script_mode_hyperparameters(
+            sagemaker_requests.hyperparameters_for(PARAMS), script.code_uri
         ),
         instance_type="ml.m5.2xlarge",
         instance_count=2,

@@ -16,7 +16,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from include.adult_income import names, operators, requests, tasks, tuning_requests
+from include.adult_income import names, operators, sagemaker_requests, tasks, tuning_requests
 from include.adult_income.params import pipeline_params
 from tests.include.test_tasks import VARIABLES, PlannedTaskInstance
 
@@ -97,7 +97,7 @@ def test_metric_definitions_read_the_lines_train_py_prints() -> None:
     assert found == {"train:logloss": 0.41, "validation:logloss": 0.42, "validation:auc": 0.91}
 
 
-@pytest.mark.parametrize("mode", requests.TRAINING_MODES)
+@pytest.mark.parametrize("mode", sagemaker_requests.TRAINING_MODES)
 @pytest.mark.parametrize("strategy", tuning_requests.STRATEGIES)
 def test_a_tuning_run_plans_a_valid_tuning_job_of_the_training_job(
     mode: str, strategy: str

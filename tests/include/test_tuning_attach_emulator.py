@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 from include.adult_income import names, tasks
 from include.adult_income.operators import AttachOrCreateTuningOperator
 from include.adult_income.params import pipeline_params
-from include.adult_income.requests import RunLayout
+from include.adult_income.sagemaker_requests import RunLayout
 from tests.conftest import ROLE, XGBOOST_IMAGE
 from tests.scripts.conftest import ADULT_CSV, load_script, preprocess_args
 

@@ -15,7 +15,7 @@ from tests.scripts.conftest import load_script
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
-SEED_HYPERPARAMETERS = {
+DEFAULT_HYPERPARAMETERS = {
     "objective": "binary:logistic",
     "num_round": "50",
     "max_depth": "5",
@@ -26,7 +26,7 @@ SEED_HYPERPARAMETERS = {
     "eval_metric": "logloss",
 }
 SCRIPT_HYPERPARAMETERS = {
-    **{key: json.dumps(value) for key, value in SEED_HYPERPARAMETERS.items()},
+    **{key: json.dumps(value) for key, value in DEFAULT_HYPERPARAMETERS.items()},
     "sagemaker_program": json.dumps("train.py"),
     "sagemaker_submit_directory": json.dumps("s3://bucket-x/run/code/sourcedir.tar.gz"),
 }
@@ -68,7 +68,7 @@ CASES = [
 
 
 def build(strategy: str, mode: str, **extra) -> dict:
-    hyperparameters = SEED_HYPERPARAMETERS if mode == "builtin" else SCRIPT_HYPERPARAMETERS
+    hyperparameters = DEFAULT_HYPERPARAMETERS if mode == "builtin" else SCRIPT_HYPERPARAMETERS
     return tuning_requests.tuning_job_request(
         tuning_job_name="adult-income-tune-a1",
         training_request=training_body(hyperparameters),

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from include.adult_income import names, requests
+from include.adult_income import names, sagemaker_requests
 from tests.conftest import ROLE, XGBOOST_IMAGE
 
 # The simple auth manager's users: one per role that matters to the page.
@@ -98,7 +98,7 @@ def register_version(
     s3 = aws("s3")
     run_uri = f"s3://{bucket}/{prefix}/{names.run_path(dag_id, run_id)}"
     run_key = run_uri.removeprefix(f"s3://{bucket}/")
-    layout = requests.RunLayout(input_uri=f"s3://{bucket}/{prefix}/raw/", run_uri=run_uri)
+    layout = sagemaker_requests.RunLayout(input_uri=f"s3://{bucket}/{prefix}/raw/", run_uri=run_uri)
     s3.put_object(
         Bucket=bucket,
         Key=f"{run_key}/evaluation/evaluation.json",
@@ -111,7 +111,7 @@ def register_version(
     )
     s3.put_object(Bucket=bucket, Key=f"{run_key}/report/roc.png", Body=b"\x89PNG\r\n\x1a\n")
     training_job = names.resource_name(dag_id, run_id, "train")
-    request = requests.model_package_request(
+    request = sagemaker_requests.model_package_request(
         group_name=group,
         image_uri=XGBOOST_IMAGE,
         model_data_url=f"{layout.model_output_uri}/{training_job}/output/model.tar.gz",

@@ -304,10 +304,10 @@ def test_a_version_the_native_pipeline_registered_names_its_execution(
     """The native SageMaker Pipeline records its pipeline and execution, not a DAG: the row
     names them, and with no DAG to ask about, changing it needs edit access to every DAG (the
     simple auth manager's User role has it; a Viewer has not)."""
-    from include.adult_income import requests
+    from include.adult_income import sagemaker_requests
     from tests.conftest import XGBOOST_IMAGE
 
-    request = requests.model_package_request(
+    request = sagemaker_requests.model_package_request(
         group_name=registered.group,
         image_uri=XGBOOST_IMAGE,
         model_data_url=f"s3://{registered.bucket}/native/model.tar.gz",

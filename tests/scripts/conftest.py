@@ -15,14 +15,14 @@ import xgboost as xgb
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "include" / "scripts"
 ADULT_CSV = ROOT / "include" / "data" / "adult.csv"
-SEED_HYPERPARAMETERS = {
+DEFAULT_HYPERPARAMETERS = {
     "objective": "binary:logistic",
     "max_depth": 5,
     "eta": 0.3,
     "subsample": 1,
     "eval_metric": "logloss",
 }
-SEED_NUM_ROUND = 50
+DEFAULT_NUM_ROUND = 50
 
 
 def load_script(name: str) -> ModuleType:
@@ -76,7 +76,7 @@ def processed(preprocess: ModuleType, tmp_path_factory: pytest.TempPathFactory) 
 def train_seed_model(processed: Path) -> xgb.Booster:
     train = np.loadtxt(processed / "train" / "train.csv", delimiter=",")
     matrix = xgb.DMatrix(train[:, 1:], label=train[:, 0])
-    return xgb.train(SEED_HYPERPARAMETERS, matrix, SEED_NUM_ROUND)
+    return xgb.train(DEFAULT_HYPERPARAMETERS, matrix, DEFAULT_NUM_ROUND)
 
 
 @pytest.fixture(scope="session")

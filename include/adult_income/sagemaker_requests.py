@@ -15,7 +15,7 @@ from typing import Any
 PROCESSING_ROOT = "/opt/ml/processing"
 SKLEARN_FRAMEWORK = ("sklearn", "1.2-1")
 XGBOOST_FRAMEWORK = ("xgboost", "1.7-1")
-SEED_HYPERPARAMETERS: dict[str, Any] = {
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "objective": "binary:logistic",
     "num_round": 50,
     "max_depth": 5,
@@ -214,7 +214,7 @@ def preprocess_request(
 
 def hyperparameters_for(params: dict[str, Any]) -> dict[str, str]:
     """The algorithm's hyperparameters as SageMaker wants them: every value a string."""
-    chosen = dict(SEED_HYPERPARAMETERS)
+    chosen = dict(DEFAULT_HYPERPARAMETERS)
     for key in ("num_round", "max_depth", "eta", "subsample", "min_child_weight", "gamma"):
         if params.get(key) is not None:
             chosen[key] = params[key]

@@ -6,12 +6,12 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from include.adult_income import names, requests
+from include.adult_income import names, sagemaker_requests
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
 RUN_ID = "scheduled__2026-11-20T00:00:00+00:00"
-LAYOUT = requests.RunLayout(
+LAYOUT = sagemaker_requests.RunLayout(
     input_uri="s3://bucket-x/adult-income/raw/ds=2026-11-20/",
     run_uri="s3://bucket-x/adult-income/" + names.run_path("adult_income_pipeline", RUN_ID),
 )
@@ -23,7 +23,7 @@ def name(task: str) -> str:
 
 
 BODIES = {
-    "CreateProcessingJob/preprocess": requests.preprocess_request(
+    "CreateProcessingJob/preprocess": sagemaker_requests.preprocess_request(
         job_name=name("preprocess"),
         image_uri=IMAGE,
         role_arn=ROLE,
@@ -32,16 +32,16 @@ BODIES = {
         instance_type="ml.m5.xlarge",
         instance_count=1,
     ),
-    "CreateTrainingJob": requests.training_request(
+    "CreateTrainingJob": sagemaker_requests.training_request(
         job_name=name("train"),
         image_uri=IMAGE,
         role_arn=ROLE,
         layout=LAYOUT,
-        hyperparameters=requests.hyperparameters_for(SAMPLE_CONF),
+        hyperparameters=sagemaker_requests.hyperparameters_for(SAMPLE_CONF),
         instance_type="ml.m5.xlarge",
         instance_count=1,
     ),
-    "CreateProcessingJob/evaluate": requests.evaluate_request(
+    "CreateProcessingJob/evaluate": sagemaker_requests.evaluate_request(
         job_name=name("evaluate"),
         image_uri=IMAGE,
         role_arn=ROLE,
@@ -54,14 +54,14 @@ BODIES = {
         champion_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1",
         max_regression=0.01,
     ),
-    "CreateModel": requests.model_request(
+    "CreateModel": sagemaker_requests.model_request(
         model_name=name("create_model"),
         image_uri=IMAGE,
         model_data_url=f"{LAYOUT.model_output_uri}/x/output/model.tar.gz",
         code_uri=LAYOUT.inference_code_uri,
         role_arn=ROLE,
     ),
-    "CreateModelPackage": requests.model_package_request(
+    "CreateModelPackage": sagemaker_requests.model_package_request(
         group_name="adult-income-xgboost",
         image_uri=IMAGE,
         model_data_url=f"{LAYOUT.model_output_uri}/x/output/model.tar.gz",
@@ -71,13 +71,13 @@ BODIES = {
         metadata={"dag_id": "adult_income_pipeline", "run_id": RUN_ID, "training_job": "t"},
         description="d",
     ),
-    "CreateEndpointConfig": requests.endpoint_config_request(
+    "CreateEndpointConfig": sagemaker_requests.endpoint_config_request(
         config_name=name("endpoint_config"),
         model_name=name("create_model"),
         instance_type="ml.m5.large",
         instance_count=1,
     ),
-    "CreateEndpoint": requests.endpoint_request(
+    "CreateEndpoint": sagemaker_requests.endpoint_request(
         endpoint_name="adult-income-xgboost", config_name=name("endpoint_config")
     ),
 }
@@ -92,7 +92,7 @@ def test_body_is_valid_for_botocore(operation: str) -> None:
 
 
 def test_hyperparameters_are_strings_with_the_seed_defaults() -> None:
-    defaults = requests.hyperparameters_for({})
+    defaults = sagemaker_requests.hyperparameters_for({})
     assert defaults == {
         "objective": "binary:logistic",
         "num_round": "50",
@@ -103,7 +103,7 @@ def test_hyperparameters_are_strings_with_the_seed_defaults() -> None:
         "gamma": "0",
         "eval_metric": "logloss",
     }
-    chosen = requests.hyperparameters_for(SAMPLE_CONF)
+    chosen = sagemaker_requests.hyperparameters_for(SAMPLE_CONF)
     assert chosen["num_round"] == "80" and chosen["early_stopping_rounds"] == "5"
     assert chosen["seed"] == "7"
 
