@@ -6,6 +6,10 @@ reached through real boto3 clients (black-box tests).
 ``trained_model`` (for the hosting tests) is one real built-in XGBoost training job on
 preprocess.py's output, with two models created from it: the booster as the built-in container
 serves it, and the same booster behind include/scripts/inference.py, which scores raw records.
+
+``account`` is a module's local account for runs of the DAG end to end, as `make run` keeps one
+(tests/support/offline_account.py): its Airflow DB a copy of one migrated per session, its
+emulator process running for the module.
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from emulator.process import EmulatorProcess
 from emulator.server import EmulatorServer
+from tests.support.offline_account import OfflineAccount, new_account
 from tests.support.response_shapes import ResponseShapeChecker
+from tools.offline import ensure_airflow_db, offline_environment
 
 # Every SageMaker response a test's `aws` clients receive is checked against botocore's output
 # shape (tests/support/response_shapes.py); a test fails on what the emulator got wrong.
@@ -245,3 +252,29 @@ def trained_model(aws, bucket, tmp_path_factory: pytest.TempPathFactory) -> Trai
         },
     )
     return TrainedModel(processed, local / "xgboost-model", model_data_url, builtin, script)
+
+
+# --- local accounts for the runs of the DAG end to end (tests/support/offline_account.py) ------
+
+
+@pytest.fixture(scope="session")
+def migrated_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AIRFLOW_HOME whose metadata DB `airflow db migrate` brought to this Airflow's schema."""
+    home = tmp_path_factory.mktemp("airflow-migrated")
+    # The emulator's URL is only read by tasks, and none runs here.
+    ensure_airflow_db(offline_environment("http://127.0.0.1:9", home))
+    return home
+
+
+@pytest.fixture(scope="module")
+def account(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_airflow_home: Path,
+) -> Iterator[OfflineAccount]:
+    """The module's local account, its emulator running for the whole module."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    state_dir = new_account(tmp_path_factory.mktemp(module), migrated_airflow_home)
+    emulator = EmulatorProcess(state_dir / "emulator", log_path=state_dir / "emulator.log")
+    with emulator:
+        yield OfflineAccount(state_dir, emulator.url)

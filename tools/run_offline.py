@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
 
     with EmulatorProcess(local / "emulator", log_path=work_dir / "emulator.log") as emulator:
+        if emulator.joined:  # an earlier, failed run's log is not this run's
+            (work_dir / "emulator.log").unlink(missing_ok=True)
         env = offline_environment(emulator.url, local / "airflow")
         ensure_airflow_db(env)
         input_uri = seed_input(emulator.url, args.date, source=args.input or ADULT_CSV)
@@ -128,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         if summary is not None:
             run_dir = local / "runs" / safe_dir_name(summary["run_id"])
             run_dir.mkdir(parents=True, exist_ok=True)
+            # A joined emulator (`make airflow`'s) logs to its own file, not to this run's.
             for name in ("airflow.log", "emulator.log"):
-                (work_dir / name).replace(run_dir / name)
+                if (work_dir / name).exists():
+                    (work_dir / name).replace(run_dir / name)
             download(emulator.url, summary.get("evaluation_uri"), run_dir / "evaluation.json")
             download(emulator.url, summary.get("model_uri"), run_dir / "model.tar.gz")
             report = summary.get("report_uri")

@@ -4,22 +4,15 @@ why, creates one preprocess job (a data error is not retried) and registers noth
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from emulator.process import EmulatorProcess
-from tools import run_offline
-from tools.offline import ADULT_CSV, aws_client
+from tests.support.offline_account import OfflineAccount
+from tools.offline import ADULT_CSV
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bad-input-state")
 
 
 def write_rows(
@@ -36,38 +29,32 @@ def write_rows(
     return path
 
 
-def preprocess_jobs(state_dir: Path) -> set[str]:
+def preprocess_jobs(account: OfflineAccount) -> set[str]:
     """Every preprocess job the local account holds."""
-    with EmulatorProcess(state_dir / "emulator", log_path=state_dir / "inspect.log") as emulator:
-        pages = aws_client("sagemaker", emulator.url).get_paginator("list_processing_jobs")
-        return {
-            job["ProcessingJobName"]
-            for page in pages.paginate()
-            for job in page["ProcessingJobSummaries"]
-            if job["ProcessingJobName"].startswith("preprocess-")
-        }
+    pages = account.client("sagemaker").get_paginator("list_processing_jobs")
+    return {
+        job["ProcessingJobName"]
+        for page in pages.paginate()
+        for job in page["ProcessingJobSummaries"]
+        if job["ProcessingJobName"].startswith("preprocess-")
+    }
 
 
-def run_with_input(state_dir: Path, date: str, source: Path) -> tuple[int, dict, str, set[str]]:
+def run_with_input(
+    account: OfflineAccount, date: str, source: Path
+) -> tuple[int, dict, str, set[str]]:
     """(exit code, summary, airflow log, preprocess jobs it created) of one `make run`."""
-    before = preprocess_jobs(state_dir) if (state_dir / "emulator").exists() else set()
-    argv = ["--date", date, "--input", str(source), "--state-dir", str(state_dir)]
-    code = run_offline.main(argv)
-    (summary,) = [
-        json.loads(path.read_text())
-        for path in (state_dir / "runs").glob("*/summary.json")
-        if json.loads(path.read_text())["logical_date"] == date
-    ]
-    run_dir = state_dir / "runs" / run_offline.safe_dir_name(summary["run_id"])
-    log = (run_dir / "airflow.log").read_text()
-    return code, summary, log, preprocess_jobs(state_dir) - before
+    before = preprocess_jobs(account)
+    code, summary = account.run(date, source=source)
+    assert summary is not None
+    return code, summary, account.airflow_log(summary), preprocess_jobs(account) - before
 
 
 def test_a_single_label_class_ends_without_a_version_naming_the_class(
-    state_dir: Path, tmp_path: Path
+    account: OfflineAccount, tmp_path: Path
 ) -> None:
     only_low = write_rows(tmp_path / "low-income.csv", lambda row: row["income"] == "<=50K")
-    code, summary, log, created = run_with_input(state_dir, "2026-10-01", only_low)
+    code, summary, log, created = run_with_input(account, "2026-10-01", only_low)
     assert code == 1
     assert "label 'income' has a single class ('<=50K'" in log
     assert summary["model_package_arn"] is None and summary["decision"] == "failed"
@@ -76,10 +63,10 @@ def test_a_single_label_class_ends_without_a_version_naming_the_class(
 
 
 def test_a_csv_without_the_label_fails_one_preprocess_job_naming_the_column(
-    state_dir: Path, tmp_path: Path
+    account: OfflineAccount, tmp_path: Path
 ) -> None:
     no_label = write_rows(tmp_path / "no-income.csv", lambda row: True, drop_column="income")
-    code, summary, log, created = run_with_input(state_dir, "2026-10-02", no_label)
+    code, summary, log, created = run_with_input(account, "2026-10-02", no_label)
     assert code == 1
     assert "missing column(s) 'income'" in log
     assert summary["model_package_arn"] is None

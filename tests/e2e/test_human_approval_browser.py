@@ -31,7 +31,6 @@ from typing import Any
 
 import pytest
 
-from emulator.process import EmulatorProcess
 from include.adult_income import tasks
 from tests.plugins import test_model_registry_browser as registry_browser
 from tests.plugins.test_model_registry_browser import (
@@ -43,14 +42,8 @@ from tests.plugins.test_model_registry_browser import (
     api_server,
     log_in,
 )
-from tools.offline import (
-    OFFLINE_BUCKET,
-    OFFLINE_PREFIX,
-    aws_client,
-    ensure_airflow_db,
-    offline_environment,
-    seed_input,
-)
+from tests.support.offline_account import OfflineAccount
+from tools.offline import OFFLINE_BUCKET, OFFLINE_PREFIX, aws_client, seed_input
 
 pytestmark = pytest.mark.e2e
 
@@ -88,17 +81,12 @@ class BackgroundRun:
 
 
 @pytest.fixture(scope="module")
-def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+def environment(account: OfflineAccount) -> Iterator[Environment]:
     """The emulator and Airflow's API server on the metadata DB the DAG runs use."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make system-tools` installs Debian's chromium")
-    state_dir = tmp_path_factory.mktemp("human-approval")
-    emulator = EmulatorProcess(state_dir / "emulator", log_path=state_dir / "emulator.log")
-    with emulator:
-        env = offline_environment(emulator.url, state_dir / "airflow")
-        ensure_airflow_db(env)
-        with api_server(state_dir, emulator.url) as base_url:
-            yield Environment(state_dir, emulator.url, base_url, env)
+    with api_server(account.state_dir, account.emulator_url) as base_url:
+        yield Environment(account.state_dir, account.emulator_url, base_url, account.environment())
 
 
 @contextlib.contextmanager

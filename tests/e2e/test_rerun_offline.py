@@ -1,6 +1,6 @@
-"""The same DAG run, run twice against one emulator: the second run re-executes every task
-under the same run id and creates no job, model or model version (attach-or-create); and a run
-killed right after CreateTrainingJob, run again, re-attaches to that one training job."""
+"""One DAG run, killed right after CreateTrainingJob and run again, re-attaches to that one
+training job and finishes; run a third time under the same run id, it re-executes every task
+and creates no job, model or model version (attach-or-create)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.process import EmulatorProcess
-from tools.offline import (
-    OFFLINE_BUCKET,
-    aws_client,
-    ensure_airflow_db,
-    offline_environment,
-    seed_input,
-)
+from tests.support.offline_account import OfflineAccount
+from tools.offline import OFFLINE_BUCKET, aws_client, seed_input
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,59 +50,14 @@ def dag_test_command(run_after: str) -> list[str]:
     return [*command, "--run-after", run_after]
 
 
-def test_rerunning_the_same_run_creates_nothing_new(tmp_path: Path) -> None:
-    with EmulatorProcess(tmp_path / "emulator", log_path=tmp_path / "emulator.log") as emulator:
-        env = offline_environment(emulator.url, tmp_path / "airflow")
-        ensure_airflow_db(env)
-        seed_input(emulator.url, DATE)
-        command = dag_test_command(RUN_AFTER)
-        outputs = []
-        for _ in range(2):
-            done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-            outputs.append(done.stdout + done.stderr)
-            assert done.returncode == 0, outputs[-1][-3000:]
-            if len(outputs) == 1:
-                first = inventory(emulator.url)
-        second = inventory(emulator.url)
-        summaries = [
-            json.loads(
-                aws_client("s3", emulator.url)
-                .get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"]
-                .read()
-            )
-            for item in aws_client("s3", emulator.url).list_objects_v2(Bucket=OFFLINE_BUCKET)[
-                "Contents"
-            ]
-            if item["Key"].endswith("/summary.json")
-        ]
-    assert second == first
-    assert len(first["training"]) == 1 and len(first["processing"]) == 2
-    assert len(first["models"]) == 1 and len(first["versions"]) == 1
-    assert [s["run_id"] for s in summaries] == [f"manual__{RUN_AFTER}"]
-    assert summaries[0]["decision"] == "registered"
-    rerun = outputs[1]
-    assert "already completed: reusing it" in rerun
-    assert "already exists: reusing it" in rerun
-    assert "is already registered as" in rerun
-
-
-def test_a_run_killed_after_create_training_job_reattaches_when_run_again(
-    tmp_path: Path,
-) -> None:
-    run_after = "2026-11-10T07:00:00+00:00"
-    with EmulatorProcess(tmp_path / "emulator", log_path=tmp_path / "emulator.log") as emulator:
-        env = offline_environment(emulator.url, tmp_path / "airflow")
-        ensure_airflow_db(env)
-        seed_input(emulator.url, DATE)
-        sagemaker = aws_client("sagemaker", emulator.url)
-        log = (tmp_path / "killed.log").open("w")
+def test_a_killed_run_reattaches_and_a_rerun_creates_nothing_new(account: OfflineAccount) -> None:
+    env = account.environment()
+    seed_input(account.emulator_url, DATE)
+    sagemaker = account.client("sagemaker")
+    command = dag_test_command(RUN_AFTER)
+    with (account.state_dir / "killed.log").open("w") as log:
         doomed = subprocess.Popen(
-            dag_test_command(run_after),
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 180
         while not sagemaker.list_training_jobs()["TrainingJobSummaries"]:
@@ -117,15 +66,34 @@ def test_a_run_killed_after_create_training_job_reattaches_when_run_again(
             time.sleep(0.1)
         os.killpg(doomed.pid, signal.SIGKILL)  # the worker, mid-task, with the job just created
         doomed.wait()
-        log.close()
-        again = subprocess.run(
-            dag_test_command(run_after), env=env, cwd=ROOT, capture_output=True, text=True
-        )
-        assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
-        jobs = sagemaker.list_training_jobs()["TrainingJobSummaries"]
-    assert len(jobs) == 1 and jobs[0]["TrainingJobStatus"] == "Completed"
-    output = again.stdout + again.stderr
-    # the retried train task found its job: attached to it, or reused it if it had finished
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+        outputs.append(done.stdout + done.stderr)
+        assert done.returncode == 0, outputs[-1][-3000:]
+        if len(outputs) == 1:
+            first = inventory(account.emulator_url)
+    second = inventory(account.emulator_url)
+    # The run again: its train task found the killed run's job, attached to it (or reused it,
+    # had it finished meanwhile), and finished the run with it.
     assert re.search(
-        r"Training job \S+ (is already running: waiting|already completed: reusing)", output
+        r"Training job \S+ (is already running: waiting|already completed: reusing)", outputs[0]
     )
+    jobs = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    assert len(jobs) == 1 and jobs[0]["TrainingJobStatus"] == "Completed"
+    # The third time: nothing new, every task reused what the run had made.
+    assert second == first
+    assert len(first["training"]) == 1 and len(first["processing"]) == 2
+    assert len(first["models"]) == 1 and len(first["versions"]) == 1
+    s3 = aws_client("s3", account.emulator_url)
+    summaries = [
+        json.loads(s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read())
+        for item in s3.list_objects_v2(Bucket=OFFLINE_BUCKET)["Contents"]
+        if item["Key"].endswith("/summary.json")
+    ]
+    assert [s["run_id"] for s in summaries] == [f"manual__{RUN_AFTER}"]
+    assert summaries[0]["decision"] == "registered"
+    rerun = outputs[1]
+    assert "already completed: reusing it" in rerun
+    assert "already exists: reusing it" in rerun
+    assert "is already registered as" in rerun

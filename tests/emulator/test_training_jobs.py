@@ -11,6 +11,7 @@ import tarfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,10 +218,29 @@ def test_bad_training_data_fails_with_a_client_error_naming_channel_file_and_lin
         assert backtrace not in failure
 
 
+class ProviderClock:
+    """The provider's log tailing describes a training job only once 30 s of ``time.monotonic``
+    have passed since the last look (hooks/sagemaker.py): here 30 s pass between any two looks,
+    so it describes the job at every poll instead of making the test wait out half a minute."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def monotonic(self) -> float:
+        self.skipped += 30.0
+        return time.monotonic() + self.skipped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 def test_provider_training_operator_streams_the_metrics(
-    aws, bucket, data_prefix, connection, capfd
+    aws, bucket, data_prefix, connection, capfd, monkeypatch
 ) -> None:
+    from airflow.providers.amazon.aws.hooks import sagemaker as provider_hook
     from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
+
+    monkeypatch.setattr(provider_hook, "time", ProviderClock())
 
     name = f"op-train-{uuid.uuid4().hex[:6]}"
     operator = SageMakerTrainingOperator(
