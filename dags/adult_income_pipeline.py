@@ -51,10 +51,9 @@ from airflow.providers.standard.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
-from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import DAG
 
-from include.adult_income import settings, tasks
+from include.adult_income import run_start, tasks
 from include.adult_income.approval import ModelVersionApprovalOperator
 from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
@@ -95,24 +94,7 @@ with DAG(
         "max_retry_delay": dt.timedelta(minutes=30),
     },
 ) as dag:
-    check_conf = PythonOperator(task_id="check_conf", python_callable=tasks.check_conf)
-    prepare_run = PythonOperator(
-        task_id=tasks.PLAN_TASK,
-        python_callable=tasks.prepare_run,
-        op_kwargs={"variables": settings.templated()},
-    )
-    wait_for_input = PythonSensor(
-        task_id="wait_for_input",
-        python_callable=tasks.input_ready,
-        op_kwargs={
-            "input_uri": planned("layout", "input_uri"),
-            "aws_conn_id": planned("settings", "aws_conn_id"),
-            "region": planned("settings", "region"),
-        },
-        poke_interval=300,  # a daily export: checking every five minutes is plenty
-        timeout=6 * 3600,
-        mode="reschedule",
-    )
+    check_conf, prepare_run, wait_for_input = run_start.begin_run(tasks.prepare_run)
     preprocess = AttachOrCreateProcessingOperator(
         task_id=tasks.PREPROCESS_TASK,
         config=planned("requests", tasks.PREPROCESS_TASK),

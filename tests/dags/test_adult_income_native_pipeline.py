@@ -54,9 +54,10 @@ def test_params_are_the_main_dags_without_deploy(dag) -> None:
     assert dag.params["accuracy_threshold"] == 0.8
     assert "num_round" in dag.params and "model_approval_status" in dag.params
     assert not any(key.startswith(("deploy", "endpoint")) for key in dag.params)
-    # script mode is a build option of the pipeline; tuning is the main DAG's route
+    # script mode and tuning strategy are build options of the pipeline (one pipeline each)
     assert dag.params["training_mode"] == "builtin"
-    assert not any(key.startswith("tuning_") for key in dag.params)
+    assert dag.params["tuning_max_jobs"] == 0
+    assert "tuning_strategy" in dag.params and "tuning_objective" in dag.params
 
 
 def test_parse_imports_no_sagemaker_sdk() -> None:
