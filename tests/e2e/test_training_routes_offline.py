@@ -82,3 +82,24 @@ def test_the_native_pipeline_in_script_mode_runs_its_own_pipeline(state_dir: Pat
         in (summary["pipeline_execution_arn"])
     )
     assert summary["steps"]["Train"] == "Succeeded"
+
+
+def test_the_native_pipeline_tunes_in_a_tuning_step_and_registers_the_best_job(
+    state_dir: Path,
+) -> None:
+    conf = {"tuning_max_jobs": 2, "tuning_max_parallel_jobs": 2, "tuning_strategy": "Random"}
+    code, summary = run(state_dir, "2026-11-08", conf, pipeline="native")
+    assert code == 0 and summary is not None
+    assert summary["decision"] == "registered"
+    assert summary["accuracy"] >= 0.85
+    assert (
+        ":pipeline/adult-income-xgboost-pipeline-tuning-random/execution/"
+        in summary["pipeline_execution_arn"]
+    )
+    assert summary["steps"]["Tune"] == "Succeeded" and "Train" not in summary["steps"]
+    best = summary["best_training_job"]
+    assert summary["tuning_job"] and best["name"] == summary["training_job"]
+    assert best["name"].startswith(f"{summary['tuning_job']}-")
+    assert best["training_jobs"]["Completed"] == 2
+    # Evaluate read the model the TuningStep's TrainingJobSummaries[0] names: the best job's
+    assert summary["model_uri"].endswith(f"/{best['name']}/output/model.tar.gz")
