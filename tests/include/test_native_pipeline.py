@@ -62,6 +62,18 @@ CHAMPION = {
 INPUT_URI = "s3://example-bucket/adult-income/raw/ds=2026-11-01/"
 EXECUTION_ID = "abcdef123456"
 MODEL_URI = "s3://example-bucket/model.tar.gz"
+TUNING = dataclasses.replace(
+    SETTINGS,
+    pipeline_name="adult-income-xgboost-pipeline-tuning-bayesian",
+    tuning_strategy="Bayesian",
+)
+TUNING_PARAMS = {
+    **PARAMS,
+    "tuning_max_jobs": 6,
+    "tuning_max_parallel_jobs": 3,
+    "tuning_strategy": "Bayesian",
+    "tuning_objective": "validation:logloss",
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +81,21 @@ def definition() -> dict:
     return native_pipeline.definition(SETTINGS)
 
 
-def test_definition_matches_the_snapshot(definition: dict) -> None:
+@pytest.mark.parametrize(
+    ("settings", "snapshot"),
+    [(SETTINGS, SNAPSHOT), (TUNING, TUNING_SNAPSHOT)],
+    ids=["train", "tune"],
+)
+def test_definition_matches_its_snapshot(
+    settings: native_pipeline.PipelineSettings, snapshot: Path
+) -> None:
+    definition = native_pipeline.definition(settings)
     text = json.dumps(definition, indent=2, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOT.write_text(text)
-    assert SNAPSHOT.exists(), "run with UPDATE_SNAPSHOTS=1 to write the snapshot"
-    assert text == SNAPSHOT.read_text(), "definition changed; UPDATE_SNAPSHOTS=1 if intended"
-    assert native_pipeline.definition(SETTINGS) == definition  # stable across builds
+        snapshot.write_text(text)
+    assert snapshot.exists(), "run with UPDATE_SNAPSHOTS=1 to write the snapshot"
+    assert text == snapshot.read_text(), "definition changed; UPDATE_SNAPSHOTS=1 if intended"
+    assert native_pipeline.definition(settings) == definition  # stable across builds
 
 
 def test_definition_is_runnable_and_shaped_like_the_seed(definition: dict) -> None:
@@ -258,31 +278,9 @@ def test_script_mode_trains_as_the_dags_script_mode_train_task() -> None:
     assert native_pipeline.definition(SETTINGS) == json.loads(SNAPSHOT.read_text())
 
 
-TUNING = dataclasses.replace(
-    SETTINGS,
-    pipeline_name="adult-income-xgboost-pipeline-tuning-bayesian",
-    tuning_strategy="Bayesian",
-)
-TUNING_PARAMS = {
-    **PARAMS,
-    "tuning_max_jobs": 6,
-    "tuning_max_parallel_jobs": 3,
-    "tuning_strategy": "Bayesian",
-    "tuning_objective": "validation:logloss",
-}
-
-
 @pytest.fixture(scope="module")
 def tuning_definition() -> dict:
     return native_pipeline.definition(TUNING)
-
-
-def test_tuning_definition_matches_its_snapshot(tuning_definition: dict) -> None:
-    text = json.dumps(tuning_definition, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        TUNING_SNAPSHOT.write_text(text)
-    assert TUNING_SNAPSHOT.exists(), "run with UPDATE_SNAPSHOTS=1 to write the snapshot"
-    assert text == TUNING_SNAPSHOT.read_text(), "definition changed; UPDATE_SNAPSHOTS=1 if intended"
 
 
 def test_the_tune_step_is_a_tuning_step_sending_the_dags_tuning_job(
