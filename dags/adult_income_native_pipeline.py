@@ -34,8 +34,6 @@ SageMaker Pipeline: Preprocess ─► Train (or Tune) ─► Evaluate ─► Acc
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
@@ -48,10 +46,7 @@ with DAG(
     dag_id="adult_income_native_pipeline",
     description="UCI Adult income as a native SageMaker Pipeline, started and watched by Airflow",
     doc_md=__doc__,
-    schedule="@daily",
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=3,
+    **run_start.DAILY,  # @daily from 2024-01-01, no catch-up, three runs at once
     params=native_pipeline_params(),
     tags=["sagemaker", "sagemaker-pipelines", "xgboost", "adult-income"],
     default_args={"retries": 2},  # the delay: [core] default_task_retry_delay

@@ -78,10 +78,7 @@ with DAG(
     dag_id="adult_income_pipeline",
     description="UCI Adult income: preprocess, train, evaluate, gate, register on SageMaker",
     doc_md=__doc__,
-    schedule="@daily",
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=3,
+    **run_start.DAILY,  # @daily from 2024-01-01, no catch-up, three runs at once
     params=pipeline_params(),
     tags=["sagemaker", "xgboost", "adult-income"],
     default_args={

@@ -335,16 +335,16 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
     champion_floor = JsonGet(
         step_name=evaluate.name, property_file=report, json_path=CHAMPION_FLOOR_PATH
     )
+    # What serves the model, in the created model and in the registered version alike.
+    serving = {
+        "image_uri": settings.xgboost_image,
+        "model_data_url": model_data_url,
+        "code_uri": layout.inference_code_uri,
+    }
     create_model = job_step(
         "CreateModel",
         StepTypeEnum.CREATE_MODEL,
-        sagemaker_requests.model_request(
-            model_name="",
-            image_uri=settings.xgboost_image,
-            model_data_url=model_data_url,
-            code_uri=layout.inference_code_uri,
-            role_arn=settings.role_arn,
-        ),
+        sagemaker_requests.model_request(model_name="", role_arn=settings.role_arn, **serving),
         "DescribeModelOutput",
     )
     register = job_step(
@@ -352,9 +352,7 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         StepTypeEnum.REGISTER_MODEL,
         sagemaker_requests.model_package_request(
             group_name="{{ModelPackageGroupName}}",
-            image_uri=settings.xgboost_image,
-            model_data_url=model_data_url,
-            code_uri=layout.inference_code_uri,
+            **serving,
             evaluation_json_uri=f"{layout.evaluation_uri}/evaluation.json",
             approval_status="{{ModelApprovalStatus}}",
             metadata={

@@ -1,11 +1,13 @@
-"""The start both DAGs share: check the conf, plan the run, wait for its input.
+"""The start both DAGs share: their schedule, and a run's first tasks (check the conf, plan the
+run, wait for its input).
 
 The DAGs differ in how they plan (the main DAG plans its job requests, the native one its
-pipeline and execution parameters), not in how a run begins.
+pipeline and execution parameters), not in when or how a run begins.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,15 @@ from airflow.providers.standard.sensors.python import PythonSensor
 
 from include.adult_income import settings, tasks
 from include.adult_income.tasks import planned
+
+# Both DAGs train on the same daily export: one run a day, no catch-up of the dates before a
+# DAG is switched on (backfills are explicit), at most three runs at once.
+DAILY: dict[str, Any] = {
+    "schedule": "@daily",
+    "start_date": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    "catchup": False,
+    "max_active_runs": 3,
+}
 
 
 def begin_run(

@@ -195,17 +195,21 @@ def dag_training(layout: sagemaker_requests.RunLayout = LAYOUT, script: bool = F
 
 
 def dag_evaluate(model_uri: str, layout: sagemaker_requests.RunLayout = LAYOUT) -> dict:
+    """The evaluate job the DAG sends for PARAMS and CHAMPION."""
+    arguments = {
+        "model_artifact_uri": model_uri,
+        "champion_model_uri": CHAMPION["model"],
+        "champion_code_uri": CHAMPION["code"],
+        "champion_arn": CHAMPION["arn"],
+        "max_regression": 0.02,
+    }
     return dag_job(
         sagemaker_requests.evaluate_request,
         SETTINGS.xgboost_image,
         layout=layout,
-        model_artifact_uri=model_uri,
         instance_type="ml.m5.large",
         instance_count=1,
-        champion_model_uri=CHAMPION["model"],
-        champion_code_uri=CHAMPION["code"],
-        champion_arn=CHAMPION["arn"],
-        max_regression=0.02,
+        **arguments,
     )
 
 

@@ -27,6 +27,15 @@ TRUST_POLICY = {
     ],
 }
 
+# The built-in XGBoost setting the hosting clients train with (numeric features, 40 rounds).
+HOSTING_HYPERPARAMETERS = {
+    "objective": "binary:logistic",
+    "num_round": 40,
+    "max_depth": 4,
+    "eta": 0.3,
+    "eval_metric": "logloss",
+}
+
 
 def endpoint_url() -> str:
     """The emulator, as the test handed it over (boto3 itself reads the same variable)."""
@@ -108,3 +117,17 @@ def execution_outcome(steps: list[dict[str, Any]]) -> dict[str, Any]:
             s["Metadata"]["Condition"] for s in steps if "Condition" in s.get("Metadata", {})
         ],
     }
+
+
+def run_pipeline(
+    pipeline_class: Any, session: Any, role: str, name: str, parameters: list, steps: list
+) -> tuple[Any, Any]:
+    """Either SDK's Pipeline of ``steps``: upserted, started with its defaults and waited for
+    (polling every 2 s, not the SDK's 30); returns (pipeline, execution)."""
+    pipeline = pipeline_class(
+        name=name, parameters=parameters, steps=steps, sagemaker_session=session
+    )
+    pipeline.upsert(role_arn=role)
+    execution = pipeline.start()
+    execution.wait(delay=2, max_attempts=300)
+    return pipeline, execution

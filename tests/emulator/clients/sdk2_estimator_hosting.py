@@ -13,7 +13,14 @@ import sys
 
 import numpy as np
 import sagemaker
-from client_support import ROLE, numeric_adult, report, sdk_session, upload_channels
+from client_support import (
+    HOSTING_HYPERPARAMETERS,
+    ROLE,
+    numeric_adult,
+    report,
+    sdk_session,
+    upload_channels,
+)
 from sagemaker.deserializers import CSVDeserializer
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
@@ -41,13 +48,7 @@ estimator = Estimator(
     instance_type=INSTANCE,
     output_path=f"s3://{bucket}/{prefix}/model",
     sagemaker_session=session,
-    hyperparameters={
-        "objective": "binary:logistic",
-        "num_round": 40,
-        "max_depth": 4,
-        "eta": 0.3,
-        "eval_metric": "logloss",
-    },
+    hyperparameters=dict(HOSTING_HYPERPARAMETERS),
 )
 estimator.fit(
     {

@@ -14,7 +14,7 @@ import json
 import sys
 
 import sagemaker
-from client_support import ROLE, execution_outcome, report, sdk_session
+from client_support import ROLE, execution_outcome, report, run_pipeline, sdk_session
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import CreateModelInput, TrainingInput
 from sagemaker.lineage.visualizer import LineageTableVisualizer
@@ -164,15 +164,14 @@ step_cond = ConditionStep(
     else_steps=[],
 )
 
-pipeline = Pipeline(
-    name=pipeline_name,
-    parameters=[instance_type, instance_count, approval, input_data, accuracy_threshold],
-    steps=[step_process, step_train, step_eval, step_cond],
-    sagemaker_session=session,
+pipeline, execution = run_pipeline(
+    Pipeline,
+    session,
+    ROLE,
+    pipeline_name,
+    [instance_type, instance_count, approval, input_data, accuracy_threshold],
+    [step_process, step_train, step_eval, step_cond],
 )
-pipeline.upsert(role_arn=ROLE)
-execution = pipeline.start()
-execution.wait(delay=2, max_attempts=300)
 
 description = execution.describe()
 steps = execution.list_steps()

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 from client_support import (
+    HOSTING_HYPERPARAMETERS,
     ensure_execution_role,
     numeric_adult,
     report,
@@ -44,13 +45,7 @@ trainer = ModelTrainer(
     sagemaker_session=session,
     base_job_name="sdk3-hosting-train",
     output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/{prefix}/model"),
-    hyperparameters={
-        "objective": "binary:logistic",
-        "num_round": 40,
-        "max_depth": 4,
-        "eta": 0.3,
-        "eval_metric": "logloss",
-    },
+    hyperparameters=dict(HOSTING_HYPERPARAMETERS),
 )
 trainer.train(
     input_data_config=[

@@ -12,7 +12,13 @@ Usage: sdk3_pipeline.py BUCKET DATA_CSV PIPELINE_NAME GROUP_NAME THRESHOLD
 import json
 import sys
 
-from client_support import ensure_execution_role, execution_outcome, report, sdk_session
+from client_support import (
+    ensure_execution_role,
+    execution_outcome,
+    report,
+    run_pipeline,
+    sdk_session,
+)
 from sagemaker.core import image_uris
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.processing import ScriptProcessor
@@ -162,19 +168,17 @@ accuracy = JsonGet(
 step_cond = ConditionStep(
     name="AccuracyCheck",
     conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=accuracy_threshold)],
-    if_steps=[step_create, step_register],
-    else_steps=[],
+    if_steps=[step_create, step_register],  # its else-branch: nothing
 )
 
-pipeline = Pipeline(
-    name=pipeline_name,
-    parameters=[input_data, approval, accuracy_threshold],
-    steps=[step_process, step_train, step_eval, step_cond],
-    sagemaker_session=pipeline_session,
+_, execution = run_pipeline(
+    Pipeline,
+    pipeline_session,
+    ROLE,
+    pipeline_name,
+    [input_data, approval, accuracy_threshold],
+    [step_process, step_train, step_eval, step_cond],
 )
-pipeline.upsert(role_arn=ROLE)
-execution = pipeline.start()
-execution.wait(delay=2, max_attempts=300)
 
 steps = execution.list_steps()
 evaluation = json.loads(session.read_s3_file(bucket, f"{pipeline_name}/evaluation/evaluation.json"))
