@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from airflow.models.dagbag import DagBag
+
+from tests.support.dag_parsing import heavy_imports_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "adult_income_native_pipeline"
@@ -61,18 +60,4 @@ def test_params_are_the_main_dags_without_deploy(dag) -> None:
 
 
 def test_parse_imports_no_sagemaker_sdk() -> None:
-    probe = (
-        "import sys, json, runpy; runpy.run_path(sys.argv[1]);"
-        "print(json.dumps(sorted(m for m in ('pandas','xgboost','sklearn','sagemaker') "
-        "if m in sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(DAG_FILE)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "AIRFLOW_HOME": "/tmp/af-probe"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert heavy_imports_of(DAG_FILE) == []
