@@ -51,10 +51,9 @@ from airflow.providers.standard.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
-from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import DAG
 
-from include.adult_income import settings, tasks
+from include.adult_income import run_start, tasks
 from include.adult_income.approval import ModelVersionApprovalOperator
 from include.adult_income.operators import (
     AttachOrCreateProcessingOperator,
@@ -79,10 +78,7 @@ with DAG(
     dag_id="adult_income_pipeline",
     description="UCI Adult income: preprocess, train, evaluate, gate, register on SageMaker",
     doc_md=__doc__,
-    schedule="@daily",
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=3,
+    **run_start.DAILY,  # @daily from 2024-01-01, no catch-up, three runs at once
     params=pipeline_params(),
     tags=["sagemaker", "xgboost", "adult-income"],
     default_args={
@@ -95,24 +91,7 @@ with DAG(
         "max_retry_delay": dt.timedelta(minutes=30),
     },
 ) as dag:
-    check_conf = PythonOperator(task_id="check_conf", python_callable=tasks.check_conf)
-    prepare_run = PythonOperator(
-        task_id=tasks.PLAN_TASK,
-        python_callable=tasks.prepare_run,
-        op_kwargs={"variables": settings.templated()},
-    )
-    wait_for_input = PythonSensor(
-        task_id="wait_for_input",
-        python_callable=tasks.input_ready,
-        op_kwargs={
-            "input_uri": planned("layout", "input_uri"),
-            "aws_conn_id": planned("settings", "aws_conn_id"),
-            "region": planned("settings", "region"),
-        },
-        poke_interval=300,  # a daily export: checking every five minutes is plenty
-        timeout=6 * 3600,
-        mode="reschedule",
-    )
+    check_conf, prepare_run, wait_for_input = run_start.begin_run(tasks.prepare_run)
     preprocess = AttachOrCreateProcessingOperator(
         task_id=tasks.PREPROCESS_TASK,
         config=planned("requests", tasks.PREPROCESS_TASK),

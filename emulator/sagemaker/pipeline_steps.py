@@ -12,10 +12,16 @@ API calls — and a step's properties are its resource's Describe* response:
 | Processing      | CreateProcessingJob, then wait for it               | ProcessingJob   |
 | Training        | CreateTrainingJob, then wait for it                 | TrainingJob     |
 | Transform       | CreateTransformJob, then wait for it                | TransformJob    |
+| Tuning          | CreateHyperParameterTuningJob, then wait for it     | TuningJob       |
 | Model           | CreateModel                                         | Model           |
 | RegisterModel   | CreateModelPackage                                  | RegisterModel   |
 | Condition       | evaluates its conditions, then runs one branch      | Condition       |
 | Fail            | ends the execution Failed with its ErrorMessage     | Fail            |
+
+A Tuning step's properties are what the SDK's TuningStep declares: the tuning job's
+DescribeHyperParameterTuningJob response and ListTrainingJobsForHyperParameterTuningJob's
+``TrainingJobSummaries``, best first (up to 50), so ``get_top_model_s3_uri(0, ...)``'s
+``Steps.<name>.TrainingJobSummaries[0].TrainingJobName`` names the best job.
 
 Before any step runs, the definition is checked: a step type the emulator does not run, or a
 reference to a step that is not in the definition, fails the execution with a FailureReason

@@ -18,9 +18,14 @@ log, for ``TrainingJobEarlyStoppingType: Auto`` (the median rule) and for Hyperb
 
 The tuning job ends Completed when its jobs are done (or MaxRuntimeInSeconds, or a
 TuningJobCompletionCriteria, ends the search), Failed when no job produced an objective, and
-Stopped after StopHyperParameterTuningJob, which stops its running jobs. Not emulated (refused
-at create): several TrainingJobDefinitions, WarmStartConfig, Autotune / AutoParameters,
-HyperParameterTuningResourceConfig; ConvergenceDetected is accepted but never detected.
+Stopped after StopHyperParameterTuningJob, which stops its running jobs. A definition's
+HyperParameterTuningResourceConfig (what SDK 2's tuner sends in place of ResourceConfig) gives
+each training job its ResourceConfig; of its InstanceConfigs, the Prioritized allocation takes
+the first, as SageMaker does while it has the capacity (the emulator always has). Describe's
+StaticHyperParameters include ``_tuning_objective_metric``, as SageMaker's do (SDK 2's
+``HyperparameterTuner.attach`` removes it). Not emulated (refused at create): several
+TrainingJobDefinitions, WarmStartConfig, Autotune / AutoParameters; ConvergenceDetected is
+accepted but never detected.
 """
 
 from __future__ import annotations
@@ -234,9 +239,27 @@ def training_request(
     for member in COPIED_MEMBERS:
         if member in definition:
             request[member] = copy.deepcopy(definition[member])
+    if "HyperParameterTuningResourceConfig" in definition:
+        request["ResourceConfig"] = resource_config(
+            definition["HyperParameterTuningResourceConfig"]
+        )
     if tags:
         request["Tags"] = copy.deepcopy(tags)
     return request
+
+
+def resource_config(tuning_resources: dict[str, Any]) -> dict[str, Any]:
+    """A training job's ResourceConfig from HyperParameterTuningResourceConfig: its instance
+    settings, or the first of its InstanceConfigs (the Prioritized allocation's first choice)."""
+    chosen = (tuning_resources.get("InstanceConfigs") or [tuning_resources])[0]
+    config = {
+        key: chosen[key]
+        for key in ("InstanceType", "InstanceCount", "VolumeSizeInGB")
+        if key in chosen
+    }
+    if "VolumeKmsKeyId" in tuning_resources:
+        config["VolumeKmsKeyId"] = tuning_resources["VolumeKmsKeyId"]
+    return config
 
 
 def validated(action_name: str, request: dict[str, Any]) -> bytes:
@@ -256,10 +279,10 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     definition = params.get("TrainingJobDefinition")
     if not definition:
         raise ValidationError("TrainingJobDefinition is required.")
-    if "ResourceConfig" not in definition:
+    if ("ResourceConfig" in definition) == ("HyperParameterTuningResourceConfig" in definition):
         raise ValidationError(
-            "TrainingJobDefinition.ResourceConfig is required by the emulator "
-            "(HyperParameterTuningResourceConfig is not emulated)."
+            "TrainingJobDefinition needs exactly one of ResourceConfig and "
+            "HyperParameterTuningResourceConfig."
         )
     config = params["HyperParameterTuningJobConfig"]
     plan = plan_for(config, definition)
@@ -274,7 +297,13 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             "TrainingJobEarlyStoppingType": "Off",
             **copy.deepcopy(config),
         },
-        "TrainingJobDefinition": copy.deepcopy(definition),
+        "TrainingJobDefinition": {
+            **copy.deepcopy(definition),
+            "StaticHyperParameters": {
+                **definition.get("StaticHyperParameters", {}),
+                OBJECTIVE_KEY: config["HyperParameterTuningJobObjective"]["MetricName"],
+            },
+        },
         "HyperParameterTuningJobStatus": "InProgress",
         "CreationTime": created,
         "LastModifiedTime": created,

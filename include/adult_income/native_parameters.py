@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.adult_income import sagemaker_requests
+from include.adult_income import sagemaker_requests, tuning_requests
 
 # pipeline parameter -> the XGBoost hyperparameter it sets (strings, as the DAG formats them)
 HYPERPARAMETER_PARAMETERS = {
@@ -26,6 +26,29 @@ PARAM_NAMES = {
     "training_instance_count": "TrainingInstanceCount",
     "seed": "Seed",
 }
+
+
+def tuning_strategy_of(params: dict[str, Any]) -> str | None:
+    """The search a run's params ask for (None: no tuning, ``tuning_max_jobs`` is 0)."""
+    if int(params.get("tuning_max_jobs") or 0) <= 0:
+        return None
+    return str(params.get("tuning_strategy") or tuning_requests.DEFAULT_STRATEGY)
+
+
+def tuning_values(params: dict[str, Any]) -> dict[str, Any]:
+    """A tuning pipeline's parameters for the run's params, limited as the main DAG limits its
+    tuning job: no more at once than in all (Grid runs its whole grid, whatever max_jobs says)."""
+    max_jobs = int(params["tuning_max_jobs"])
+    parallel = int(params.get("tuning_max_parallel_jobs") or 1)
+    objective = params.get("tuning_objective") or tuning_requests.DEFAULT_OBJECTIVE
+    return {
+        "TuningMaxJobs": max_jobs,
+        "TuningMaxParallelJobs": (
+            parallel if tuning_strategy_of(params) == "Grid" else min(parallel, max_jobs)
+        ),
+        "TuningObjective": objective,
+        "TuningObjectiveType": tuning_requests.OBJECTIVES[objective],
+    }
 
 
 def executions_uri(root_uri: str, pipeline_name: str) -> str:
@@ -56,5 +79,7 @@ def execution_parameters(
     hyperparameters = sagemaker_requests.hyperparameters_for(params)
     for parameter, key in HYPERPARAMETER_PARAMETERS.items():
         values[parameter] = hyperparameters[key]
+    if tuning_strategy_of(params):  # only tuning pipelines declare these
+        values.update(tuning_values(params))
     values["InputDataUrl"] = input_uri
     return {name: str(value) for name, value in sorted(values.items())}

@@ -7,6 +7,11 @@ expressions here:
 - conf values -> pipeline parameters (``{"Get": "Parameters.Eta"}``);
 - the run's S3 prefix -> ``Std:Join`` of the pipeline prefix and the execution id;
 - the trained model's S3 URI -> ``{"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}``;
+  with tuning, a Tune step (a TuningStep: the DAG's CreateHyperParameterTuningJob body) takes
+  Train's place and the model is the best training job's, found as
+  ``TuningStep.get_top_model_s3_uri(0, ...)`` finds it: the training output path, then
+  ``{"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"}`` (the service keeps the
+  summaries best first), then ``output/model.tar.gz``;
 - the gate -> a ConditionStep on ``Std:JsonGet`` of evaluation.json (a PropertyFile): accuracy
   >= AccuracyThreshold and accuracy >= ``metrics.champion_floor`` (the champion's accuracy on
   this test set minus MaxRegression, which evaluate.py computes: conditions cannot subtract);
@@ -54,7 +59,12 @@ EVALUATION_REPORT = "EvaluationReport"
 ACCURACY_PATH = "metrics.accuracy.value"
 CHAMPION_FLOOR_PATH = "metrics.champion_floor.value"
 # Job request fields the pipeline service fills in itself (it names each step's resources).
-NAME_FIELDS = {"ProcessingJobName", "TrainingJobName", "ModelName"}
+NAME_FIELDS = {"ProcessingJobName", "TrainingJobName", "HyperParameterTuningJobName", "ModelName"}
+# What a TuningStep's properties describe (the SDK's TuningStep declares the same two shapes).
+TUNING_PROPERTY_SHAPES = [
+    "DescribeHyperParameterTuningJobResponse",
+    "ListTrainingJobsForHyperParameterTuningJobResponse",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class PipelineSettings:
     xgboost_image: str
     # "builtin": the XGBoost algorithm; "script": train.py from <code_uri>/sourcedir.tar.gz
     training_mode: str = "builtin"
+    # None: the Train step; a tuning_requests.STRATEGIES member: a Tune step searching with it
+    tuning_strategy: str | None = None
 
     @property
     def no_champion_uri(self) -> str:
@@ -148,8 +160,8 @@ class RequestStep(ConfigurableRetryStep):
     """A step whose Arguments are one of sagemaker_requests.py's bodies (pipeline variables inside).
 
     The SDK's own job steps take ``step_args`` recorded from its Processor / ModelTrainer /
-    ModelBuilder objects; building from the DAG's request bodies instead is what keeps the two
-    paths from drifting apart.
+    HyperparameterTuner / ModelBuilder objects; building from the DAG's request bodies instead is
+    what keeps the two paths from drifting apart.
     """
 
     def __init__(
@@ -157,7 +169,7 @@ class RequestStep(ConfigurableRetryStep):
         name: str,
         step_type: StepTypeEnum,
         arguments: dict[str, Any],
-        properties_shape: str | None,
+        properties_shapes: list[str],
         property_files: list[PropertyFile] | None = None,
         depends_on: list[str] | None = None,
     ) -> None:
@@ -166,7 +178,7 @@ class RequestStep(ConfigurableRetryStep):
         super().__init__(name, step_type, None, None, depends_on, None)
         self._arguments = {k: v for k, v in arguments.items() if k not in NAME_FIELDS}
         self.property_files = property_files or []
-        self._properties = Properties(step_name=name, step=self, shape_name=properties_shape)
+        self._properties = Properties(step_name=name, step=self, shape_names=properties_shapes)
 
     @property
     def arguments(self) -> dict[str, Any]:
@@ -183,9 +195,53 @@ class RequestStep(ConfigurableRetryStep):
         return request
 
 
+def tuning_parameters() -> dict[str, Any]:
+    """The tuning pipelines' own parameters: the search's size and its objective (the strategy
+    shapes the request, so it is a build option). The objective's direction is a parameter of
+    its own because a definition cannot look it up; native_parameters sets both together."""
+    return {
+        "TuningMaxJobs": ParameterInteger("TuningMaxJobs", default_value=8),
+        "TuningMaxParallelJobs": ParameterInteger("TuningMaxParallelJobs", default_value=2),
+        "TuningObjective": ParameterString(
+            "TuningObjective",
+            default_value=tuning_requests.DEFAULT_OBJECTIVE,
+            enum_values=list(tuning_requests.OBJECTIVES),
+        ),
+        "TuningObjectiveType": ParameterString(
+            "TuningObjectiveType",
+            default_value=tuning_requests.OBJECTIVES[tuning_requests.DEFAULT_OBJECTIVE],
+            enum_values=sorted(set(tuning_requests.OBJECTIVES.values())),
+        ),
+    }
+
+
+def tuning_body(training_body: dict[str, Any], strategy: str) -> dict[str, Any]:
+    """The DAG's CreateHyperParameterTuningJob for ``training_body``, its limits, objective and
+    seed as placeholders of the pipeline parameters."""
+    body = tuning_requests.tuning_job_request(
+        tuning_job_name="",
+        training_request=training_body,
+        max_jobs=1,  # placeholders below: the builder checks numbers
+        max_parallel_jobs=1,
+        strategy=strategy,
+    )
+    config = body["HyperParameterTuningJobConfig"]
+    config["ResourceLimits"]["MaxParallelTrainingJobs"] = "{{TuningMaxParallelJobs}}"
+    if "MaxNumberOfTrainingJobs" in config["ResourceLimits"]:  # Grid runs its whole grid
+        config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = "{{TuningMaxJobs}}"
+    config["HyperParameterTuningJobObjective"] = {
+        "Type": "{{TuningObjectiveType}}",
+        "MetricName": "{{TuningObjective}}",
+    }
+    config["RandomSeed"] = "{{Seed}}"
+    return body
+
+
 def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) -> Pipeline:
     """The SDK Pipeline object for the seed's pipeline."""
     params = parameters(settings.no_champion_uri)
+    if settings.tuning_strategy:
+        params.update(tuning_parameters())
     variables: dict[str, Any] = dict(params)
     variables["execution_id"] = ExecutionVariables.PIPELINE_EXECUTION_ID
     layout = sagemaker_requests.RunLayout(
@@ -194,22 +250,29 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         code_prefix=settings.code_uri,
     )
 
-    def job_request(body: dict[str, Any]) -> dict[str, Any]:
-        return substitute(body, variables)
+    def job_step(
+        name: str, step_type: StepTypeEnum, body: dict[str, Any], shape: str, **options: Any
+    ) -> RequestStep:
+        return RequestStep(name, step_type, substitute(body, variables), [shape], **options)
 
-    preprocess = RequestStep(
+    def job_body(builder: Any, image_uri: str, **arguments: Any) -> dict[str, Any]:
+        """One of sagemaker_requests.py's job bodies; the service names the job itself."""
+        return builder(
+            job_name="", image_uri=image_uri, role_arn=settings.role_arn, layout=layout, **arguments
+        )
+
+    processing = {
+        "instance_type": "{{ProcessingInstanceType}}",
+        "instance_count": "{{ProcessingInstanceCount}}",
+    }
+    preprocess = job_step(
         "Preprocess",
         StepTypeEnum.PROCESSING,
-        job_request(
-            sagemaker_requests.preprocess_request(
-                job_name="",
-                image_uri=settings.sklearn_image,
-                role_arn=settings.role_arn,
-                layout=layout,
-                seed="{{Seed}}",  # type: ignore[arg-type]
-                instance_type="{{ProcessingInstanceType}}",
-                instance_count="{{ProcessingInstanceCount}}",  # type: ignore[arg-type]
-            )
+        job_body(
+            sagemaker_requests.preprocess_request,
+            settings.sklearn_image,
+            seed="{{Seed}}",
+            **processing,
         ),
         "DescribeProcessingJobResponse",
     )
@@ -222,42 +285,47 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
         hyperparameters = sagemaker_requests.script_mode_hyperparameters(
             hyperparameters, settings.code_uri
         )
-    training_body = sagemaker_requests.training_request(
-        job_name="",
-        image_uri=settings.xgboost_image,
-        role_arn=settings.role_arn,
-        layout=layout,
+    training_body = job_body(
+        sagemaker_requests.training_request,
+        settings.xgboost_image,
         hyperparameters=hyperparameters,
         instance_type="{{TrainingInstanceType}}",
-        instance_count="{{TrainingInstanceCount}}",  # type: ignore[arg-type]
+        instance_count="{{TrainingInstanceCount}}",
         metric_definitions=tuning_requests.METRIC_DEFINITIONS if script else None,
     )
-    train = RequestStep(
-        "Train",
-        StepTypeEnum.TRAINING,
-        job_request(training_body),
-        "DescribeTrainingJobResponse",
-        depends_on=[preprocess.name],
-    )
-    variables["model_data_url"] = train.properties.ModelArtifacts.S3ModelArtifacts
+    if settings.tuning_strategy:
+        train = RequestStep(
+            "Tune",
+            StepTypeEnum.TUNING,
+            substitute(tuning_body(training_body, settings.tuning_strategy), variables),
+            TUNING_PROPERTY_SHAPES,
+            depends_on=[preprocess.name],
+        )
+        variables["best_training_job"] = train.properties.TrainingJobSummaries[0].TrainingJobName
+        model_data_url = layout.training_artifact_uri("{{best_training_job}}")
+    else:
+        train = job_step(
+            "Train",
+            StepTypeEnum.TRAINING,
+            training_body,
+            "DescribeTrainingJobResponse",
+            depends_on=[preprocess.name],
+        )
+        variables["trained_model"] = train.properties.ModelArtifacts.S3ModelArtifacts
+        model_data_url = "{{trained_model}}"
     report = PropertyFile(name=EVALUATION_REPORT, output_name="evaluation", path="evaluation.json")
-    evaluate = RequestStep(
+    evaluate = job_step(
         "Evaluate",
         StepTypeEnum.PROCESSING,
-        job_request(
-            sagemaker_requests.evaluate_request(
-                job_name="",
-                image_uri=settings.xgboost_image,
-                role_arn=settings.role_arn,
-                layout=layout,
-                model_artifact_uri="{{model_data_url}}",
-                instance_type="{{ProcessingInstanceType}}",
-                instance_count="{{ProcessingInstanceCount}}",  # type: ignore[arg-type]
-                champion_model_uri="{{ChampionModelUri}}",
-                champion_code_uri="{{ChampionCodeUri}}",
-                champion_arn="{{ChampionArn}}",
-                max_regression="{{MaxRegression}}",
-            )
+        job_body(
+            sagemaker_requests.evaluate_request,
+            settings.xgboost_image,
+            model_artifact_uri=model_data_url,
+            champion_model_uri="{{ChampionModelUri}}",
+            champion_code_uri="{{ChampionCodeUri}}",
+            champion_arn="{{ChampionArn}}",
+            max_regression="{{MaxRegression}}",
+            **processing,
         ),
         "DescribeProcessingJobResponse",
         property_files=[report],
@@ -267,38 +335,32 @@ def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) 
     champion_floor = JsonGet(
         step_name=evaluate.name, property_file=report, json_path=CHAMPION_FLOOR_PATH
     )
-    create_model = RequestStep(
+    # What serves the model, in the created model and in the registered version alike.
+    serving = {
+        "image_uri": settings.xgboost_image,
+        "model_data_url": model_data_url,
+        "code_uri": layout.inference_code_uri,
+    }
+    create_model = job_step(
         "CreateModel",
         StepTypeEnum.CREATE_MODEL,
-        job_request(
-            sagemaker_requests.model_request(
-                model_name="",
-                image_uri=settings.xgboost_image,
-                model_data_url="{{model_data_url}}",
-                code_uri=layout.inference_code_uri,
-                role_arn=settings.role_arn,
-            )
-        ),
+        sagemaker_requests.model_request(model_name="", role_arn=settings.role_arn, **serving),
         "DescribeModelOutput",
     )
-    register = RequestStep(
+    register = job_step(
         "RegisterModel",
         StepTypeEnum.REGISTER_MODEL,
-        job_request(
-            sagemaker_requests.model_package_request(
-                group_name="{{ModelPackageGroupName}}",
-                image_uri=settings.xgboost_image,
-                model_data_url="{{model_data_url}}",
-                code_uri=layout.inference_code_uri,
-                evaluation_json_uri=f"{layout.evaluation_uri}/evaluation.json",
-                approval_status="{{ModelApprovalStatus}}",
-                metadata={
-                    "pipeline": settings.pipeline_name,
-                    "execution_id": "{{execution_id}}",
-                },
-                description=f"XGBoost on UCI Adult, {settings.pipeline_name} execution "
-                "{{execution_id}}",
-            )
+        sagemaker_requests.model_package_request(
+            group_name="{{ModelPackageGroupName}}",
+            **serving,
+            evaluation_json_uri=f"{layout.evaluation_uri}/evaluation.json",
+            approval_status="{{ModelApprovalStatus}}",
+            metadata={
+                "pipeline": settings.pipeline_name,
+                "execution_id": "{{execution_id}}",
+            },
+            description=f"XGBoost on UCI Adult, {settings.pipeline_name} execution "
+            "{{execution_id}}",
         ),
         "DescribeModelPackageOutput",
     )

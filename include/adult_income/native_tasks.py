@@ -28,11 +28,13 @@ SCRIPTS = ("preprocess.py", "evaluate.py", "inference.py", champion.NO_CHAMPION_
 DIGESTED = (*SCRIPTS, sagemaker_requests.TRAINING_SCRIPT)
 
 
-def pipeline_name_for(training_mode: str) -> str:
-    """One pipeline per training mode: the mode is the Train step's shape (script mode's
-    hyperparameters and metric definitions), which no pipeline parameter can switch, and two
-    modes sharing one pipeline would rewrite each other's definition between runs."""
-    return PIPELINE_NAME if training_mode == "builtin" else f"{PIPELINE_NAME}-{training_mode}"
+def pipeline_name_for(training_mode: str, tuning_strategy: str | None = None) -> str:
+    """One pipeline per training mode and tuning strategy: they shape the Train step (script
+    mode's hyperparameters and metric definitions) or replace it by a Tune step searching with
+    that strategy, which no pipeline parameter can switch; two shapes sharing one pipeline
+    would rewrite each other's definition between runs."""
+    name = PIPELINE_NAME if training_mode == "builtin" else f"{PIPELINE_NAME}-{training_mode}"
+    return f"{name}-tuning-{tuning_strategy.lower()}" if tuning_strategy else name
 
 
 def scripts_digest() -> str:
@@ -56,9 +58,10 @@ def prepare_run(variables: Mapping[str, str], **context: Any) -> dict[str, Any]:
     layout = tasks.layout_for(context, config)
     params = {key: context["params"][key] for key in context["params"]}
     mode = params.get("training_mode", "builtin")
-    name = pipeline_name_for(mode)
+    strategy = native_parameters.tuning_strategy_of(params)
+    name = pipeline_name_for(mode, strategy)
     plan = {
-        "pipeline": {"name": name, "training_mode": mode},
+        "pipeline": {"name": name, "training_mode": mode, "tuning_strategy": strategy},
         "settings": config.as_dict(),
         "layout": {"input_uri": layout.input_uri, "run_uri": layout.run_uri},
         "images": tasks.resolve_images(config.region),
@@ -83,6 +86,7 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     plan = tasks.plan_of(context)
     config = settings.from_plan(plan)
     pipeline_name, mode = planned_pipeline(plan)
+    strategy = (plan.get("pipeline") or {}).get("tuning_strategy")
     code_uri = code_uri_for(config, pipeline_name)
     s3 = tasks.s3_client(config)
     for script in SCRIPTS:
@@ -96,6 +100,7 @@ def upsert_pipeline(**context: Any) -> dict[str, Any]:
     pipeline_settings = native_pipeline.PipelineSettings(
         pipeline_name=pipeline_name,
         training_mode=mode,
+        tuning_strategy=strategy,
         role_arn=config.role_arn,
         root_uri=config.root_uri,
         code_uri=code_uri,
@@ -174,6 +179,8 @@ def summarize(**context: Any) -> dict[str, Any]:
         "endpoint_config": None,
         "training_mode": planned_pipeline(plan)[1],
         "training_job": None,
+        "tuning_job": None,
+        "best_training_job": None,
         "input_uri": layout.input_uri,
         "data_uri": None,
         "model_uri": None,
@@ -204,6 +211,7 @@ def summarize(**context: Any) -> dict[str, Any]:
                 "threshold": f"{summary['threshold']:.4f}",
                 "decision": summary["decision"],
                 "model version": str(summary["model_package_arn"] or "none"),
+                **({"tuning job": str(summary["tuning_job"])} if summary["tuning_job"] else {}),
             },
         )
     summary["failed_tasks"] = failed = tasks.failed_tasks(context)
@@ -235,10 +243,20 @@ def execution_outcome(
         "data_uri": f"{run_uri}/data",
     }
     training_arn = metadata.get("Train", {}).get("TrainingJob", {}).get("Arn")
+    tuning_arn = metadata.get("Tune", {}).get("TuningJob", {}).get("Arn")
+    if tuning_arn:  # the model evaluated and registered is the best training job's
+        tuning = sagemaker.describe_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=tuning_arn.rsplit("/", 1)[1]
+        )
+        outcome["tuning_job"] = tuning["HyperParameterTuningJobName"]
+        best = tuning.get("BestTrainingJob", {}).get("TrainingJobArn")
+        training_arn = best or training_arn
     if training_arn:
         outcome["training_job"] = training_arn.rsplit("/", 1)[1]
         training = sagemaker.describe_training_job(TrainingJobName=outcome["training_job"])
         outcome["model_uri"] = training.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        if tuning_arn:
+            outcome["best_training_job"] = tasks.tuning_summary(tuning, training)
     if steps.get("Evaluate", {}).get("StepStatus") == "Succeeded":
         outcome["evaluation_uri"] = f"{run_uri}/evaluation/evaluation.json"
         bucket, key = tasks.split_uri(outcome["evaluation_uri"])

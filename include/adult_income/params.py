@@ -135,13 +135,14 @@ def pipeline_params() -> dict[str, Param]:
 
 def native_pipeline_params() -> dict[str, Param]:
     """The native SageMaker Pipeline DAG's params: the main DAG's but deploy and human approval
-    (that DAG's tasks), early stopping (a pipeline parameter cannot be left unset, and the
-    built-in algorithm refuses an empty value) and tuning (the main DAG's route). Its
-    ``training_mode`` picks the pipeline (native_tasks.pipeline_name_for)."""
+    (that DAG's tasks) and early stopping (a pipeline parameter cannot be left unset, and the
+    built-in algorithm refuses an empty value). Its ``training_mode`` and, with
+    ``tuning_max_jobs`` > 0, ``tuning_strategy`` pick the pipeline
+    (native_tasks.pipeline_name_for)."""
     return {
         k: v
         for k, v in pipeline_params().items()
-        if not k.startswith(("deploy", "endpoint", "human_approval", "approval_", "tuning_"))
+        if not k.startswith(("deploy", "endpoint", "human_approval", "approval_"))
         and k != "early_stopping_rounds"
     }
 

@@ -13,6 +13,8 @@ import pytest
 from airflow.models.dagbag import DagBag
 from airflow.sdk.exceptions import ParamValidationError
 
+from tests.support.dag_parsing import heavy_imports_of
+
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "adult_income_pipeline"
 
@@ -138,21 +140,7 @@ def test_airflows_default_deferrable_reaches_the_long_running_operators() -> Non
 
 
 def test_parse_imports_nothing_heavy() -> None:
-    probe = (
-        "import sys, json, runpy; runpy.run_path(sys.argv[1]);"
-        "print(json.dumps(sorted(m for m in ('pandas','xgboost','sklearn','sagemaker') "
-        "if m in sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(ROOT / "dags" / "adult_income_pipeline.py")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "AIRFLOW_HOME": "/tmp/af-probe"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert heavy_imports_of(ROOT / "dags" / "adult_income_pipeline.py") == []
 
 
 # --- settings from Airflow Variables, a plan per run, requests from the plan -----------------

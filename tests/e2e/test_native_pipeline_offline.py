@@ -1,6 +1,8 @@
 """The native-pipeline DAG offline, as `make run PIPELINE=native` runs it: the emulator executes
-the SageMaker Pipeline definition; pass registers a version; the script-mode pipeline with
-threshold 0.99 trains with train.py, takes the else branch and registers nothing."""
+the SageMaker Pipeline definition; pass registers a version; the script-mode tuning pipeline
+with threshold 0.99 tunes train.py's jobs in a TuningStep, evaluates the best job's model, takes
+the else branch and registers nothing (the model steps' reading of a Tuning step's top model is
+tests/emulator/test_pipelines.py's)."""
 
 from __future__ import annotations
 
@@ -39,10 +41,16 @@ def test_native_pipeline_registers_a_version_with_every_step_succeeded(
     assert (run_dir / "report.html").exists() and (run_dir / "calibration.png").exists()
 
 
-def test_script_mode_with_threshold_099_takes_the_else_branch_and_registers_nothing(
+def test_a_script_mode_tuning_step_below_threshold_099_takes_the_else_branch(
     account: OfflineAccount,
 ) -> None:
-    conf = {"training_mode": "script", "accuracy_threshold": 0.99}
+    conf = {
+        "training_mode": "script",
+        "tuning_max_jobs": 2,
+        "tuning_max_parallel_jobs": 2,
+        "tuning_strategy": "Random",
+        "accuracy_threshold": 0.99,
+    }
     code, summary = account.run("2026-11-02", conf, pipeline="native")
     # The execution started with the parameters the run planned, as start_pipeline's
     # Rendered Template tab shows them.
@@ -63,13 +71,20 @@ def test_script_mode_with_threshold_099_takes_the_else_branch_and_registers_noth
     assert summary["model_package_arn"] is None and summary["model_name"] is None
     assert "RegisterModel" not in summary["steps"] and "CreateModel" not in summary["steps"]
     assert summary["steps"]["AccuracyGate"] == "Succeeded"
-    # Script mode is a pipeline of its own, whose Train step ran train.py.
+    # Script mode with tuning is a pipeline of its own, whose Tune step (a TuningStep) ran a
+    # tuning job of train.py's training jobs in Train's place.
     assert summary["training_mode"] == "script"
     assert (
-        ":pipeline/adult-income-xgboost-pipeline-script/execution/"
+        ":pipeline/adult-income-xgboost-pipeline-script-tuning-random/execution/"
         in summary["pipeline_execution_arn"]
     )
-    assert summary["steps"]["Train"] == "Succeeded"
+    assert summary["steps"]["Tune"] == "Succeeded" and "Train" not in summary["steps"]
+    best = summary["best_training_job"]
+    assert summary["tuning_job"] and best["name"] == summary["training_job"]
+    assert best["name"].startswith(f"{summary['tuning_job']}-")
+    assert best["training_jobs"]["Completed"] == 2
+    # Evaluate read the model the Tune step's TrainingJobSummaries[0] names: the best job's
+    assert summary["model_uri"].endswith(f"/{best['name']}/output/model.tar.gz")
     # the evaluation that decided it is still reported, with its charts
-    assert 0.86 <= summary["accuracy"] < 0.99
+    assert 0.85 <= summary["accuracy"] < 0.99
     assert (account.run_dir(summary) / "report.html").exists()

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE
+from tests.emulator.test_tuning_jobs import data  # noqa: F401 (the training data fixture)
 
 SCORE_SCRIPT = b"""
 import json, os, sys
@@ -463,3 +464,76 @@ def test_a_transform_step_whose_job_fails_fails_the_execution(aws, bucket) -> No
     assert described["PipelineExecutionStatus"] == "Failed"
     assert "CreateTransformJob refused the request" in described["FailureReason"]
     assert 'Could not find model "no-such-model"' in described["FailureReason"]
+
+
+def test_a_tuning_steps_top_model_uri_names_its_best_training_jobs_model(
+    aws,
+    bucket,
+    data,  # noqa: F811
+) -> None:
+    """TuningStep.get_top_model_s3_uri(0, bucket, prefix) joins the training output path, the
+    name at TrainingJobSummaries[0] and output/model.tar.gz: the best job's real artifact."""
+    from tests.emulator.test_tuning_jobs import config, definition
+
+    prefix = data
+    training = definition(bucket, prefix, {"objective": "binary:logistic", "num_round": "5"})
+    # The resources as SDK 2's tuner sends them: HyperParameterTuningResourceConfig instead
+    training["HyperParameterTuningResourceConfig"] = training.pop("ResourceConfig")
+    ranges = {"IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "3"}]}
+    tune = {
+        "Name": "Tune",
+        "Type": "Tuning",
+        "Arguments": {
+            "HyperParameterTuningJobConfig": config(
+                "Grid",
+                ranges,
+                ("Minimize", "validation:logloss"),
+                limits={"MaxParallelTrainingJobs": 2},
+            ),
+            "TrainingJobDefinition": training,
+        },
+    }
+    top_model = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3:/",
+                bucket,
+                f"{prefix}/models",
+                get("Steps.Tune.TrainingJobSummaries[0].TrainingJobName"),
+                "output/model.tar.gz",
+            ],
+        }
+    }
+    model = {
+        "Name": "BestModel",
+        "Type": "Model",
+        "Arguments": {
+            "ExecutionRoleArn": ROLE,
+            "PrimaryContainer": {"Image": XGBOOST_IMAGE, "ModelDataUrl": top_model},
+        },
+    }
+    body = {"Version": "2020-12-01", "Parameters": [], "Steps": [tune, model]}
+    arn = start(aws, create_raw(aws, body))
+    described = wait_execution(aws, arn, timeout=300)
+    assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
+    steps = steps_of(aws, arn)
+    sagemaker = aws("sagemaker")
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=steps["Tune"]["Metadata"]["TuningJob"]["Arn"].split("/")[-1]
+    )
+    best = sagemaker.describe_training_job(
+        TrainingJobName=tuning["BestTrainingJob"]["TrainingJobName"]
+    )
+    assert best["ResourceConfig"] == {
+        "InstanceType": "ml.m5.large",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 5,
+    }
+    created = sagemaker.describe_model(
+        ModelName=steps["BestModel"]["Metadata"]["Model"]["Arn"].split("/")[-1]
+    )
+    artifact = created["PrimaryContainer"]["ModelDataUrl"]
+    assert artifact == best["ModelArtifacts"]["S3ModelArtifacts"]
+    key = artifact.removeprefix(f"s3://{bucket}/")
+    assert aws("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0

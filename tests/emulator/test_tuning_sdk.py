@@ -10,6 +10,7 @@ import uuid
 import boto3
 import pytest
 
+from tests.emulator.clients.client_support import TRUST_POLICY
 from tests.emulator.conftest import ROLE, XGBOOST_IMAGE
 from tests.emulator.test_tuning_jobs import data  # noqa: F401 (the data slice fixture)
 
@@ -20,19 +21,11 @@ def sdk_session(emulator, aws, monkeypatch: pytest.MonkeyPatch):
     from sagemaker.core.helper.session_helper import Session
 
     # The SDK checks that SageMaker may assume the role before it sends a job.
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     iam = aws("iam")
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+        iam.create_role(
+            RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(TRUST_POLICY)
+        )
 
     # boto3 reads the endpoint from the environment for every client it makes, including the
     # ones sagemaker-core builds from the session itself.

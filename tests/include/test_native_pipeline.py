@@ -4,8 +4,10 @@ and hyperparameters)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import botocore.session
@@ -18,9 +20,15 @@ from emulator.sagemaker.pipeline_steps import (
     check_definition,
     fit_to_shape,
 )
-from include.adult_income import native_parameters, native_pipeline, sagemaker_requests
+from include.adult_income import (
+    native_parameters,
+    native_pipeline,
+    sagemaker_requests,
+    tuning_requests,
+)
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "native_pipeline_definition.json"
+TUNING_SNAPSHOT = Path(__file__).parent / "snapshots" / "native_tuning_pipeline_definition.json"
 SETTINGS = native_pipeline.PipelineSettings(
     pipeline_name="adult-income-xgboost-pipeline",
     role_arn="arn:aws:iam::111122223333:role/SageMakerExecution",
@@ -54,6 +62,18 @@ CHAMPION = {
 INPUT_URI = "s3://example-bucket/adult-income/raw/ds=2026-11-01/"
 EXECUTION_ID = "abcdef123456"
 MODEL_URI = "s3://example-bucket/model.tar.gz"
+TUNING = dataclasses.replace(
+    SETTINGS,
+    pipeline_name="adult-income-xgboost-pipeline-tuning-bayesian",
+    tuning_strategy="Bayesian",
+)
+TUNING_PARAMS = {
+    **PARAMS,
+    "tuning_max_jobs": 6,
+    "tuning_max_parallel_jobs": 3,
+    "tuning_strategy": "Bayesian",
+    "tuning_objective": "validation:logloss",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +81,21 @@ def definition() -> dict:
     return native_pipeline.definition(SETTINGS)
 
 
-def test_definition_matches_the_snapshot(definition: dict) -> None:
+@pytest.mark.parametrize(
+    ("settings", "snapshot"),
+    [(SETTINGS, SNAPSHOT), (TUNING, TUNING_SNAPSHOT)],
+    ids=["train", "tune"],
+)
+def test_definition_matches_its_snapshot(
+    settings: native_pipeline.PipelineSettings, snapshot: Path
+) -> None:
+    definition = native_pipeline.definition(settings)
     text = json.dumps(definition, indent=2, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOT.write_text(text)
-    assert SNAPSHOT.exists(), "run with UPDATE_SNAPSHOTS=1 to write the snapshot"
-    assert text == SNAPSHOT.read_text(), "definition changed; UPDATE_SNAPSHOTS=1 if intended"
-    assert native_pipeline.definition(SETTINGS) == definition  # stable across builds
+        snapshot.write_text(text)
+    assert snapshot.exists(), "run with UPDATE_SNAPSHOTS=1 to write the snapshot"
+    assert text == snapshot.read_text(), "definition changed; UPDATE_SNAPSHOTS=1 if intended"
+    assert native_pipeline.definition(settings) == definition  # stable across builds
 
 
 def test_definition_is_runnable_and_shaped_like_the_seed(definition: dict) -> None:
@@ -102,15 +130,26 @@ def test_definition_is_runnable_and_shaped_like_the_seed(definition: dict) -> No
     assert [s["Type"] for s in else_steps] == ["Fail"]
 
 
+BEST_JOB = "tune-abc-001-0123abcd"
+
+
 def resolved_arguments(
-    definition: dict, step: str, operation: str, champion: dict | None = CHAMPION
+    definition: dict,
+    step: str,
+    operation: str,
+    champion: dict | None = CHAMPION,
+    params: dict = PARAMS,
 ) -> dict:
-    given = native_parameters.execution_parameters(PARAMS, INPUT_URI, champion)
+    given = native_parameters.execution_parameters(params, INPUT_URI, champion)
     values = resolve_parameters(definition, [{"Name": k, "Value": v} for k, v in given.items()])
     evaluator = Evaluator(
         parameters=values,
         execution={"PipelineExecutionId": EXECUTION_ID},
-        step_properties=lambda name: {"ModelArtifacts": {"S3ModelArtifacts": MODEL_URI}},
+        # Train's and Tune's properties (a tuning step's summaries are best first)
+        step_properties=lambda name: {
+            "ModelArtifacts": {"S3ModelArtifacts": MODEL_URI},
+            "TrainingJobSummaries": [{"TrainingJobName": BEST_JOB}, {"TrainingJobName": "other"}],
+        },
         read_property_file=lambda step, name: {},
     )
     steps = {s["Name"]: s for s in all_steps(definition["Steps"])}
@@ -126,51 +165,66 @@ LAYOUT = sagemaker_requests.RunLayout(
 )
 
 
-def without_name(body: dict, key: str) -> dict:
-    return {k: v for k, v in body.items() if k != key}
+def dag_job(builder: Callable[..., dict], image_uri: str, **arguments: object) -> dict:
+    """What the DAG sends through ``builder`` for PARAMS, less the name the service gives."""
+    body = builder(
+        job_name="x",
+        image_uri=image_uri,
+        role_arn=SETTINGS.role_arn,
+        layout=arguments.pop("layout", LAYOUT),
+        **arguments,
+    )
+    return {k: v for k, v in body.items() if k not in native_pipeline.NAME_FIELDS}
+
+
+def dag_training(layout: sagemaker_requests.RunLayout = LAYOUT, script: bool = False) -> dict:
+    hyperparameters = sagemaker_requests.hyperparameters_for(PARAMS)
+    if script:
+        hyperparameters = sagemaker_requests.script_mode_hyperparameters(
+            hyperparameters, layout.code_uri
+        )
+    return dag_job(
+        sagemaker_requests.training_request,
+        SETTINGS.xgboost_image,
+        layout=layout,
+        hyperparameters=hyperparameters,
+        instance_type="ml.m5.2xlarge",
+        instance_count=2,
+        metric_definitions=tuning_requests.METRIC_DEFINITIONS if script else None,
+    )
+
+
+def dag_evaluate(model_uri: str, layout: sagemaker_requests.RunLayout = LAYOUT) -> dict:
+    """The evaluate job the DAG sends for PARAMS and CHAMPION."""
+    arguments = {
+        "model_artifact_uri": model_uri,
+        "champion_model_uri": CHAMPION["model"],
+        "champion_code_uri": CHAMPION["code"],
+        "champion_arn": CHAMPION["arn"],
+        "max_regression": 0.02,
+    }
+    return dag_job(
+        sagemaker_requests.evaluate_request,
+        SETTINGS.xgboost_image,
+        layout=layout,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        **arguments,
+    )
 
 
 def test_jobs_are_the_dags_jobs_for_the_same_params(definition: dict) -> None:
-    preprocess = sagemaker_requests.preprocess_request(
-        job_name="x",
-        image_uri=SETTINGS.sklearn_image,
-        role_arn=SETTINGS.role_arn,
-        layout=LAYOUT,
+    preprocess = dag_job(
+        sagemaker_requests.preprocess_request,
+        SETTINGS.sklearn_image,
         seed=7,
         instance_type="ml.m5.large",
         instance_count=1,
     )
-    assert resolved_arguments(definition, "Preprocess", "CreateProcessingJob") == without_name(
-        preprocess, "ProcessingJobName"
-    )
-    training = sagemaker_requests.training_request(
-        job_name="x",
-        image_uri=SETTINGS.xgboost_image,
-        role_arn=SETTINGS.role_arn,
-        layout=LAYOUT,
-        hyperparameters=sagemaker_requests.hyperparameters_for(PARAMS),
-        instance_type="ml.m5.2xlarge",
-        instance_count=2,
-    )
-    assert resolved_arguments(definition, "Train", "CreateTrainingJob") == without_name(
-        training, "TrainingJobName"
-    )
-    evaluate = sagemaker_requests.evaluate_request(
-        job_name="x",
-        image_uri=SETTINGS.xgboost_image,
-        role_arn=SETTINGS.role_arn,
-        layout=LAYOUT,
-        model_artifact_uri=MODEL_URI,
-        instance_type="ml.m5.large",
-        instance_count=1,
-        champion_model_uri=CHAMPION["model"],
-        champion_code_uri=CHAMPION["code"],
-        champion_arn=CHAMPION["arn"],
-        max_regression=0.02,
-    )
-    assert resolved_arguments(definition, "Evaluate", "CreateProcessingJob") == without_name(
-        evaluate, "ProcessingJobName"
-    )
+    assert resolved_arguments(definition, "Preprocess", "CreateProcessingJob") == preprocess
+    assert resolved_arguments(definition, "Train", "CreateTrainingJob") == dag_training()
+    evaluate = resolved_arguments(definition, "Evaluate", "CreateProcessingJob")
+    assert evaluate == dag_evaluate(MODEL_URI)
     model = sagemaker_requests.model_request(
         model_name="x",
         image_uri=SETTINGS.xgboost_image,
@@ -178,9 +232,9 @@ def test_jobs_are_the_dags_jobs_for_the_same_params(definition: dict) -> None:
         code_uri=LAYOUT.inference_code_uri,
         role_arn=SETTINGS.role_arn,
     )
-    assert resolved_arguments(definition, "CreateModel", "CreateModel") == without_name(
-        model, "ModelName"
-    )
+    assert resolved_arguments(definition, "CreateModel", "CreateModel") == {
+        k: v for k, v in model.items() if k != "ModelName"
+    }
     package = resolved_arguments(definition, "RegisterModel", "CreateModelPackage")
     assert package["ModelPackageGroupName"] == "my-group"
     assert package["ModelApprovalStatus"] == "Approved"
@@ -211,34 +265,14 @@ def test_without_a_champion_evaluate_reads_the_marker_beside_the_scripts(definit
 
 
 def test_script_mode_trains_as_the_dags_script_mode_train_task() -> None:
-    import dataclasses
-
-    from include.adult_income import tuning_requests
-
     script = dataclasses.replace(
         SETTINGS, pipeline_name="adult-income-xgboost-pipeline-script", training_mode="script"
     )
     definition = native_pipeline.definition(script)
     check_definition(definition)
-    layout = sagemaker_requests.RunLayout(
-        input_uri=INPUT_URI,
-        run_uri=f"{script.executions_uri}/{EXECUTION_ID}",
-        code_prefix=script.code_uri,
-    )
-    training = sagemaker_requests.training_request(
-        job_name="x",
-        image_uri=script.xgboost_image,
-        role_arn=script.role_arn,
-        layout=layout,
-        hyperparameters=sagemaker_requests.script_mode_hyperparameters(
-            sagemaker_requests.hyperparameters_for(PARAMS), script.code_uri
-        ),
-        instance_type="ml.m5.2xlarge",
-        instance_count=2,
-        metric_definitions=tuning_requests.METRIC_DEFINITIONS,
-    )
+    layout = dataclasses.replace(LAYOUT, run_uri=f"{script.executions_uri}/{EXECUTION_ID}")
     resolved = resolved_arguments(definition, "Train", "CreateTrainingJob")
-    assert resolved == without_name(training, "TrainingJobName")
+    assert resolved == dag_training(layout, script=True)
     # the parameters reach script mode's JSON-encoded values
     assert json.loads(resolved["HyperParameters"]["eta"]) == "0.1"
     assert json.loads(resolved["HyperParameters"]["sagemaker_submit_directory"]) == (
@@ -246,3 +280,75 @@ def test_script_mode_trains_as_the_dags_script_mode_train_task() -> None:
     )
     # the built-in pipeline's definition is unchanged by the option
     assert native_pipeline.definition(SETTINGS) == json.loads(SNAPSHOT.read_text())
+
+
+@pytest.fixture(scope="module")
+def tuning_definition() -> dict:
+    return native_pipeline.definition(TUNING)
+
+
+def test_the_tune_step_is_a_tuning_step_sending_the_dags_tuning_job(
+    tuning_definition: dict,
+) -> None:
+    check_definition(tuning_definition)
+    assert [s["Name"] for s in tuning_definition["Steps"]] == [
+        "Preprocess",
+        "Tune",
+        "Evaluate",
+        "AccuracyGate",
+    ]
+    tune = tuning_definition["Steps"][1]
+    assert tune["Type"] == "Tuning" and tune["DependsOn"] == ["Preprocess"]
+    layout = dataclasses.replace(LAYOUT, run_uri=f"{TUNING.executions_uri}/{EXECUTION_ID}")
+    # what the main DAG's tune task sends for the same params (tasks.training_requests)
+    dags_tuning = tuning_requests.tuning_job_request(
+        tuning_job_name="x",
+        training_request=dag_training(layout),
+        max_jobs=6,
+        max_parallel_jobs=3,
+        strategy="Bayesian",
+        objective="validation:logloss",
+        seed=7,
+    )
+    resolved = resolved_arguments(
+        tuning_definition, "Tune", "CreateHyperParameterTuningJob", params=TUNING_PARAMS
+    )
+    assert resolved == {
+        k: v for k, v in dags_tuning.items() if k not in native_pipeline.NAME_FIELDS
+    }
+    # Evaluate and the model steps read the best training job's model, as
+    # TuningStep.get_top_model_s3_uri(top_k=0, ...) addresses it
+    best_model = layout.training_artifact_uri(BEST_JOB)
+    evaluate = resolved_arguments(
+        tuning_definition, "Evaluate", "CreateProcessingJob", params=TUNING_PARAMS
+    )
+    assert evaluate == dag_evaluate(best_model, layout)
+    model = resolved_arguments(
+        tuning_definition, "CreateModel", "CreateModel", params=TUNING_PARAMS
+    )
+    assert model["PrimaryContainer"]["ModelDataUrl"] == best_model
+    assert "Steps.Tune.TrainingJobSummaries[0].TrainingJobName" in json.dumps(tuning_definition)
+
+
+def test_tuning_parameters_are_declared_only_by_tuning_pipelines(
+    definition: dict, tuning_definition: dict
+) -> None:
+    tuning = {"TuningMaxJobs", "TuningMaxParallelJobs", "TuningObjective", "TuningObjectiveType"}
+    given = native_parameters.execution_parameters(TUNING_PARAMS, INPUT_URI)
+    assert set(given) <= {p["Name"] for p in tuning_definition["Parameters"]}
+    assert tuning <= set(given)
+    assert given["TuningObjectiveType"] == "Minimize"
+    assert not tuning & {p["Name"] for p in definition["Parameters"]}
+    assert not tuning & set(native_parameters.execution_parameters(PARAMS, INPUT_URI))
+    # no more at once than in all, as the main DAG limits its tuning job
+    fewer = native_parameters.execution_parameters(
+        {**TUNING_PARAMS, "tuning_max_jobs": 2}, INPUT_URI
+    )
+    assert (fewer["TuningMaxJobs"], fewer["TuningMaxParallelJobs"]) == ("2", "2")
+
+
+def test_grid_tuning_runs_its_whole_grid() -> None:
+    grid = native_pipeline.definition(dataclasses.replace(TUNING, tuning_strategy="Grid"))
+    check_definition(grid)
+    limits = grid["Steps"][1]["Arguments"]["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    assert limits == {"MaxParallelTrainingJobs": {"Get": "Parameters.TuningMaxParallelJobs"}}

@@ -93,3 +93,16 @@ def test_a_retried_start_reattaches_instead_of_starting_again(
     assert first == retried
     executions = sagemaker.list_pipeline_executions(PipelineName=name)
     assert len(executions["PipelineExecutionSummaries"]) == 1
+
+
+def test_each_training_mode_and_tuning_strategy_has_its_own_pipeline() -> None:
+    names = {
+        native_tasks.pipeline_name_for(mode, strategy)
+        for mode in ("builtin", "script")
+        for strategy in (None, "Bayesian", "Random", "Hyperband", "Grid")
+    }
+    assert len(names) == 10
+    assert native_tasks.pipeline_name_for("builtin") == native_tasks.PIPELINE_NAME
+    assert native_tasks.pipeline_name_for("script", "Random") == (
+        "adult-income-xgboost-pipeline-script-tuning-random"
+    )

@@ -53,6 +53,7 @@ def clients(
             sdk2,
             (bucket, data, f"sdk2-hosting-{tag}", f"sdk2-hosting-{tag}"),
         ),
+        "sdk2_tuner": (sdk2, (bucket, data, f"sdk2-tuner-{tag}")),
         "sdk3_pipeline": (
             sys.executable,
             (bucket, data, f"sdk3-pipeline-{tag}", f"sdk3-pipeline-{tag}", ACCURACY_THRESHOLD),

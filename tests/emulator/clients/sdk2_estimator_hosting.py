@@ -11,11 +11,16 @@ Usage: sdk2_estimator_hosting.py BUCKET DATA_CSV PREFIX GROUP_NAME
 
 import sys
 
-import boto3
 import numpy as np
-import pandas as pd
 import sagemaker
-from client_support import ROLE, endpoint_url, report
+from client_support import (
+    HOSTING_HYPERPARAMETERS,
+    ROLE,
+    numeric_adult,
+    report,
+    sdk_session,
+    upload_channels,
+)
 from sagemaker.deserializers import CSVDeserializer
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
@@ -27,32 +32,11 @@ from sagemaker.serializers import CSVSerializer
 bucket, data_csv, prefix, group_name = sys.argv[1:5]
 INSTANCE = "ml.m5.large"
 
-boto_session = boto3.Session(region_name="us-east-1")
-session = sagemaker.session.Session(
-    boto_session=boto_session,
-    sagemaker_client=boto_session.client("sagemaker", endpoint_url=endpoint_url()),
-    sagemaker_runtime_client=boto_session.client("sagemaker-runtime", endpoint_url=endpoint_url()),
-    default_bucket=bucket,
-)
+session = sdk_session(sagemaker.session.Session, bucket)
 
-# Numeric features only, label first, no header: the built-in algorithm's CSV contract.
-raw = pd.read_csv(data_csv)
-frame = pd.DataFrame(
-    {
-        "label": (raw["income"] == ">50K").astype(int),
-        "age": raw["age"],
-        "education": raw["education.num"],
-        "gain": raw["capital.gain"],
-        "loss": raw["capital.loss"],
-        "hours": raw["hours.per.week"],
-        "married": (raw["marital.status"] == "Married-civ-spouse").astype(int),
-    }
-)
+frame = numeric_adult(data_csv)
 train, validation, test = np.split(frame.sample(frac=1, random_state=3), [2400, 3200])
-uris = {}
-for name, part in (("train", train), ("validation", validation)):
-    part.to_csv(f"{name}.csv", header=False, index=False)
-    uris[name] = session.upload_data(f"{name}.csv", bucket=bucket, key_prefix=f"{prefix}/{name}")
+uris = upload_channels(session, bucket, prefix, {"train": train, "validation": validation})
 test.drop(columns="label").to_csv("test.csv", header=False, index=False)
 test_uri = session.upload_data("test.csv", bucket=bucket, key_prefix=f"{prefix}/batch-in")
 
@@ -64,13 +48,7 @@ estimator = Estimator(
     instance_type=INSTANCE,
     output_path=f"s3://{bucket}/{prefix}/model",
     sagemaker_session=session,
-    hyperparameters={
-        "objective": "binary:logistic",
-        "num_round": 40,
-        "max_depth": 4,
-        "eta": 0.3,
-        "eval_metric": "logloss",
-    },
+    hyperparameters=dict(HOSTING_HYPERPARAMETERS),
 )
 estimator.fit(
     {

@@ -13,9 +13,8 @@ Usage: sdk2_pipeline_tutorial.py BUCKET DATA_CSV PIPELINE_NAME GROUP_NAME THRESH
 import json
 import sys
 
-import boto3
 import sagemaker
-from client_support import ROLE, endpoint_url, report
+from client_support import ROLE, execution_outcome, report, run_pipeline, sdk_session
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import CreateModelInput, TrainingInput
 from sagemaker.lineage.visualizer import LineageTableVisualizer
@@ -35,13 +34,7 @@ from sagemaker.workflow.steps import CreateModelStep, ProcessingStep, TrainingSt
 
 bucket, data_csv, pipeline_name, group_name, threshold = sys.argv[1:6]
 
-boto_session = boto3.Session(region_name="us-east-1")
-session = sagemaker.session.Session(
-    boto_session=boto_session,
-    sagemaker_client=boto_session.client("sagemaker", endpoint_url=endpoint_url()),
-    sagemaker_runtime_client=boto_session.client("sagemaker-runtime", endpoint_url=endpoint_url()),
-    default_bucket=bucket,
-)
+session = sdk_session(sagemaker.session.Session, bucket)
 region = session.boto_region_name
 prefix = f"s3://{bucket}/{pipeline_name}"
 input_uri = session.upload_data(data_csv, bucket=bucket, key_prefix=f"{pipeline_name}/raw")
@@ -161,31 +154,24 @@ step_register = RegisterModel(
         )
     ),
 )
+accuracy = JsonGet(
+    step_name=step_eval.name, property_file=evaluation_report, json_path="metrics.accuracy.value"
+)
 step_cond = ConditionStep(
     name="AccuracyCheck",
-    conditions=[
-        ConditionGreaterThanOrEqualTo(
-            left=JsonGet(
-                step_name=step_eval.name,
-                property_file=evaluation_report,
-                json_path="metrics.accuracy.value",
-            ),
-            right=accuracy_threshold,
-        )
-    ],
+    conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=accuracy_threshold)],
     if_steps=[step_register, step_create_model],
     else_steps=[],
 )
 
-pipeline = Pipeline(
-    name=pipeline_name,
-    parameters=[instance_type, instance_count, approval, input_data, accuracy_threshold],
-    steps=[step_process, step_train, step_eval, step_cond],
-    sagemaker_session=session,
+pipeline, execution = run_pipeline(
+    Pipeline,
+    session,
+    ROLE,
+    pipeline_name,
+    [instance_type, instance_count, approval, input_data, accuracy_threshold],
+    [step_process, step_train, step_eval, step_cond],
 )
-pipeline.upsert(role_arn=ROLE)
-execution = pipeline.start()
-execution.wait(delay=2, max_attempts=300)
 
 description = execution.describe()
 steps = execution.list_steps()
@@ -200,11 +186,7 @@ created_models = [
 ]
 result = {
     "status": description["PipelineExecutionStatus"],
-    "steps": {step["StepName"]: step["StepStatus"] for step in steps},
-    "failures": {step["StepName"]: step.get("FailureReason") for step in steps},
-    "condition": [
-        step["Metadata"]["Condition"] for step in steps if "Condition" in step.get("Metadata", {})
-    ],
+    **execution_outcome(steps),
     "evaluation": evaluation,
     "models": created_models,
     "versions": [
@@ -231,10 +213,7 @@ strict.wait(delay=2, max_attempts=300)
 strict_steps = strict.list_steps()
 result["strict"] = {
     "status": strict.describe()["PipelineExecutionStatus"],
-    "steps": {step["StepName"]: step["StepStatus"] for step in strict_steps},
-    "condition": [
-        s["Metadata"]["Condition"] for s in strict_steps if "Condition" in s.get("Metadata", {})
-    ],
+    **execution_outcome(strict_steps),
     "versions": [
         package["ModelPackageVersion"]
         for package in session.sagemaker_client.list_model_packages(

@@ -9,10 +9,15 @@ Usage: sdk3_hosting.py BUCKET DATA_CSV PREFIX
 
 import sys
 
-import boto3
 import numpy as np
-import pandas as pd
-from client_support import endpoint_url, ensure_execution_role, report
+from client_support import (
+    HOSTING_HYPERPARAMETERS,
+    ensure_execution_role,
+    numeric_adult,
+    report,
+    sdk_session,
+    upload_channels,
+)
 from sagemaker.core import image_uris
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.transformer import Transformer
@@ -23,33 +28,12 @@ from sagemaker.train.configs import Compute, InputData, OutputDataConfig
 bucket, data_csv, prefix = sys.argv[1:4]
 INSTANCE = "ml.m5.large"
 
-boto_session = boto3.Session(region_name="us-east-1")
-session = Session(
-    boto_session=boto_session,
-    sagemaker_client=boto_session.client("sagemaker", endpoint_url=endpoint_url()),
-    sagemaker_runtime_client=boto_session.client("sagemaker-runtime", endpoint_url=endpoint_url()),
-    default_bucket=bucket,
-)
-role = ensure_execution_role(boto_session.client("iam"))
+session = sdk_session(Session, bucket)
+role = ensure_execution_role(session.boto_session.client("iam"))
 
-raw = pd.read_csv(data_csv)
-frame = pd.DataFrame(
-    {
-        "label": (raw["income"] == ">50K").astype(int),
-        "age": raw["age"],
-        "education": raw["education.num"],
-        "gain": raw["capital.gain"],
-        "loss": raw["capital.loss"],
-        "hours": raw["hours.per.week"],
-        "married": (raw["marital.status"] == "Married-civ-spouse").astype(int),
-    }
-)
-shuffled = frame.sample(frac=1, random_state=5)
+shuffled = numeric_adult(data_csv).sample(frac=1, random_state=5)
 train, validation, test = shuffled[:2400], shuffled[2400:3200], shuffled[3200:]
-uris = {}
-for name, part in (("train", train), ("validation", validation)):
-    part.to_csv(f"{name}.csv", header=False, index=False)
-    uris[name] = session.upload_data(f"{name}.csv", bucket=bucket, key_prefix=f"{prefix}/{name}")
+uris = upload_channels(session, bucket, prefix, {"train": train, "validation": validation})
 test.drop(columns="label").to_csv("test.csv", header=False, index=False)
 test_uri = session.upload_data("test.csv", bucket=bucket, key_prefix=f"{prefix}/batch-in")
 
@@ -61,13 +45,7 @@ trainer = ModelTrainer(
     sagemaker_session=session,
     base_job_name="sdk3-hosting-train",
     output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/{prefix}/model"),
-    hyperparameters={
-        "objective": "binary:logistic",
-        "num_round": 40,
-        "max_depth": 4,
-        "eta": 0.3,
-        "eval_metric": "logloss",
-    },
+    hyperparameters=dict(HOSTING_HYPERPARAMETERS),
 )
 trainer.train(
     input_data_config=[

@@ -12,8 +12,13 @@ Usage: sdk3_pipeline.py BUCKET DATA_CSV PIPELINE_NAME GROUP_NAME THRESHOLD
 import json
 import sys
 
-import boto3
-from client_support import endpoint_url, ensure_execution_role, report
+from client_support import (
+    ensure_execution_role,
+    execution_outcome,
+    report,
+    run_pipeline,
+    sdk_session,
+)
 from sagemaker.core import image_uris
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.processing import ScriptProcessor
@@ -39,17 +44,12 @@ from sagemaker.train.configs import Compute, InputData
 bucket, data_csv, pipeline_name, group_name, threshold = sys.argv[1:6]
 INSTANCE = "ml.m5.xlarge"
 
-boto_session = boto3.Session(region_name="us-east-1")
-sagemaker_client = boto_session.client("sagemaker", endpoint_url=endpoint_url())
-session = Session(
-    boto_session=boto_session, sagemaker_client=sagemaker_client, default_bucket=bucket
-)
-pipeline_session = PipelineSession(
-    boto_session=boto_session, sagemaker_client=sagemaker_client, default_bucket=bucket
-)
+session = sdk_session(Session, bucket)
+pipeline_session = sdk_session(PipelineSession, bucket, runtime=False)
+sagemaker_client = session.sagemaker_client
 region = session.boto_region_name
 # SDK 3 checks the role's trust policy and permissions before it builds a job.
-ROLE = ensure_execution_role(boto_session.client("iam"))
+ROLE = ensure_execution_role(session.boto_session.client("iam"))
 prefix = f"s3://{bucket}/{pipeline_name}"
 input_uri = session.upload_data(data_csv, bucket=bucket, key_prefix=f"{pipeline_name}/raw")
 
@@ -81,14 +81,20 @@ def s3_input(name: str, source) -> ProcessingInput:
     )
 
 
-preprocessor = ScriptProcessor(
-    image_uri=image_uris.retrieve(framework="sklearn", region=region, version="1.2-1"),
-    command=["python3"],
-    instance_type=INSTANCE,
-    instance_count=1,
-    base_job_name="sdk3-preprocess",
-    sagemaker_session=pipeline_session,
-    role=ROLE,
+def script_processor(image_uri: str, job: str) -> ScriptProcessor:
+    return ScriptProcessor(
+        image_uri=image_uri,
+        command=["python3"],
+        instance_type=INSTANCE,
+        instance_count=1,
+        base_job_name=f"sdk3-{job}",
+        sagemaker_session=pipeline_session,
+        role=ROLE,
+    )
+
+
+preprocessor = script_processor(
+    image_uris.retrieve(framework="sklearn", region=region, version="1.2-1"), "preprocess"
 )
 step_process = ProcessingStep(
     name="Preprocess",
@@ -125,15 +131,7 @@ trainer = ModelTrainer(
 step_train = TrainingStep(name="Train", step_args=trainer.train())
 model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
 
-evaluator = ScriptProcessor(
-    image_uri=xgboost_image,
-    command=["python3"],
-    instance_type=INSTANCE,
-    instance_count=1,
-    base_job_name="sdk3-evaluate",
-    sagemaker_session=pipeline_session,
-    role=ROLE,
-)
+evaluator = script_processor(xgboost_image, "evaluate")
 evaluation_report = PropertyFile(
     name="EvaluationReport", output_name="evaluation", path="evaluation.json"
 )
@@ -142,7 +140,7 @@ step_eval = ProcessingStep(
     step_args=evaluator.run(
         inputs=[s3_input("model", model_data), s3_input("test", outputs["test"].S3Output.S3Uri)],
         outputs=[s3_output("evaluation")],
-        code="job_scripts/evaluation_native.py",
+        code="job_scripts/evaluation.py",
     ),
     property_files=[evaluation_report],
 )
@@ -164,31 +162,23 @@ step_register = ModelStep(
         approval_status=approval,
     ),
 )
+accuracy = JsonGet(
+    step_name=step_eval.name, property_file=evaluation_report, json_path="metrics.accuracy.value"
+)
 step_cond = ConditionStep(
     name="AccuracyCheck",
-    conditions=[
-        ConditionGreaterThanOrEqualTo(
-            left=JsonGet(
-                step_name=step_eval.name,
-                property_file=evaluation_report,
-                json_path="metrics.accuracy.value",
-            ),
-            right=accuracy_threshold,
-        )
-    ],
-    if_steps=[step_create, step_register],
-    else_steps=[],
+    conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=accuracy_threshold)],
+    if_steps=[step_create, step_register],  # its else-branch: nothing
 )
 
-pipeline = Pipeline(
-    name=pipeline_name,
-    parameters=[input_data, approval, accuracy_threshold],
-    steps=[step_process, step_train, step_eval, step_cond],
-    sagemaker_session=pipeline_session,
+_, execution = run_pipeline(
+    Pipeline,
+    pipeline_session,
+    ROLE,
+    pipeline_name,
+    [input_data, approval, accuracy_threshold],
+    [step_process, step_train, step_eval, step_cond],
 )
-pipeline.upsert(role_arn=ROLE)
-execution = pipeline.start()
-execution.wait(delay=2, max_attempts=300)
 
 steps = execution.list_steps()
 evaluation = json.loads(session.read_s3_file(bucket, f"{pipeline_name}/evaluation/evaluation.json"))
@@ -196,11 +186,7 @@ packages = sagemaker_client.list_model_packages(ModelPackageGroupName=group_name
 report(
     {
         "status": execution.describe()["PipelineExecutionStatus"],
-        "steps": {step["StepName"]: step["StepStatus"] for step in steps},
-        "failures": {step["StepName"]: step.get("FailureReason") for step in steps},
-        "condition": [
-            s["Metadata"]["Condition"] for s in steps if "Condition" in s.get("Metadata", {})
-        ],
+        **execution_outcome(steps),
         "evaluation": evaluation,
         "models": [
             s["Metadata"]["Model"]["Arn"] for s in steps if "Model" in s.get("Metadata", {})

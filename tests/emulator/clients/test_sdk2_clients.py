@@ -90,3 +90,41 @@ def test_estimator_fit_attach_deploy_transform_and_package_deploy(aws, bucket, c
     # The client deleted both endpoints.
     names = {e["EndpointName"] for e in aws("sagemaker").list_endpoints()["Endpoints"]}
     assert not names & {endpoint["name"], result["package_endpoint"]["name"]}
+
+
+def test_hyperparameter_tuner_fit_best_training_job_analytics_and_best_estimator(aws, clients):
+    result = clients["sdk2_tuner"].result()
+    name = clients["sdk2_tuner"].args[2]
+    assert result["status"] == "Completed"
+    summaries = aws("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name
+    )["TrainingJobSummaries"]
+    assert len(summaries) == 2 and {s["TrainingJobStatus"] for s in summaries} == {"Completed"}
+    objective = {
+        s["TrainingJobName"]: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        for s in summaries
+    }
+    # validation:auc is maximised: the best job is the one with the highest value
+    assert result["best"] == max(objective, key=objective.get)
+    rows = {row["TrainingJobName"]: row for row in result["analytics"]}
+    assert set(rows) == set(objective)
+    for job, row in rows.items():
+        assert row["FinalObjectiveValue"] == objective[job]
+        assert 0.05 <= row["eta"] <= 0.5 and 2 <= row["max_depth"] <= 6
+        assert row["TrainingJobStatus"] == "Completed"
+        assert row["TrainingElapsedTimeSeconds"] >= 0
+    # SDK 2 sends HyperParameterTuningResourceConfig (not ResourceConfig); each training job
+    # runs on what it names
+    assert result["resources"] == {
+        "InstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+        "VolumeSizeInGB": 30,
+    }
+    # SageMaker adds the objective to the static hyperparameters, as Describe shows them
+    assert result["static_hyperparameters"]["_tuning_objective_metric"] == "validation:auc"
+    best = result["best_estimator"]
+    assert best["job"] == result["best"] and best["instance_type"] == "ml.m5.large"
+    described = aws("sagemaker").describe_training_job(TrainingJobName=result["best"])
+    assert described["ResourceConfig"]["InstanceType"] == "ml.m5.large"
+    assert best["model_data"] == described["ModelArtifacts"]["S3ModelArtifacts"]
+    assert best["hyperparameters"]["eta"] == described["HyperParameters"]["eta"]
