@@ -1,9 +1,11 @@
 """Fixtures of the client tests: every client script, started together against one emulator.
 
 The scripts spend most of their time in the SDKs' own polling sleeps (``Model.deploy`` polls
-every 30 s, ``fit(logs=True)`` describes the job every 30 s), so ``clients`` starts all of
-them at once on first use and each test waits for its own; they use names of their own, so
-they do not meet. Each works in a directory of its own, with the job scripts it uploads.
+every 30 s, ``fit(logs=True)`` describes the job every 30 s), so ``clients`` starts all of a
+test module's scripts (its ``CLIENT_SCRIPTS``) at once on first use and each test waits for its
+own; they use names of their own, so they do not meet, and the SDK 2 and SDK 3 modules can run
+on two test workers at once. Each works in a directory of its own, with the job scripts it
+uploads.
 """
 
 from __future__ import annotations
@@ -35,15 +37,21 @@ def adult_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def clients(
-    emulator, bucket: str, adult_slice: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    emulator,
+    bucket: str,
+    adult_slice: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, ClientRun]]:
-    """Script name -> its running ClientRun (SDK 2 scripts in the SDK 2 environment, built
-    once per machine; SDK 3 scripts with the project's own interpreter)."""
-    sdk2 = sdk2_python()
+    """Script name -> its running ClientRun, for the scripts the test module names (SDK 2
+    scripts in the SDK 2 environment, built once per machine; SDK 3 scripts with the project's
+    own interpreter)."""
+    wanted = request.module.CLIENT_SCRIPTS
     data = str(adult_slice)
     tag = uuid.uuid4().hex[:6]
+    sdk2 = sdk2_python() if any(name.startswith("sdk2_") for name in wanted) else ""
     plan = {
         "sdk2_pipeline_tutorial": (
             sdk2,
@@ -62,7 +70,8 @@ def clients(
     }
     runs: dict[str, ClientRun] = {}
     try:
-        for name, (python, args) in plan.items():
+        for name in wanted:
+            python, args = plan[name]
             workdir = tmp_path_factory.mktemp(name)
             shutil.copytree(CLIENTS / "job_scripts", workdir / "job_scripts")
             runs[name] = ClientRun(

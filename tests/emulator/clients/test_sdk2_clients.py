@@ -7,6 +7,9 @@ accuracy, registered versions, predictions), and look at the emulator's side wit
 
 from __future__ import annotations
 
+# The client scripts this module's tests read the outcomes of (conftest.clients starts them).
+CLIENT_SCRIPTS = ("sdk2_pipeline_tutorial", "sdk2_estimator_hosting", "sdk2_tuner")
+
 
 def test_pipelines_tutorial_runs_end_to_end(aws, clients):
     result = clients["sdk2_pipeline_tutorial"].result()

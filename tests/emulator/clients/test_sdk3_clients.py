@@ -6,6 +6,9 @@ the emulator only as a user's code would (``AWS_ENDPOINT_URL``), and report what
 
 from __future__ import annotations
 
+# The client scripts this module's tests read the outcomes of (conftest.clients starts them).
+CLIENT_SCRIPTS = ("sdk3_pipeline", "sdk3_hosting")
+
 
 def test_pipeline_with_model_trainer_and_model_builder(aws, clients):
     result = clients["sdk3_pipeline"].result()
