@@ -59,6 +59,21 @@ SWEEP = (
     "from airflow.jobs.scheduler_job_runner import SchedulerJobRunner\n"
     "SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()\n"
 )
+# What a minute without an answer does to a question: its deadline (the task instance's
+# trigger_timeout, set from approval_timeout_minutes) passes. Moving the deadline instead of
+# waiting the minute out; the script prints the seconds that were left.
+EXPIRE = (
+    "import datetime, sys\n"
+    "from airflow.models.taskinstance import TaskInstance\n"
+    "from airflow.utils import timezone\n"
+    "from airflow.utils.session import create_session\n"
+    "with create_session() as session:\n"
+    "    run_id, task_id = sys.argv[1:3]\n"
+    "    ti = session.query(TaskInstance).filter_by(run_id=run_id, task_id=task_id).one()\n"
+    "    now = timezone.utcnow()\n"
+    "    print((ti.trigger_timeout - now).total_seconds())\n"
+    "    ti.trigger_timeout = now - datetime.timedelta(seconds=1)\n"
+)
 
 
 @dataclass
@@ -225,6 +240,18 @@ def sweep_timed_out_questions(environment: Environment) -> None:
     )
 
 
+def expire_question(environment: Environment, run: BackgroundRun) -> float:
+    """Let the approval task's deadline pass now; the seconds it had left."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXPIRE, run.run_id, APPROVAL_TASK],
+        env=environment.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def test_an_approval_given_in_the_ui_lets_the_deploy_run(
     page: Any, environment: Environment
 ) -> None:
@@ -357,6 +384,10 @@ def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
         version = newest_version(environment)
         # Nobody answers: the scheduler's sweep, run as the scheduler runs it (every few
         # seconds), resumes the task with a timeout once its deadline has passed, not before.
+        sweep_timed_out_questions(environment)
+        assert task_state(environment, run, APPROVAL_TASK) == "awaiting_input"
+        # The deadline is approval_timeout_minutes after the question was asked.
+        assert 0 < expire_question(environment, run) <= 60
         deadline = time.monotonic() + RUN_TIMEOUT
         while task_state(environment, run, APPROVAL_TASK) == "awaiting_input":
             assert time.monotonic() < deadline, run.log_tail()
