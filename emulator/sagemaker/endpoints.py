@@ -20,12 +20,11 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from emulator.sagemaker import hosting, lineage
-from emulator.sagemaker.endpoint_configs import KIND as CONFIG
-from emulator.sagemaker.endpoint_configs import missing as config_missing
+from emulator.sagemaker.endpoint_configs import CONFIGS
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.jobs import confined, log, now
-from emulator.sagemaker.listing import list_response
+from emulator.sagemaker.lifecycle import Resource
 from emulator.sagemaker.registry import action, runtime_route
 
 KIND = "Endpoint"
@@ -34,8 +33,21 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit
 BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 
-def missing(name: str) -> str:
-    return f'Could not find endpoint "{name}".'
+ENDPOINTS = Resource(
+    KIND,
+    missing='Could not find endpoint "{name}".',
+    duplicate='Cannot create already existing endpoint "{arn}".',
+    duplicate_error=ValidationError,
+    list_key="Endpoints",
+    summary_keys=(
+        "EndpointName",
+        "EndpointArn",
+        "CreationTime",
+        "LastModifiedTime",
+        "EndpointStatus",
+    ),
+    status_key="EndpointStatus",
+)
 
 
 @dataclass
@@ -73,9 +85,9 @@ def start_deployment(
     engine: Engine, endpoint: str, config_name: str, generation: int
 ) -> Deployment:
     """Bring up every variant of ``config_name``; stops what it started if one fails."""
-    config = engine.store.find(CONFIG, config_name)
+    config = engine.store.find(CONFIGS.kind, config_name)
     if config is None:
-        raise hosting.HostingFailure(config_missing(config_name))
+        raise hosting.HostingFailure(CONFIGS.missing.format(name=config_name))
     deployment = Deployment(config_name)
     root = engine.local_path("endpoints", endpoint, f"generation-{generation}")
     try:
@@ -165,26 +177,17 @@ def begin(engine: Engine, endpoint: str, config_name: str, generation: int) -> N
 @action("CreateEndpoint")
 def create_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name, config_name = params["EndpointName"], params["EndpointConfigName"]
-    engine.store.get(CONFIG, config_name, missing_message=config_missing(config_name))
-    arn = engine.arn("endpoint", name)
-    created = now()
-    record = {
-        "EndpointName": name,
-        "EndpointArn": arn,
-        "EndpointConfigName": config_name,
-        "EndpointStatus": "Creating",
-        "CreationTime": created,
-        "LastModifiedTime": created,
-        "Generation": 1,
-    }
-    engine.store.create(
-        KIND,
-        name,
-        record,
-        duplicate_error=ValidationError,
-        duplicate_message=f'Cannot create already existing endpoint "{arn}".',
+    CONFIGS.get(engine, config_name)
+    record = ENDPOINTS.new(
+        ENDPOINTS.arn(engine, name),
+        {
+            "EndpointName": name,
+            "EndpointConfigName": config_name,
+            "EndpointStatus": "Creating",
+            "Generation": 1,
+        },
     )
-    engine.tags.set(arn, params.get("Tags", []))
+    arn = ENDPOINTS.create(engine, record, params.get("Tags", []))
     lineage.record_endpoint(engine, record)
     begin(engine, name, config_name, 1)
     return {"EndpointArn": arn}
@@ -193,9 +196,9 @@ def create_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 @action("UpdateEndpoint")
 def update_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name, config_name = params["EndpointName"], params["EndpointConfigName"]
-    engine.store.get(CONFIG, config_name, missing_message=config_missing(config_name))
+    CONFIGS.get(engine, config_name)
     with engine.store.lock:
-        record = engine.store.get(KIND, name, missing_message=missing(name))
+        record = ENDPOINTS.get(engine, name)
         status = record["EndpointStatus"]
         if status in BUSY:
             raise ValidationError(f'Cannot update in-progress endpoint "{record["EndpointArn"]}".')
@@ -217,8 +220,7 @@ def update_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("DescribeEndpoint")
 def describe_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["EndpointName"]
-    record = engine.store.snapshot(KIND, name, missing_message=missing(name))
+    record = ENDPOINTS.describe(engine, params["EndpointName"])
     record.pop("Generation", None)
     return record
 
@@ -226,28 +228,14 @@ def describe_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 @action("DeleteEndpoint")
 def delete_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["EndpointName"]
-    engine.store.get(KIND, name, missing_message=missing(name))
-    engine.store.delete(KIND, name)  # an in-flight deploy sees it gone and stops its workers
+    ENDPOINTS.delete(engine, name)  # an in-flight deploy sees it gone and stops its workers
     stop_serving(engine, name)
     return {}
 
 
 @action("ListEndpoints")
 def list_endpoints(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return list_response(
-        engine.store.all(KIND),
-        params,
-        list_key="Endpoints",
-        summary_keys=(
-            "EndpointName",
-            "EndpointArn",
-            "CreationTime",
-            "LastModifiedTime",
-            "EndpointStatus",
-        ),
-        name_key="EndpointName",
-        status_key="EndpointStatus",
-    )
+    return ENDPOINTS.list(engine, params)
 
 
 # --- SageMaker Runtime ----------------------------------------------------------------------

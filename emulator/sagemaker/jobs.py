@@ -48,6 +48,7 @@ exit on their own stay zombies until the emulator exits.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import functools
 import logging
@@ -74,6 +75,7 @@ from boto3.s3.transfer import TransferConfig
 
 from emulator import environments, linux
 from emulator.sagemaker.errors import ValidationError
+from emulator.sagemaker.lifecycle import Resource, now
 
 if TYPE_CHECKING:
     from emulator.sagemaker.engine import Engine
@@ -93,10 +95,6 @@ class JobFailure(Exception):
 
 class JobStopped(Exception):
     """Ends a job as Stopped (StopX* or MaxRuntimeInSeconds)."""
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 # A PID namespace whose pid 1 is the init; --kill-child: the init dies with unshare.
@@ -782,15 +780,22 @@ def notify_observers(engine: Engine, kind: str, name: str, event: str) -> None:
 # --- one run of a job, from the pool's thread picking it up to its final status ---------------
 @dataclass(frozen=True)
 class JobKind:
-    """What the job-run context needs to know about a kind of job."""
+    """What creating, stopping and running a kind of job needs to know about it."""
 
-    kind: str  # the store's kind, e.g. "ProcessingJob"
-    status_key: str  # "ProcessingJobStatus"
+    resource: Resource  # the job as a resource: its kind, name, ARN, status, messages
     start_key: str  # "ProcessingStartTime"
     end_key: str  # "ProcessingEndTime"
     log_group: str  # "/aws/sagemaker/ProcessingJobs"
     # The kind's own final fields, applied to the record after status and end time are set.
     on_end: Callable[[dict[str, Any], JobRun], None] | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind
+
+    @property
+    def status_key(self) -> str:
+        return self.resource.status_key or f"{self.kind}Status"
 
 
 @dataclass
@@ -1001,39 +1006,45 @@ def sandbox_for(engine: Engine, kind: str, name: str) -> Path:
     return sandbox
 
 
+# What CreateProcessingJob and CreateTransformJob answer for a name already taken.
+DUPLICATE_JOB = (
+    "Job name must be unique within an AWS account and region, and a job with this name "
+    "already exists ({arn})"
+)
+
+
 def launch(
     engine: Engine,
-    kind: str,
-    name: str,
-    arn: str,
-    record: dict[str, Any],
+    job: JobKind,
+    params: dict[str, Any],
+    run: Callable[[RunningProcess], None],
     *,
-    tags: list[dict[str, str]],
-    duplicate_message: str,
-    run: Any,
-) -> None:
-    """Record a new job (its name unique, as on AWS), tag it, and queue ``run(control)``."""
-    record.pop("Tags", None)
-    engine.store.create(
-        kind, name, record, duplicate_error=ValidationError, duplicate_message=duplicate_message
-    )
-    engine.tags.set(arn, tags)
-    notify_observers(engine, kind, name, "created")
+    created: dt.datetime | None = None,
+    **members: Any,
+) -> dict[str, str]:
+    """CreateX*: record the job InProgress (its name unique, as on AWS) from the request and
+    ``members``, tag it, and queue ``run(control)``; answers the job's ARN."""
+    resource = job.resource
+    name = params[resource.name_key]
+    arn = resource.arn(engine, name)
+    members = {**copy.deepcopy(params), job.status_key: "InProgress", **members}
+    resource.create(engine, resource.new(arn, members, created), params.get("Tags", []))
+    notify_observers(engine, job.kind, name, "created")
     control = RunningProcess()
-    engine.register_stopper(kind, name, control.stop)
+    engine.register_stopper(job.kind, name, control.stop)
     engine.executor.submit(run, control)
+    return {resource.arn_key: arn}
 
 
-def request_stop(
-    engine: Engine, kind: str, name: str, status_key: str, missing_message: str, **stopping: str
-) -> None:
+def request_stop(engine: Engine, job: JobKind, name: str, **stopping: str) -> None:
     """StopX*: only an InProgress job can be stopped; it shows Stopping until it ends."""
     # Check and change under one lock: a job ending in between must not be left Stopping.
     with engine.store.lock:
-        record = engine.store.get(kind, name, missing_message=missing_message)
-        if record[status_key] != "InProgress":
+        record = job.resource.get(engine, name)
+        status = record[job.status_key]
+        if status != "InProgress":
             raise ValidationError(
-                f"The request was rejected because the job is in status {record[status_key]}."
+                f"The request was rejected because the job is in status {status}."
             )
-        engine.store.update(kind, name, lambda r: r.update({status_key: "Stopping", **stopping}))
-    engine.stop_job(kind, name)
+        record.update({job.status_key: "Stopping", **stopping})
+    engine.stop_job(job.kind, name)

@@ -24,16 +24,18 @@ start with ``_`` are the emulator's own and never answered.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from emulator.sagemaker import jobs
-from emulator.sagemaker.errors import ResourceNotFound, ValidationError
+from emulator.sagemaker.errors import ResourceNotFound, SageMakerError, ValidationError
+from emulator.sagemaker.lifecycle import Resource, public
 
 if TYPE_CHECKING:
     from emulator.sagemaker.engine import Engine
@@ -158,9 +160,160 @@ def arn_of(record: dict[str, Any]) -> str:
     raise KeyError("not a lineage entity")
 
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """A copy without the emulator's own keys."""
-    return {k: copy.deepcopy(v) for k, v in record.items() if not k.startswith("_")}
+# --- the four entities' shared Create/Describe/Update/Delete/List ------------------------------
+@dataclass(frozen=True)
+class LineageEntity(Resource):
+    """A lineage entity kind (actions.py, contexts.py, artifacts.py, trial_components.py each
+    declare theirs): found by name or ARN without case, missing ones ResourceNotFound, listed
+    by CreatedAfter/CreatedBefore, every record with CreatedBy and LastModifiedBy."""
+
+    missing: str = ""  # default: "<noun> '<name>' does not exist."
+    missing_error: type[SageMakerError] = ResourceNotFound
+    duplicate_error: type[SageMakerError] = ValidationError
+    key: Callable[[str], str] = name_from
+    created_window: bool = True
+    noun: str = ""  # how messages name the kind: "Trial component"; default: the kind
+    by_arn: bool = False  # requests name it by ARN only (artifacts: their names are not unique)
+    required: tuple[str, ...] = ()  # what CreateX copies as given (Source, ActionType, ...)
+    optional: tuple[str, ...] = ()  # what CreateX copies when given
+    updated: tuple[str, ...] = ()  # what UpdateX replaces when given
+    # The maps UpdateX merges into and removes from (``<map>ToRemove``); CreateX defaults {}.
+    mappings: tuple[str, ...] = ("Properties",)
+    type_key: str = ""  # what ListX filters by besides SourceUri ("ActionType")
+
+    def __post_init__(self) -> None:
+        noun = self.noun or self.kind
+        defaults = {
+            "missing": f"{noun} '{{name}}' does not exist.",
+            "duplicate": f"{noun} with name {{name}} already exists.",
+            "list_key": f"{self.kind}Summaries",
+        }
+        for member, default in defaults.items():
+            if not getattr(self, member):
+                object.__setattr__(self, member, default)  # frozen: set once, here
+        super().__post_init__()
+
+    @property
+    def request_key(self) -> str:
+        """The request member naming the entity: its name, or its ARN (artifacts)."""
+        return self.arn_key if self.by_arn else self.name_key
+
+    def key_for(self, engine: Engine, name_or_arn: str) -> str | None:
+        if not self.by_arn:
+            return super().key_for(engine, name_or_arn)
+        where = locate(engine, name_or_arn)
+        return where[1] if where and where[0] == self.kind else None
+
+    def new(
+        self, arn: str, members: dict[str, Any], created: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        record = super().new(arn, members, created)
+        record.update(CreatedBy={}, LastModifiedBy={})
+        return record
+
+    def create_from(
+        self, engine: Engine, params: dict[str, Any], arn: str | None = None, **members: Any
+    ) -> dict[str, str]:
+        """CreateX: the request's members this kind takes, ``members`` over them."""
+        given = {
+            **{key: params[key] for key in (self.name_key, *self.optional) if key in params},
+            **{key: params[key] for key in self.required},
+            **{key: params.get(key, {}) for key in self.mappings},
+            **members,
+        }
+        arn = arn or self.arn(engine, params[self.name_key])
+        key = self.key_for(engine, arn) if self.by_arn else None
+        self.create(engine, self.new(arn, given), params.get("Tags", []), key=key)
+        return {self.arn_key: arn}
+
+    def update_from(self, engine: Engine, params: dict[str, Any]) -> dict[str, str]:
+        """UpdateX: replace the ``updated`` members given, merge and remove in the maps."""
+        with engine.store.lock:
+            record = self.get(engine, params[self.request_key])
+            for key in self.updated:
+                if key in params:
+                    record[key] = params[key]
+            for key in self.mappings:
+                values = record.setdefault(key, {})
+                values.update(params.get(key, {}))
+                for removed in params.get(f"{key}ToRemove", []):
+                    values.pop(removed, None)
+            record["LastModifiedTime"] = jobs.now()
+            return {self.arn_key: record[self.arn_key]}
+
+    def forget(self, engine: Engine, record: dict[str, Any]) -> dict[str, str]:
+        """DeleteX: the entity goes, and its associations with it."""
+        arn = record[self.arn_key]
+        with engine.store.lock:
+            engine.store.delete(self.kind, self.key_for(engine, record[self.request_key]))  # type: ignore[arg-type]
+            drop_associations(engine, arn)
+        return {self.arn_key: arn}
+
+    def delete_from(self, engine: Engine, params: dict[str, Any]) -> dict[str, str]:
+        with engine.store.lock:
+            return self.forget(engine, self.get(engine, params[self.request_key]))
+
+    def list_from(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+        """ListX: by SourceUri and the kind's type, then the filters every List* shares."""
+        with engine.store.lock:
+            records = [public(r) for r in engine.store.all(self.kind)]
+        if params.get("SourceUri"):
+            records = [r for r in records if r["Source"]["SourceUri"] == params["SourceUri"]]
+        if self.type_key and params.get(self.type_key):
+            records = [r for r in records if r[self.type_key] == params[self.type_key]]
+        return self.list(engine, params, records)
+
+
+ACTIONS = LineageEntity(
+    ACTION,
+    summary_keys=(
+        *("ActionArn", "ActionName", "Source", "ActionType", "Status"),
+        *("CreationTime", "LastModifiedTime"),
+    ),
+    required=("Source", "ActionType"),
+    optional=("Description", "Status", "MetadataProperties"),
+    updated=("Description", "Status"),
+    type_key="ActionType",
+)
+CONTEXTS = LineageEntity(
+    CONTEXT,
+    summary_keys=(
+        *("ContextArn", "ContextName", "Source", "ContextType"),
+        *("CreationTime", "LastModifiedTime"),
+    ),
+    required=("Source", "ContextType"),
+    optional=("Description",),
+    updated=("Description",),
+    type_key="ContextType",
+)
+# An artifact's ARN ends in a 32-hex id, as SageMaker's do; its name is optional.
+ARTIFACTS = LineageEntity(
+    ARTIFACT,
+    summary_keys=(
+        *("ArtifactArn", "ArtifactName", "Source", "ArtifactType"),
+        *("CreationTime", "LastModifiedTime"),
+    ),
+    name_key="ArtifactArn",  # ListArtifacts sorts "by Name" by what every artifact has
+    arn_key="ArtifactArn",
+    by_arn=True,
+    required=("Source", "ArtifactType"),
+    optional=("ArtifactName", "MetadataProperties"),
+    updated=("ArtifactName",),
+    type_key="ArtifactType",
+)
+TRIAL_COMPONENTS = LineageEntity(
+    TRIAL_COMPONENT,
+    noun="Trial component",
+    arn_type="experiment-trial-component",
+    summary_keys=(
+        *("TrialComponentName", "TrialComponentArn", "DisplayName", "TrialComponentSource"),
+        *("Status", "StartTime", "EndTime", "CreationTime", "CreatedBy"),
+        *("LastModifiedTime", "LastModifiedBy"),
+    ),
+    optional=("Status", "StartTime", "EndTime", "MetadataProperties"),
+    updated=("DisplayName", "Status", "StartTime", "EndTime"),
+    mappings=("Parameters", "InputArtifacts", "OutputArtifacts"),
+)
 
 
 # --- associations ----------------------------------------------------------------------------
@@ -214,34 +367,21 @@ def artifact_for(engine: Engine, uri: str, artifact_type: str) -> str:
             )
         if existing is not None:
             return existing["ArtifactArn"]
-        created = jobs.now()
         arn = f"arn:aws:sagemaker:{engine.region}:{engine.account_id}:artifact/{artifact_id}"
-        engine.store.create(
-            ARTIFACT,
-            artifact_id,
-            {
-                "ArtifactArn": arn,
-                "Source": {"SourceUri": uri},
-                "ArtifactType": artifact_type,
-                "Properties": {},
-                "CreationTime": created,
-                "CreatedBy": {},
-                "LastModifiedTime": created,
-                "LastModifiedBy": {},
-            },
-        )
+        members = {"Source": {"SourceUri": uri}, "ArtifactType": artifact_type, "Properties": {}}
+        engine.store.create(ARTIFACT, artifact_id, ARTIFACTS.new(arn, members))
         return arn
 
 
 # --- what each kind of job records -----------------------------------------------------------
+@dataclass(frozen=True)
 class JobLineage:
     """How one kind of job maps to its trial component."""
 
-    def __init__(self, suffix: str, source_type: str, arn_key: str, status_key: str) -> None:
-        self.suffix = suffix
-        self.source_type = source_type
-        self.arn_key = arn_key
-        self.status_key = status_key
+    suffix: str
+    source_type: str
+    arn_key: str
+    status_key: str
 
 
 JOB_KINDS = {
@@ -375,25 +515,21 @@ def job_created(engine: Engine, kind: str, job_name: str) -> None:
     spec = JOB_KINDS[kind]
     job = engine.store.snapshot(kind, job_name)
     name = trial_component_name(kind, job_name)
-    arn = engine.arn("experiment-trial-component", name)
+    arn = TRIAL_COMPONENTS.arn(engine, name)
     parameters, inputs, artifacts = job_inputs(kind, job)
-    record = {
+    members = {
         "TrialComponentName": name,
-        "TrialComponentArn": arn,
         # ExperimentConfig's TrialComponentDisplayName, "if not specified, the component's name"
         "DisplayName": job.get("ExperimentConfig", {}).get("TrialComponentDisplayName", name),
         "Source": {"SourceArn": job[spec.arn_key], "SourceType": spec.source_type},
         "Status": {"PrimaryStatus": "InProgress"},
-        "CreationTime": job["CreationTime"],
-        "CreatedBy": {},
-        "LastModifiedTime": job["CreationTime"],
-        "LastModifiedBy": {},
         "Parameters": parameters,
         "InputArtifacts": inputs,
         "OutputArtifacts": {},
         # The job this component follows; its status and times are read from the job.
         "_Job": {"Kind": kind, "Name": job_name},
     }
+    record = TRIAL_COMPONENTS.new(arn, members, job["CreationTime"])
     with engine.store.lock:
         if engine.store.find(TRIAL_COMPONENT, key_of(name)) is not None:
             return  # a user's trial component took the name first
@@ -504,27 +640,17 @@ def _record_model_package(engine: Engine, package: dict[str, Any]) -> None:
     associate(engine, artifact_arn, action_arn, "ContributedTo")
 
 
-def new_entity(engine: Engine, kind: str, name: str, source_uri: str, entity_type: str) -> str:
-    """Create the context or action ``name`` (``kind`` is CONTEXT or ACTION) as SageMaker does
-    for the resources it tracks; returns its ARN."""
-    noun = kind  # "Context" or "Action": also the records' member prefix
-    created = jobs.now()
-    arn = engine.arn(noun.lower(), name)
-    engine.store.create(
-        kind,
-        key_of(name),
-        {
-            f"{noun}Name": name,
-            f"{noun}Arn": arn,
-            "Source": {"SourceUri": source_uri, "SourceType": "ARN"},
-            f"{noun}Type": entity_type,
-            "Properties": {},
-            "CreationTime": created,
-            "CreatedBy": {},
-            "LastModifiedTime": created,
-            "LastModifiedBy": {},
-        },
-    )
+def new_entity(engine: Engine, entity: LineageEntity, name: str, source_uri: str, kind: str) -> str:
+    """Create the context or action ``name`` of type ``kind`` as SageMaker does for the
+    resources it tracks; returns its ARN."""
+    arn = entity.arn(engine, name)
+    members = {
+        entity.name_key: name,
+        "Source": {"SourceUri": source_uri, "SourceType": "ARN"},
+        entity.type_key: kind,
+        "Properties": {},
+    }
+    engine.store.create(entity.kind, key_of(name), entity.new(arn, members))
     return arn
 
 
@@ -535,7 +661,7 @@ def context_for(engine: Engine, name: str, source_uri: str, context_type: str) -
     )
     if existing is not None:
         return existing["ContextArn"]
-    return new_entity(engine, CONTEXT, name, source_uri, context_type)
+    return new_entity(engine, CONTEXTS, name, source_uri, context_type)
 
 
 def action_for(engine: Engine, name: str, source_uri: str, action_type: str) -> str:
@@ -543,7 +669,7 @@ def action_for(engine: Engine, name: str, source_uri: str, action_type: str) -> 
     existing = engine.store.find(ACTION, key_of(name))
     if existing is not None:
         return existing["ActionArn"]
-    return new_entity(engine, ACTION, name, source_uri, action_type)
+    return new_entity(engine, ACTIONS, name, source_uri, action_type)
 
 
 jobs.JOB_OBSERVERS.append(record_job)

@@ -16,9 +16,8 @@ from typing import Any
 
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_response
-from emulator.sagemaker.model_packages import PACKAGE, package_key
+from emulator.sagemaker.lifecycle import Resource
+from emulator.sagemaker.model_packages import PACKAGES
 from emulator.sagemaker.registry import action
 from emulator.sagemaker.response_defaults import filled
 
@@ -34,16 +33,21 @@ PACKAGE_CONTAINER_MEMBERS = ("Image", "ModelDataUrl", "ModelDataSource", "Enviro
 CONTAINER_DEFAULTS: dict[str, Any] = {"Mode": "SingleModel", "Environment": {}}
 
 
-def missing(name: str) -> str:
-    return f'Could not find model "{name}".'
+MODELS = Resource(
+    KIND,
+    missing='Could not find model "{name}".',
+    duplicate='Cannot create already existing model "{arn}".',
+    duplicate_error=ValidationError,
+    list_key="Models",
+    summary_keys=("ModelName", "ModelArn", "CreationTime"),
+    modified=False,
+)
 
 
 def resolve_package(engine: Engine, container: dict[str, Any]) -> list[dict[str, Any]]:
     """The inference containers a ``ModelPackageName`` container stands for."""
     name = container["ModelPackageName"]
-    package = engine.store.find(PACKAGE, package_key(name))
-    if package is None:
-        raise ValidationError(f"ModelPackage {name} does not exist.")
+    package = PACKAGES.get(engine, name)
     arn = package["ModelPackageArn"]
     status = package.get("ModelApprovalStatus", "PendingManualApproval")
     if package.get("ModelPackageGroupName") and status != "Approved":
@@ -85,38 +89,19 @@ def served_containers(model: dict[str, Any]) -> list[dict[str, Any]]:
     return [model["PrimaryContainer"]] if "PrimaryContainer" in model else model["Containers"]
 
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
 @action("CreateModel")
 def create_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["ModelName"]
     if "PrimaryContainer" not in params and not params.get("Containers"):
         raise ValidationError("Either PrimaryContainer or Containers must be specified.")
-    arn = engine.arn("model", name)
-    record = {
-        **copy.deepcopy(params),
-        "ModelArn": arn,
-        "CreationTime": now(),
-        RESOLVED: resolve_containers(engine, params),
-    }
-    record.pop("Tags", None)
-    engine.store.create(
-        KIND,
-        name,
-        record,
-        duplicate_error=ValidationError,
-        duplicate_message=f'Cannot create already existing model "{arn}".',
-    )
-    engine.tags.set(arn, params.get("Tags", []))
-    return {"ModelArn": arn}
+    arn = MODELS.arn(engine, params["ModelName"])
+    resolved = resolve_containers(engine, params)
+    record = MODELS.new(arn, {**copy.deepcopy(params), RESOLVED: resolved})
+    return {"ModelArn": MODELS.create(engine, record, params.get("Tags", []))}
 
 
 @action("DescribeModel")
 def describe_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["ModelName"]
-    record = public(engine.store.snapshot(KIND, name, missing_message=missing(name)))
+    record = MODELS.describe(engine, params["ModelName"])
     defaults: dict[str, Any] = {"Containers": [CONTAINER_DEFAULTS], "EnableNetworkIsolation": False}
     if "PrimaryContainer" in record:  # a model of Containers has no PrimaryContainer
         defaults["PrimaryContainer"] = CONTAINER_DEFAULTS
@@ -125,18 +110,10 @@ def describe_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("DeleteModel")
 def delete_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["ModelName"]
-    engine.store.get(KIND, name, missing_message=missing(name))
-    engine.store.delete(KIND, name)
+    MODELS.delete(engine, params["ModelName"])
     return {}
 
 
 @action("ListModels")
 def list_models(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return list_response(
-        engine.store.all(KIND),
-        params,
-        list_key="Models",
-        summary_keys=("ModelName", "ModelArn", "CreationTime"),
-        name_key="ModelName",
-    )
+    return MODELS.list(engine, params)

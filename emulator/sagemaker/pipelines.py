@@ -11,8 +11,7 @@ from typing import Any
 
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
-from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import list_response
+from emulator.sagemaker.lifecycle import Resource, now
 from emulator.sagemaker.pipeline_expressions import ExpressionError, parse_definition
 from emulator.sagemaker.registry import action
 
@@ -23,12 +22,31 @@ def pipeline_name(name_or_arn: str) -> str:
     return name_or_arn.split(":pipeline/", 1)[-1].split("/", 1)[0]
 
 
+PIPELINES = Resource(
+    KIND,
+    missing="Pipeline '{arn}' does not exist.",
+    missing_error=ResourceNotFound,
+    duplicate="Pipeline names must be unique within an AWS account and region. Pipeline with "
+    "name ({name}) already exists.",
+    duplicate_error=ValidationError,
+    key=pipeline_name,
+    list_key="PipelineSummaries",
+    summary_keys=(
+        "PipelineArn",
+        "PipelineName",
+        "PipelineDisplayName",
+        "PipelineDescription",
+        "RoleArn",
+        "CreationTime",
+        "LastModifiedTime",
+        "LastExecutionTime",
+    ),
+    created_window=True,
+)
+
+
 def get_pipeline(engine: Engine, name_or_arn: str) -> dict[str, Any]:
-    name = pipeline_name(name_or_arn)
-    record = engine.store.find(KIND, name)
-    if record is None:
-        raise ResourceNotFound(f"Pipeline '{engine.arn('pipeline', name)}' does not exist.")
-    return record
+    return PIPELINES.get(engine, name_or_arn)
 
 
 def definition_text(params: dict[str, Any]) -> str:
@@ -47,40 +65,26 @@ def definition_text(params: dict[str, Any]) -> str:
 @action("CreatePipeline")
 def create_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["PipelineName"]
-    arn = engine.arn("pipeline", name)
-    created = now()
-    record = {
-        "PipelineArn": arn,
+    members = {
         "PipelineName": name,
         "PipelineDisplayName": params.get("PipelineDisplayName", name),
         "PipelineDefinition": definition_text(params),
         "PipelineDescription": params.get("PipelineDescription", ""),
         "RoleArn": params["RoleArn"],
         "PipelineStatus": "Active",
-        "CreationTime": created,
-        "LastModifiedTime": created,
         "PipelineVersionId": 1,
     }
     if "ParallelismConfiguration" in params:
-        record["ParallelismConfiguration"] = params["ParallelismConfiguration"]
-    engine.store.create(
-        KIND,
-        name,
-        record,
-        duplicate_error=ValidationError,
-        duplicate_message=f"Pipeline names must be unique within an AWS account and region. "
-        f"Pipeline with name ({name}) already exists.",
-    )
-    engine.tags.set(arn, params.get("Tags", []))
-    return {"PipelineArn": arn}
+        members["ParallelismConfiguration"] = params["ParallelismConfiguration"]
+    record = PIPELINES.new(PIPELINES.arn(engine, name), members)
+    return {"PipelineArn": PIPELINES.create(engine, record, params.get("Tags", []))}
 
 
 @action("UpdatePipeline")
 def update_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    record = get_pipeline(engine, params["PipelineName"])
-    text = definition_text(params) if "PipelineDefinition" in params else None
-
-    def change(pipeline: dict[str, Any]) -> None:
+    with engine.store.lock:
+        pipeline = get_pipeline(engine, params["PipelineName"])
+        text = definition_text(params) if "PipelineDefinition" in params else None
         if text is not None and text != pipeline["PipelineDefinition"]:
             pipeline["PipelineDefinition"] = text
             pipeline["PipelineVersionId"] += 1
@@ -90,28 +94,22 @@ def update_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         if "ParallelismConfiguration" in params:
             pipeline["ParallelismConfiguration"] = params["ParallelismConfiguration"]
         pipeline["LastModifiedTime"] = now()
-
-    engine.store.update(KIND, record["PipelineName"], change)
-    updated = engine.store.snapshot(KIND, record["PipelineName"])
-    return {
-        "PipelineArn": updated["PipelineArn"],
-        "PipelineVersionId": updated["PipelineVersionId"],
-    }
+        return {
+            "PipelineArn": pipeline["PipelineArn"],
+            "PipelineVersionId": pipeline["PipelineVersionId"],
+        }
 
 
 @action("DescribePipeline")
 def describe_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    record = get_pipeline(engine, params["PipelineName"])
-    description = engine.store.snapshot(KIND, record["PipelineName"])
+    description = PIPELINES.describe(engine, params["PipelineName"])
     description.pop("PipelineVersionId", None)
     return description
 
 
 @action("DeletePipeline")
 def delete_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    record = get_pipeline(engine, params["PipelineName"])
-    engine.store.delete(KIND, record["PipelineName"])
-    return {"PipelineArn": record["PipelineArn"]}
+    return {"PipelineArn": PIPELINES.delete(engine, params["PipelineName"])["PipelineArn"]}
 
 
 @action("ListPipelines")
@@ -120,23 +118,5 @@ def list_pipelines(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     prefix = params.get("PipelineNamePrefix")
     if prefix:
         records = [r for r in records if r["PipelineName"].startswith(prefix)]
-    translated = dict(params)
-    translated["CreationTimeAfter"] = params.get("CreatedAfter")
-    translated["CreationTimeBefore"] = params.get("CreatedBefore")
-    translated["SortBy"] = {"Name": "Name"}.get(params.get("SortBy", ""), "CreationTime")
-    return list_response(
-        records,
-        translated,
-        list_key="PipelineSummaries",
-        summary_keys=(
-            "PipelineArn",
-            "PipelineName",
-            "PipelineDisplayName",
-            "PipelineDescription",
-            "RoleArn",
-            "CreationTime",
-            "LastModifiedTime",
-            "LastExecutionTime",
-        ),
-        name_key="PipelineName",
-    )
+    sort_by = {"Name": "Name"}.get(params.get("SortBy", ""), "CreationTime")
+    return PIPELINES.list(engine, {**params, "SortBy": sort_by}, records)

@@ -7,15 +7,14 @@ scikit-learn...; see ``emulator/environments.py``); ``images.py`` has the table.
 
 from __future__ import annotations
 
-import copy
 import functools
 from typing import Any
 
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
-from emulator.sagemaker.listing import list_response
+from emulator.sagemaker.errors import ValidationError
+from emulator.sagemaker.lifecycle import Resource
 from emulator.sagemaker.registry import action
-from emulator.sagemaker.response_defaults import filled
 
 KIND = "ProcessingJob"
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -34,50 +33,17 @@ DESCRIBED_DEFAULTS: dict[str, Any] = {
 }
 
 
-def missing(name: str) -> str:
-    return f"Could not find requested job with name {name}"
+def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
+    if run.status == "Stopped":  # AWS shows why in ExitMessage too
+        record["ExitMessage"] = run.fields["FailureReason"]
 
 
-@action("CreateProcessingJob")
-def create_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["ProcessingJobName"]
-    image = params["AppSpecification"]["ImageUri"]
-    runtime = images.processing_runtime(image)
-    arn = engine.arn("processing-job", name)
-    created = jobs.now()
-    record = {
-        **copy.deepcopy(params),
-        "ProcessingJobArn": arn,
-        "ProcessingJobStatus": "InProgress",
-        "CreationTime": created,
-        "LastModifiedTime": created,
-    }
-    jobs.launch(
-        engine,
+PROCESSING = jobs.JobKind(
+    Resource(
         KIND,
-        name,
-        arn,
-        record,
-        tags=params.get("Tags", []),
-        duplicate_message=f"Job name must be unique within an AWS account and region, "
-        f"and a job with this name already exists ({arn})",
-        run=functools.partial(run_processing_job, engine, name, runtime),
-    )
-    return {"ProcessingJobArn": arn}
-
-
-@action("DescribeProcessingJob")
-def describe_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["ProcessingJobName"]
-    record = engine.store.snapshot(KIND, name, missing_message=missing(name))
-    return filled(record, DESCRIBED_DEFAULTS)
-
-
-@action("ListProcessingJobs")
-def list_processing_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return list_response(
-        engine.store.all(KIND),
-        params,
+        missing="Could not find requested job with name {name}",
+        duplicate=jobs.DUPLICATE_JOB,
+        duplicate_error=ValidationError,
         list_key="ProcessingJobSummaries",
         summary_keys=(
             "ProcessingJobName",
@@ -89,26 +55,37 @@ def list_processing_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, An
             "FailureReason",
             "ExitMessage",
         ),
-        name_key="ProcessingJobName",
         status_key="ProcessingJobStatus",
-    )
+    ),
+    "ProcessingStartTime",
+    "ProcessingEndTime",
+    LOG_GROUP,
+    on_end,
+)
+
+
+@action("CreateProcessingJob")
+def create_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["ProcessingJobName"]
+    runtime = images.processing_runtime(params["AppSpecification"]["ImageUri"])
+    run = functools.partial(run_processing_job, engine, name, runtime)
+    return jobs.launch(engine, PROCESSING, params, run)
+
+
+@action("DescribeProcessingJob")
+def describe_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return PROCESSING.resource.describe(engine, params["ProcessingJobName"], DESCRIBED_DEFAULTS)
+
+
+@action("ListProcessingJobs")
+def list_processing_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    return PROCESSING.resource.list(engine, params)
 
 
 @action("StopProcessingJob")
 def stop_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["ProcessingJobName"]
-    jobs.request_stop(engine, KIND, name, "ProcessingJobStatus", missing(name))
+    jobs.request_stop(engine, PROCESSING, params["ProcessingJobName"])
     return {}
-
-
-def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
-    if run.status == "Stopped":  # AWS shows why in ExitMessage too
-        record["ExitMessage"] = run.fields["FailureReason"]
-
-
-PROCESSING = jobs.JobKind(
-    KIND, "ProcessingJobStatus", "ProcessingStartTime", "ProcessingEndTime", LOG_GROUP, on_end
-)
 
 
 def run_processing_job(

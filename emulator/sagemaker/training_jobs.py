@@ -9,7 +9,6 @@ Either way /opt/ml/model is packed as ``{S3OutputPath}/{job}/output/model.tar.gz
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import functools
 import json
@@ -22,9 +21,8 @@ from emulator.algorithms import xgboost_builtin
 from emulator.sagemaker import images, jobs, training_metrics
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.listing import list_response
+from emulator.sagemaker.lifecycle import Resource
 from emulator.sagemaker.registry import action
-from emulator.sagemaker.response_defaults import filled
 
 KIND = "TrainingJob"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -48,75 +46,36 @@ DESCRIBED_DEFAULTS: dict[str, Any] = {
 }
 
 
-def missing(name: str) -> str:
-    return f"Requested resource not found: Could not find training job '{name}'"
-
-
 @action("CreateTrainingJob")
 def create_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["TrainingJobName"]
-    arn = engine.arn("training-job", name)
     created = jobs.now()
-    record = {
-        **copy.deepcopy(params),
-        "TrainingJobArn": arn,
-        "TrainingJobStatus": "InProgress",
-        "SecondaryStatus": "Starting",
-        "CreationTime": created,
-        "LastModifiedTime": created,
-        "SecondaryStatusTransitions": [
+    return jobs.launch(
+        engine,
+        TRAINING,
+        params,
+        functools.partial(run_training_job, engine, params["TrainingJobName"]),
+        created=created,
+        SecondaryStatus="Starting",
+        SecondaryStatusTransitions=[
             {"Status": "Starting", "StartTime": created, "StatusMessage": "Preparing the job"}
         ],
-        "ModelArtifacts": {"S3ModelArtifacts": ""},
-    }
-    jobs.launch(
-        engine,
-        KIND,
-        name,
-        arn,
-        record,
-        tags=params.get("Tags", []),
-        duplicate_message=f"Training job names must be unique within an AWS account and region, "
-        f"and a training job with this name already exists ({arn})",
-        run=functools.partial(run_training_job, engine, name),
+        ModelArtifacts={"S3ModelArtifacts": ""},
     )
-    return {"TrainingJobArn": arn}
 
 
 @action("DescribeTrainingJob")
 def describe_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["TrainingJobName"]
-    return filled(
-        engine.store.snapshot(KIND, name, missing_message=missing(name)), DESCRIBED_DEFAULTS
-    )
+    return TRAINING.resource.describe(engine, params["TrainingJobName"], DESCRIBED_DEFAULTS)
 
 
 @action("ListTrainingJobs")
 def list_training_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return list_response(
-        engine.store.all(KIND),
-        params,
-        list_key="TrainingJobSummaries",
-        summary_keys=(
-            "TrainingJobName",
-            "TrainingJobArn",
-            "CreationTime",
-            "TrainingEndTime",
-            "LastModifiedTime",
-            "TrainingJobStatus",
-            "SecondaryStatus",
-        ),
-        name_key="TrainingJobName",
-        status_key="TrainingJobStatus",
-    )
+    return TRAINING.resource.list(engine, params)
 
 
 @action("StopTrainingJob")
 def stop_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["TrainingJobName"]
-    jobs.request_stop(
-        engine, KIND, name, "TrainingJobStatus", missing(name), SecondaryStatus="Stopping"
-    )
+    jobs.request_stop(engine, TRAINING, params["TrainingJobName"], SecondaryStatus="Stopping")
     return {}
 
 
@@ -269,7 +228,28 @@ def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
 
 
 TRAINING = jobs.JobKind(
-    KIND, "TrainingJobStatus", "TrainingStartTime", "TrainingEndTime", LOG_GROUP, on_end
+    Resource(
+        KIND,
+        missing="Requested resource not found: Could not find training job '{name}'",
+        duplicate="Training job names must be unique within an AWS account and region, and a "
+        "training job with this name already exists ({arn})",
+        duplicate_error=ValidationError,
+        list_key="TrainingJobSummaries",
+        summary_keys=(
+            "TrainingJobName",
+            "TrainingJobArn",
+            "CreationTime",
+            "TrainingEndTime",
+            "LastModifiedTime",
+            "TrainingJobStatus",
+            "SecondaryStatus",
+        ),
+        status_key="TrainingJobStatus",
+    ),
+    "TrainingStartTime",
+    "TrainingEndTime",
+    LOG_GROUP,
+    on_end,
 )
 
 

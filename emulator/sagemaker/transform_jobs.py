@@ -11,7 +11,6 @@ selections (``$``, ``$[1:]``, ``$[0,3]``, ``$[-1]``) and ``JoinSource: Input``.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import functools
 import posixpath
@@ -21,11 +20,9 @@ from typing import Any
 from emulator.sagemaker import hosting, jobs
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.listing import list_response
-from emulator.sagemaker.models import KIND as MODEL
-from emulator.sagemaker.models import missing as model_missing
+from emulator.sagemaker.lifecycle import Resource
+from emulator.sagemaker.models import MODELS
 from emulator.sagemaker.registry import action
-from emulator.sagemaker.response_defaults import filled
 
 KIND = "TransformJob"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -45,8 +42,28 @@ DESCRIBED_DEFAULTS: dict[str, Any] = {
 }
 
 
-def missing(name: str) -> str:
-    return f"Could not find job to update with name {name}"
+TRANSFORM = jobs.JobKind(
+    Resource(
+        KIND,
+        missing="Could not find job to update with name {name}",
+        duplicate=jobs.DUPLICATE_JOB,
+        duplicate_error=ValidationError,
+        list_key="TransformJobSummaries",
+        summary_keys=(
+            "TransformJobName",
+            "TransformJobArn",
+            "CreationTime",
+            "TransformEndTime",
+            "LastModifiedTime",
+            "TransformJobStatus",
+            "FailureReason",
+        ),
+        status_key="TransformJobStatus",
+    ),
+    "TransformStartTime",
+    "TransformEndTime",
+    LOG_GROUP,
+)
 
 
 def selector(expression: str | None) -> Any:
@@ -88,7 +105,7 @@ def hosting_media(value: str) -> str:
 @action("CreateTransformJob")
 def create_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TransformJobName"]
-    engine.store.get(MODEL, params["ModelName"], missing_message=model_missing(params["ModelName"]))
+    MODELS.get(engine, params["ModelName"])
     source = params["TransformInput"]["DataSource"]["S3DataSource"]
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise ValidationError("Only S3DataType S3Prefix is emulated for transform jobs.")
@@ -96,60 +113,23 @@ def create_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, An
     if split not in {"None", "Line"}:
         raise ValidationError(f"SplitType {split} is not emulated; use Line or None.")
     check_data_processing(params)
-    arn = engine.arn("transform-job", name)
-    created = jobs.now()
-    record = {
-        **copy.deepcopy(params),
-        "TransformJobArn": arn,
-        "TransformJobStatus": "InProgress",
-        "CreationTime": created,
-        "LastModifiedTime": created,
-    }
-    jobs.launch(
-        engine,
-        KIND,
-        name,
-        arn,
-        record,
-        tags=params.get("Tags", []),
-        duplicate_message=f"Job name must be unique within an AWS account and region, "
-        f"and a job with this name already exists ({arn})",
-        run=functools.partial(run_transform_job, engine, name),
-    )
-    return {"TransformJobArn": arn}
+    run = functools.partial(run_transform_job, engine, name)
+    return jobs.launch(engine, TRANSFORM, params, run)
 
 
 @action("DescribeTransformJob")
 def describe_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["TransformJobName"]
-    record = engine.store.snapshot(KIND, name, missing_message=missing(name))
-    return filled(record, DESCRIBED_DEFAULTS)
+    return TRANSFORM.resource.describe(engine, params["TransformJobName"], DESCRIBED_DEFAULTS)
 
 
 @action("ListTransformJobs")
 def list_transform_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return list_response(
-        engine.store.all(KIND),
-        params,
-        list_key="TransformJobSummaries",
-        summary_keys=(
-            "TransformJobName",
-            "TransformJobArn",
-            "CreationTime",
-            "TransformEndTime",
-            "LastModifiedTime",
-            "TransformJobStatus",
-            "FailureReason",
-        ),
-        name_key="TransformJobName",
-        status_key="TransformJobStatus",
-    )
+    return TRANSFORM.resource.list(engine, params)
 
 
 @action("StopTransformJob")
 def stop_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["TransformJobName"]
-    jobs.request_stop(engine, KIND, name, "TransformJobStatus", missing(name))
+    jobs.request_stop(engine, TRANSFORM, params["TransformJobName"])
     return {}
 
 
@@ -220,11 +200,6 @@ def transform_object(
     if record["TransformOutput"].get("AssembleWith") == "Line":
         return b"\n".join(outputs) + b"\n"
     return b"".join(outputs)
-
-
-TRANSFORM = jobs.JobKind(
-    KIND, "TransformJobStatus", "TransformStartTime", "TransformEndTime", LOG_GROUP
-)
 
 
 def run_transform_job(engine: Engine, name: str, control: jobs.RunningProcess) -> None:

@@ -12,73 +12,25 @@ from typing import Any
 
 from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
-from emulator.sagemaker.errors import ResourceNotFound, ValidationError
-from emulator.sagemaker.jobs import now
-from emulator.sagemaker.listing import created_window, list_response
+from emulator.sagemaker.errors import ResourceNotFound
 from emulator.sagemaker.registry import action
 
 KIND = lineage.TRIAL_COMPONENT
-SUMMARY_KEYS = (
-    "TrialComponentName",
-    "TrialComponentArn",
-    "DisplayName",
-    "TrialComponentSource",
-    "Status",
-    "StartTime",
-    "EndTime",
-    "CreationTime",
-    "CreatedBy",
-    "LastModifiedTime",
-    "LastModifiedBy",
-)
-
-
-def missing(name: str) -> str:
-    return f"Trial component '{name}' does not exist."
-
-
-def find(engine: Engine, name_or_arn: str) -> dict[str, Any]:
-    record = engine.store.find(KIND, lineage.name_from(name_or_arn))
-    if record is None:
-        raise ResourceNotFound(missing(name_or_arn))
-    return record
+TRIAL_COMPONENTS = lineage.TRIAL_COMPONENTS
 
 
 @action("CreateTrialComponent")
 def create_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TrialComponentName"]
-    arn = engine.arn("experiment-trial-component", name)
-    created = now()
-    record = {
-        "TrialComponentName": name,
-        "TrialComponentArn": arn,
-        "DisplayName": params.get("DisplayName", name),
-        "CreationTime": created,
-        "CreatedBy": {},
-        "LastModifiedTime": created,
-        "LastModifiedBy": {},
-        "Parameters": params.get("Parameters", {}),
-        "InputArtifacts": params.get("InputArtifacts", {}),
-        "OutputArtifacts": params.get("OutputArtifacts", {}),
-    }
-    for key in ("Status", "StartTime", "EndTime", "MetadataProperties"):
-        if key in params:
-            record[key] = params[key]
-    engine.store.create(
-        KIND,
-        lineage.key_of(name),
-        record,
-        duplicate_error=ValidationError,
-        duplicate_message=f"Trial component with name {name} already exists.",
-    )
-    engine.tags.set(arn, params.get("Tags", []))
-    return {"TrialComponentArn": arn}
+    display_name = params.get("DisplayName", name)
+    return TRIAL_COMPONENTS.create_from(engine, params, DisplayName=display_name)
 
 
 @action("DescribeTrialComponent")
 def describe_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        return lineage.job_status(engine, find(engine, params["TrialComponentName"]))
+        component = TRIAL_COMPONENTS.get(engine, params["TrialComponentName"])
+        return lineage.job_status(engine, component)
 
 
 @action("ListTrialComponents")
@@ -97,36 +49,14 @@ def list_trial_components(engine: Engine, params: dict[str, Any]) -> dict[str, A
     for component in components:
         if "Source" in component:
             component["TrialComponentSource"] = component["Source"]
-    return list_response(
-        components,
-        created_window(params),
-        list_key="TrialComponentSummaries",
-        summary_keys=SUMMARY_KEYS,
-        name_key="TrialComponentName",
-    )
+    return TRIAL_COMPONENTS.list(engine, params, components)
 
 
 @action("UpdateTrialComponent")
 def update_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    with engine.store.lock:
-        record = find(engine, params["TrialComponentName"])
-        for key in ("DisplayName", "Status", "StartTime", "EndTime"):
-            if key in params:
-                record[key] = params[key]
-        for key in ("Parameters", "InputArtifacts", "OutputArtifacts"):
-            values = record.setdefault(key, {})
-            values.update(params.get(key, {}))
-            for removed in params.get(f"{key}ToRemove", []):
-                values.pop(removed, None)
-        record["LastModifiedTime"] = now()
-        return {"TrialComponentArn": record["TrialComponentArn"]}
+    return TRIAL_COMPONENTS.update_from(engine, params)
 
 
 @action("DeleteTrialComponent")
 def delete_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    with engine.store.lock:
-        record = find(engine, params["TrialComponentName"])
-        arn = record["TrialComponentArn"]
-        engine.store.delete(KIND, lineage.key_of(record["TrialComponentName"]))
-        lineage.drop_associations(engine, arn)
-    return {"TrialComponentArn": arn}
+    return TRIAL_COMPONENTS.delete_from(engine, params)
