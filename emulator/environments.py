@@ -158,25 +158,19 @@ SPECS: dict[tuple[str, str], Spec] = {
             scikit_learn="0.24.1",
             scipy="1.2.2",
         ),
-        _xgboost(
-            "1.2-1",
-            "3.7",
-            "branch 1.2-1",
-            xgboost="1.2.0",
-            pandas="1.1.3",
-            numpy="1.21.6",
-            scikit_learn="0.23.2",
-            scipy="1.5.3",
-        ),
-        _xgboost(
-            "1.2-2",
-            "3.7",
-            "branch 1.2-2",
-            xgboost="1.2.0",
-            pandas="1.1.3",
-            numpy="1.21.6",
-            scikit_learn="0.23.2",
-            scipy="1.5.3",
+        # 1.2-2 is 1.2-1 rebuilt: the same Python and pins.
+        *(
+            _xgboost(
+                tag,
+                "3.7",
+                f"branch {tag}",
+                xgboost="1.2.0",
+                pandas="1.1.3",
+                numpy="1.21.6",
+                scikit_learn="0.23.2",
+                scipy="1.5.3",
+            )
+            for tag in ("1.2-1", "1.2-2")
         ),
         _xgboost(
             "1.3-1",

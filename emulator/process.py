@@ -20,7 +20,6 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from emulator import linux
 from emulator.data_dir import holder
@@ -126,10 +125,5 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -17,6 +17,7 @@ from emulator.sagemaker.registry import action
 
 KIND = lineage.ARTIFACT
 ARTIFACTS = lineage.ARTIFACTS
+ARTIFACTS.register("DescribeArtifact", "ListArtifacts", "UpdateArtifact")
 
 
 @action("CreateArtifact")
@@ -26,26 +27,11 @@ def create_artifact(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return ARTIFACTS.create_from(engine, params, arn)
 
 
-@action("DescribeArtifact")
-def describe_artifact(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return ARTIFACTS.describe(engine, params["ArtifactArn"])
-
-
-@action("ListArtifacts")
-def list_artifacts(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return ARTIFACTS.list_from(engine, params)
-
-
-@action("UpdateArtifact")
-def update_artifact(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return ARTIFACTS.update_from(engine, params)
-
-
 @action("DeleteArtifact")
 def delete_artifact(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     """By ARN, or by Source (its SourceUri): the API takes either."""
     if params.get("ArtifactArn"):
-        return ARTIFACTS.delete_from(engine, params)
+        return ARTIFACTS.delete_request(engine, params)
     if not params.get("Source"):
         raise ValidationError("Either ArtifactArn or Source must be specified.")
     uri = params["Source"]["SourceUri"]

@@ -14,7 +14,7 @@ from typing import Any
 from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound
-from emulator.sagemaker.listing import DEFAULT_MAX_RESULTS
+from emulator.sagemaker.listing import paged
 from emulator.sagemaker.registry import action
 
 KIND = lineage.ASSOCIATION
@@ -82,8 +82,4 @@ def list_associations(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         reverse=params.get("SortOrder", "Descending") == "Descending",
     )
     start = lineage.page_start(params.get("NextToken"))
-    size = params.get("MaxResults") or DEFAULT_MAX_RESULTS
-    result: dict[str, Any] = {"AssociationSummaries": selected[start : start + size]}
-    if start + size < len(selected):
-        result["NextToken"] = str(start + size)
-    return result
+    return paged("AssociationSummaries", selected, params, start=start)

@@ -7,20 +7,19 @@ from typing import Any
 
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.lifecycle import Resource
+from emulator.sagemaker.lifecycle import Resource, hosting_errors
 from emulator.sagemaker.models import MODELS
 from emulator.sagemaker.registry import action
 
 KIND = "EndpointConfig"
 CONFIGS = Resource(
     KIND,
-    missing='Could not find endpoint configuration "{name}".',
-    duplicate='Cannot create already existing endpoint configuration "{arn}".',
-    duplicate_error=ValidationError,
+    **hosting_errors("endpoint configuration"),
     list_key="EndpointConfigs",
     summary_keys=("EndpointConfigName", "EndpointConfigArn", "CreationTime"),
     modified=False,
 )
+CONFIGS.register("DescribeEndpointConfig", "DeleteEndpointConfig", "ListEndpointConfigs")
 
 
 @action("CreateEndpointConfig")
@@ -39,19 +38,3 @@ def create_endpoint_config(engine: Engine, params: dict[str, Any]) -> dict[str, 
         variant.setdefault("InitialVariantWeight", 1.0)
         variant.setdefault("InitialInstanceCount", 1)
     return {"EndpointConfigArn": CONFIGS.create(engine, record, params.get("Tags", []))}
-
-
-@action("DescribeEndpointConfig")
-def describe_endpoint_config(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return CONFIGS.describe(engine, params["EndpointConfigName"])
-
-
-@action("DeleteEndpointConfig")
-def delete_endpoint_config(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    CONFIGS.delete(engine, params["EndpointConfigName"])
-    return {}
-
-
-@action("ListEndpointConfigs")
-def list_endpoint_configs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return CONFIGS.list(engine, params)

@@ -24,7 +24,7 @@ from emulator.sagemaker.endpoint_configs import CONFIGS
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.jobs import confined, log, now
-from emulator.sagemaker.lifecycle import Resource
+from emulator.sagemaker.lifecycle import Resource, hosting_errors
 from emulator.sagemaker.registry import action, runtime_route
 
 KIND = "Endpoint"
@@ -35,9 +35,7 @@ BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 ENDPOINTS = Resource(
     KIND,
-    missing='Could not find endpoint "{name}".',
-    duplicate='Cannot create already existing endpoint "{arn}".',
-    duplicate_error=ValidationError,
+    **hosting_errors("endpoint"),
     list_key="Endpoints",
     summary_keys=(
         "EndpointName",
@@ -47,7 +45,9 @@ ENDPOINTS = Resource(
         "EndpointStatus",
     ),
     status_key="EndpointStatus",
+    hidden=("Generation",),  # which deployment may still change the endpoint
 )
+ENDPOINTS.register("DescribeEndpoint", "ListEndpoints")
 
 
 @dataclass
@@ -218,24 +218,12 @@ def update_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return {"EndpointArn": record["EndpointArn"]}
 
 
-@action("DescribeEndpoint")
-def describe_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    record = ENDPOINTS.describe(engine, params["EndpointName"])
-    record.pop("Generation", None)
-    return record
-
-
 @action("DeleteEndpoint")
 def delete_endpoint(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["EndpointName"]
     ENDPOINTS.delete(engine, name)  # an in-flight deploy sees it gone and stops its workers
     stop_serving(engine, name)
     return {}
-
-
-@action("ListEndpoints")
-def list_endpoints(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return ENDPOINTS.list(engine, params)
 
 
 # --- SageMaker Runtime ----------------------------------------------------------------------

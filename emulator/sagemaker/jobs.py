@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.s3.transfer import TransferConfig
 
 from emulator import environments, linux
-from emulator.sagemaker.errors import ValidationError
+from emulator.sagemaker.errors import SageMakerError, ValidationError
 from emulator.sagemaker.lifecycle import Resource, now
 
 if TYPE_CHECKING:
@@ -778,24 +778,44 @@ def notify_observers(engine: Engine, kind: str, name: str, event: str) -> None:
 
 
 # --- one run of a job, from the pool's thread picking it up to its final status ---------------
-@dataclass(frozen=True)
-class JobKind:
-    """What creating, stopping and running a kind of job needs to know about it."""
+# What CreateProcessingJob and CreateTransformJob answer for a name already taken.
+DUPLICATE_JOB = (
+    "Job name must be unique within an AWS account and region, and a job with this name "
+    "already exists ({arn})"
+)
 
-    resource: Resource  # the job as a resource: its kind, name, ARN, status, messages
-    start_key: str  # "ProcessingStartTime"
-    end_key: str  # "ProcessingEndTime"
-    log_group: str  # "/aws/sagemaker/ProcessingJobs"
+
+@dataclass(frozen=True)
+class JobKind(Resource):
+    """A kind of job: a resource (lifecycle.py) that runs. Its status member is
+    ``<kind>Status``, its start and end ``ProcessingStartTime`` / ``ProcessingEndTime``
+    (for ``ProcessingJob``)."""
+
+    duplicate: str | None = DUPLICATE_JOB
+    duplicate_error: type[SageMakerError] = ValidationError
+    log_group: str = ""  # "/aws/sagemaker/ProcessingJobs"
     # The kind's own final fields, applied to the record after status and end time are set.
     on_end: Callable[[dict[str, Any], JobRun], None] | None = None
+    # What the kind's List* summary holds besides every job's name, ARN, status and times.
+    more_summary_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        status_key = self.status_key or f"{self.kind}Status"
+        summary_keys = (
+            *(self.name_key, self.arn_key, "CreationTime", self.end_key, "LastModifiedTime"),
+            *(status_key, *self.more_summary_keys),
+        )
+        object.__setattr__(self, "status_key", status_key)  # frozen: set once, here
+        object.__setattr__(self, "summary_keys", summary_keys)
 
     @property
-    def kind(self) -> str:
-        return self.resource.kind
+    def start_key(self) -> str:
+        return f"{self.kind.removesuffix('Job')}StartTime"
 
     @property
-    def status_key(self) -> str:
-        return self.resource.status_key or f"{self.kind}Status"
+    def end_key(self) -> str:
+        return f"{self.kind.removesuffix('Job')}EndTime"
 
 
 @dataclass
@@ -1006,13 +1026,6 @@ def sandbox_for(engine: Engine, kind: str, name: str) -> Path:
     return sandbox
 
 
-# What CreateProcessingJob and CreateTransformJob answer for a name already taken.
-DUPLICATE_JOB = (
-    "Job name must be unique within an AWS account and region, and a job with this name "
-    "already exists ({arn})"
-)
-
-
 def launch(
     engine: Engine,
     job: JobKind,
@@ -1024,23 +1037,22 @@ def launch(
 ) -> dict[str, str]:
     """CreateX*: record the job InProgress (its name unique, as on AWS) from the request and
     ``members``, tag it, and queue ``run(control)``; answers the job's ARN."""
-    resource = job.resource
-    name = params[resource.name_key]
-    arn = resource.arn(engine, name)
+    name = params[job.name_key]
+    arn = job.arn(engine, name)
     members = {**copy.deepcopy(params), job.status_key: "InProgress", **members}
-    resource.create(engine, resource.new(arn, members, created), params.get("Tags", []))
+    job.create(engine, job.new(arn, members, created), params.get("Tags", []))
     notify_observers(engine, job.kind, name, "created")
     control = RunningProcess()
     engine.register_stopper(job.kind, name, control.stop)
     engine.executor.submit(run, control)
-    return {resource.arn_key: arn}
+    return {job.arn_key: arn}
 
 
 def request_stop(engine: Engine, job: JobKind, name: str, **stopping: str) -> None:
     """StopX*: only an InProgress job can be stopped; it shows Stopping until it ends."""
     # Check and change under one lock: a job ending in between must not be left Stopping.
     with engine.store.lock:
-        record = job.resource.get(engine, name)
+        record = job.get(engine, name)
         status = record[job.status_key]
         if status != "InProgress":
             raise ValidationError(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.sagemaker.errors import ResourceInUse, SageMakerError, ValidationError
 from emulator.sagemaker.listing import created_window, list_response
+from emulator.sagemaker.registry import action
 from emulator.sagemaker.response_defaults import filled
 
 if TYPE_CHECKING:
@@ -43,6 +44,15 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
 
 def as_given(name_or_arn: str) -> str:
     return name_or_arn
+
+
+def hosting_errors(noun: str) -> dict[str, Any]:
+    """How SageMaker words a missing or a taken model, endpoint configuration or endpoint."""
+    return {
+        "missing": f'Could not find {noun} "{{name}}".',
+        "duplicate": f'Cannot create already existing {noun} "{{arn}}".',
+        "duplicate_error": ValidationError,
+    }
 
 
 @dataclass(frozen=True)
@@ -64,19 +74,24 @@ class Resource:
     duplicate_error: type[SageMakerError] = ResourceInUse
     # The store key of a name or ARN a request gives (names matched without case, ARNs...).
     key: Callable[[str], str] = as_given
-    list_key: str = ""
+    list_key: str = ""  # default: "<kind>Summaries"
     summary_keys: tuple[str, ...] = ()
     status_key: str | None = None
     # List* names the creation window CreatedAfter / CreatedBefore (lineage, pipelines).
     created_window: bool = False
     # Records carry LastModifiedTime (a model or endpoint configuration has none).
     modified: bool = True
+    # The members Describe* fills in when the request left them out (response_defaults.py).
+    described_defaults: dict[str, Any] | None = None
+    # Members the record keeps for the emulator that Describe* does not answer.
+    hidden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         defaults = {
             "name_key": f"{self.kind}Name",
             "arn_key": f"{self.kind}Arn",
             "arn_type": re.sub(r"(?<!^)(?=[A-Z])", "-", self.kind).lower(),
+            "list_key": f"{self.kind}Summaries",
         }
         for member, default in defaults.items():
             if not getattr(self, member):
@@ -132,14 +147,14 @@ class Resource:
                 raise self.missing_error(self.missing.format(name=name_or_arn, arn=arn))
             return record
 
-    def describe(
-        self, engine: Engine, name_or_arn: str, defaults: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """The Describe* answer: a copy without the emulator's keys, laid over ``defaults``
-        (the members the service fills in, response_defaults.py)."""
+    def describe(self, engine: Engine, name_or_arn: str) -> dict[str, Any]:
+        """The Describe* answer: a copy without the emulator's keys, laid over the members the
+        service fills in."""
         with engine.store.lock:
             answer = public(self.get(engine, name_or_arn))
-        return filled(answer, defaults) if defaults else answer
+        for member in self.hidden:
+            answer.pop(member, None)
+        return filled(answer, self.described_defaults) if self.described_defaults else answer
 
     def delete(
         self,
@@ -156,10 +171,7 @@ class Resource:
             return record
 
     def list(
-        self,
-        engine: Engine,
-        params: dict[str, Any],
-        records: list[dict[str, Any]] | None = None,
+        self, engine: Engine, params: dict[str, Any], records: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         """The List* answer over ``records`` (default: all of this kind) with the shared
         filters, sorting and pagination."""
@@ -171,3 +183,27 @@ class Resource:
             name_key=self.name_key,
             status_key=self.status_key,
         )
+
+    # --- the operations a resource serves as they are ---------------------------------------
+    @property
+    def request_key(self) -> str:
+        """The request member that names the resource (DescribeModel's ModelName)."""
+        return self.name_key
+
+    def describe_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+        return self.describe(engine, params[self.request_key])
+
+    def list_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+        return self.list(engine, params)
+
+    def delete_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+        self.delete(engine, params[self.request_key])
+        return {}
+
+    def register(self, *actions: str) -> None:
+        """Serve each SageMaker action named (``"DescribeModel"``, ``"ListModels"``) with this
+        lifecycle's request of its verb, for a resource whose action does nothing more."""
+        for name in actions:
+            verb = re.match(r"[A-Z][a-z]+", name)
+            assert verb is not None, name
+            action(name)(getattr(self, f"{verb[0].lower()}_request"))

@@ -186,7 +186,6 @@ class LineageEntity(Resource):
         defaults = {
             "missing": f"{noun} '{{name}}' does not exist.",
             "duplicate": f"{noun} with name {{name}} already exists.",
-            "list_key": f"{self.kind}Summaries",
         }
         for member, default in defaults.items():
             if not getattr(self, member):
@@ -197,6 +196,9 @@ class LineageEntity(Resource):
     def request_key(self) -> str:
         """The request member naming the entity: its name, or its ARN (artifacts)."""
         return self.arn_key if self.by_arn else self.name_key
+
+    def create_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+        return self.create_from(engine, params)
 
     def key_for(self, engine: Engine, name_or_arn: str) -> str | None:
         if not self.by_arn:
@@ -226,7 +228,7 @@ class LineageEntity(Resource):
         self.create(engine, self.new(arn, given), params.get("Tags", []), key=key)
         return {self.arn_key: arn}
 
-    def update_from(self, engine: Engine, params: dict[str, Any]) -> dict[str, str]:
+    def update_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateX: replace the ``updated`` members given, merge and remove in the maps."""
         with engine.store.lock:
             record = self.get(engine, params[self.request_key])
@@ -249,11 +251,11 @@ class LineageEntity(Resource):
             drop_associations(engine, arn)
         return {self.arn_key: arn}
 
-    def delete_from(self, engine: Engine, params: dict[str, Any]) -> dict[str, str]:
+    def delete_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         with engine.store.lock:
             return self.forget(engine, self.get(engine, params[self.request_key]))
 
-    def list_from(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    def list_request(self, engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         """ListX: by SourceUri and the kind's type, then the filters every List* shares."""
         with engine.store.lock:
             records = [public(r) for r in engine.store.all(self.kind)]
@@ -590,6 +592,21 @@ def bounded(text: str, suffix: str) -> str:
     return f"{text[:room].rstrip('-_')}-{suffix}"
 
 
+def record_guarded(
+    engine: Engine,
+    recorder: Callable[[Engine, dict[str, Any]], None],
+    resource: dict[str, Any],
+    arn: str | None,
+) -> None:
+    """Run ``recorder`` for ``resource`` under the store's lock; a failure is logged, never
+    raised: lineage is a record of what happened, and never fails the request."""
+    try:
+        with engine.store.lock:
+            recorder(engine, resource)
+    except Exception:
+        log.exception("recording the lineage of %s failed", arn)
+
+
 def record_model_package(engine: Engine, package: dict[str, Any]) -> None:
     """What SageMaker creates for a new model package version (model_packages.py calls this).
 
@@ -598,11 +615,7 @@ def record_model_package(engine: Engine, package: dict[str, Any]) -> None:
     as a ModelArtifact); its containers' images and model data contribute to it; it is
     associated with its group's context and contributes to the approval action of its creation.
     """
-    try:
-        with engine.store.lock:
-            _record_model_package(engine, package)
-    except Exception:  # lineage is a record of what happened; it never fails the request
-        log.exception("recording the lineage of %s failed", package.get("ModelPackageArn"))
+    record_guarded(engine, _record_model_package, package, package.get("ModelPackageArn"))
 
 
 def _record_model_package(engine: Engine, package: dict[str, Any]) -> None:
@@ -622,21 +635,13 @@ def _record_model_package(engine: Engine, package: dict[str, Any]) -> None:
         if container.get("ModelDataUrl"):
             model = artifact_for(engine, container["ModelDataUrl"], "Model")
             associate(engine, model, artifact_arn, "ContributedTo")
+    context_name = bounded(f"{group}-{stamp}", "aws-model-package-group")
     group_arn = engine.arn("model-package-group", group)
-    context_arn = context_for(
-        engine,
-        bounded(f"{group}-{stamp}", "aws-model-package-group"),
-        group_arn,
-        "ModelGroup",
-    )
+    context_arn = context_for(engine, context_name, group_arn, "ModelGroup")
     associate(engine, artifact_arn, context_arn, "AssociatedWith")
     status = package.get("ModelApprovalStatus", "PendingManualApproval")
-    action_arn = action_for(
-        engine,
-        bounded(f"{group}-{version}-{status}-{stamp}", "aws-model-package"),
-        arn,
-        "Approval",
-    )
+    action_name = bounded(f"{group}-{version}-{status}-{stamp}", "aws-model-package")
+    action_arn = action_for(engine, action_name, arn, "Approval")
     associate(engine, artifact_arn, action_arn, "ContributedTo")
 
 
@@ -699,11 +704,7 @@ def record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:
     endpoint (SourceUri: its ARN, as SDK code finds it), a ``ModelDeployment`` action associated
     with it, and artifacts for each deployed model's data, image and model package contributing
     to the deployment, so the endpoint descends from the jobs that made its model."""
-    try:
-        with engine.store.lock:
-            _record_endpoint(engine, endpoint)
-    except Exception:  # lineage is a record of what happened; it never fails the request
-        log.exception("recording the lineage of %s failed", endpoint.get("EndpointArn"))
+    record_guarded(engine, _record_endpoint, endpoint, endpoint.get("EndpointArn"))
 
 
 def _record_endpoint(engine: Engine, endpoint: dict[str, Any]) -> None:

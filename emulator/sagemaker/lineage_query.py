@@ -18,6 +18,7 @@ from typing import Any
 from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound
+from emulator.sagemaker.listing import page, with_token
 from emulator.sagemaker.registry import action
 
 DEFAULT_DEPTH = 10
@@ -136,11 +137,6 @@ def query_lineage(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
                     vertices[arn] = vertex(entities[arn], arn)
     answered = list(vertices.values())
     start = lineage.page_start(params.get("NextToken"))
-    size = params.get("MaxResults") or DEFAULT_MAX_RESULTS
-    result: dict[str, Any] = {
-        "Vertices": answered[start : start + size],
-        "Edges": list(edges.values()) if start == 0 else [],
-    }
-    if start + size < len(answered):
-        result["NextToken"] = str(start + size)
-    return result
+    shown_vertices, token = page(answered, params, DEFAULT_MAX_RESULTS, start)
+    edges_shown = list(edges.values()) if start == 0 else []
+    return with_token({"Vertices": shown_vertices, "Edges": edges_shown}, token)

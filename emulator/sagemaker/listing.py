@@ -35,11 +35,39 @@ def list_records(
     sort_key = {"Name": name_key, "Status": status_key}.get(sort_by, "CreationTime")
     descending = params.get("SortOrder", "Descending") == "Descending"
     selected.sort(key=lambda r: r.get(sort_key) or "", reverse=descending)
-    start = int(params.get("NextToken") or 0)
-    size = params.get("MaxResults") or DEFAULT_MAX_RESULTS
-    page = selected[start : start + size]
-    token = str(start + size) if start + size < len(selected) else None
-    return page, token
+    return page(selected, params)
+
+
+def page(
+    items: list[Any],
+    params: dict[str, Any],
+    default_size: int = DEFAULT_MAX_RESULTS,
+    start: int | None = None,
+) -> tuple[list[Any], str | None]:
+    """The page of ``items`` that NextToken (an offset this emulator handed out, unless
+    ``start`` says where) and MaxResults select, and the NextToken after it (None: the last)."""
+    first = int(params.get("NextToken") or 0) if start is None else start
+    size = params.get("MaxResults") or default_size
+    token = str(first + size) if first + size < len(items) else None
+    return items[first : first + size], token
+
+
+def paged(
+    list_key: str,
+    items: list[Any],
+    params: dict[str, Any],
+    default_size: int = DEFAULT_MAX_RESULTS,
+    start: int | None = None,
+) -> dict[str, Any]:
+    """A List* answer: the page of ``items`` under ``list_key``, plus NextToken."""
+    selected, token = page(items, params, default_size, start)
+    return with_token({list_key: selected}, token)
+
+
+def with_token(result: dict[str, Any], token: str | None) -> dict[str, Any]:
+    if token:
+        result["NextToken"] = token
+    return result
 
 
 def list_response(
@@ -52,13 +80,9 @@ def list_response(
     status_key: str | None = None,
 ) -> dict[str, Any]:
     """A List* response: the selected page as summaries under ``list_key``, plus NextToken."""
-    page, token = list_records(records, params, name_key=name_key, status_key=status_key)
-    result: dict[str, Any] = {
-        list_key: [{key: record[key] for key in summary_keys if key in record} for record in page]
-    }
-    if token:
-        result["NextToken"] = token
-    return result
+    selected, token = list_records(records, params, name_key=name_key, status_key=status_key)
+    summaries = [{key: r[key] for key in summary_keys if key in r} for r in selected]
+    return with_token({list_key: summaries}, token)
 
 
 def created_window(params: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,8 @@ PACKAGES = Resource(
         "ModelApprovalStatus",
     ),
 )
+GROUPS.register("DescribeModelPackageGroup", "ListModelPackageGroups")
+PACKAGES.register("DescribeModelPackage", "DeleteModelPackage")
 
 
 @action("CreateModelPackageGroup")
@@ -69,11 +71,6 @@ def create_group(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return {"ModelPackageGroupArn": GROUPS.create(engine, record, params.get("Tags", []))}
 
 
-@action("DescribeModelPackageGroup")
-def describe_group(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return GROUPS.describe(engine, params["ModelPackageGroupName"])
-
-
 @action("DeleteModelPackageGroup")
 def delete_group(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     name = params["ModelPackageGroupName"]
@@ -86,11 +83,6 @@ def delete_group(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 
     GROUPS.delete(engine, name, check=empty)
     return {}
-
-
-@action("ListModelPackageGroups")
-def list_groups(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return GROUPS.list(engine, params)
 
 
 @action("CreateModelPackage")
@@ -122,11 +114,6 @@ def create_package(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     return {"ModelPackageArn": arn}
 
 
-@action("DescribeModelPackage")
-def describe_package(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return PACKAGES.describe(engine, params["ModelPackageName"])
-
-
 @action("UpdateModelPackage")
 def update_package(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
@@ -140,12 +127,6 @@ def update_package(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             properties.pop(removed, None)
         package["LastModifiedTime"] = now()
         return {"ModelPackageArn": package["ModelPackageArn"]}
-
-
-@action("DeleteModelPackage")
-def delete_package(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    PACKAGES.delete(engine, params["ModelPackageName"])
-    return {}
 
 
 @action("ListModelPackages")

@@ -16,7 +16,7 @@ from typing import Any
 
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.lifecycle import Resource
+from emulator.sagemaker.lifecycle import Resource, hosting_errors
 from emulator.sagemaker.model_packages import PACKAGES
 from emulator.sagemaker.registry import action
 from emulator.sagemaker.response_defaults import filled
@@ -35,13 +35,12 @@ CONTAINER_DEFAULTS: dict[str, Any] = {"Mode": "SingleModel", "Environment": {}}
 
 MODELS = Resource(
     KIND,
-    missing='Could not find model "{name}".',
-    duplicate='Cannot create already existing model "{arn}".',
-    duplicate_error=ValidationError,
+    **hosting_errors("model"),
     list_key="Models",
     summary_keys=("ModelName", "ModelArn", "CreationTime"),
     modified=False,
 )
+MODELS.register("DeleteModel", "ListModels")
 
 
 def resolve_package(engine: Engine, container: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,14 +105,3 @@ def describe_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     if "PrimaryContainer" in record:  # a model of Containers has no PrimaryContainer
         defaults["PrimaryContainer"] = CONTAINER_DEFAULTS
     return filled(record, defaults)
-
-
-@action("DeleteModel")
-def delete_model(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    MODELS.delete(engine, params["ModelName"])
-    return {}
-
-
-@action("ListModels")
-def list_models(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return MODELS.list(engine, params)

@@ -13,7 +13,8 @@ from typing import Any
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, ValidationError
 from emulator.sagemaker.jobs import log, now
-from emulator.sagemaker.listing import created_window, list_records
+from emulator.sagemaker.lifecycle import Resource
+from emulator.sagemaker.listing import paged
 from emulator.sagemaker.pipeline_expressions import ExpressionError, parse_definition
 from emulator.sagemaker.pipeline_steps import KIND, ExecutionRun
 from emulator.sagemaker.pipelines import KIND as PIPELINE
@@ -23,15 +24,27 @@ from emulator.sagemaker.registry import action
 RUNNING = {"Executing", "Stopping"}
 
 
-def missing(arn: str) -> str:
-    return f"Pipeline execution '{arn}' does not exist."
+EXECUTIONS = Resource(
+    KIND,
+    missing="Pipeline execution '{name}' does not exist.",
+    missing_error=ResourceNotFound,
+    name_key="PipelineExecutionArn",  # an execution has no name; its ARN is its key
+    arn_key="PipelineExecutionArn",
+    summary_keys=(
+        "PipelineExecutionArn",
+        "StartTime",
+        "PipelineExecutionStatus",
+        "PipelineExecutionDescription",
+        "PipelineExecutionDisplayName",
+        "PipelineExecutionFailureReason",
+    ),
+    created_window=True,
+)
+EXECUTIONS.register("DescribePipelineExecution")
 
 
 def get_execution(engine: Engine, arn: str) -> dict[str, Any]:
-    record = engine.store.find(KIND, arn)
-    if record is None:
-        raise ResourceNotFound(missing(arn))
-    return record
+    return EXECUTIONS.get(engine, arn)
 
 
 # --- the API ------------------------------------------------------------------------------
@@ -84,16 +97,13 @@ def start_pipeline_execution(engine: Engine, params: dict[str, Any]) -> dict[str
     values = resolve_parameters(definition, params.get("PipelineParameters", []))
     arn = f"{pipeline['PipelineArn']}/execution/{execution_id()}"
     created = now()
-    record = {
+    members = {
         "PipelineArn": pipeline["PipelineArn"],
-        "PipelineExecutionArn": arn,
         "PipelineExecutionDisplayName": params.get(
             "PipelineExecutionDisplayName", f"execution-{int(created.timestamp() * 1000)}"
         ),
         "PipelineExecutionDescription": params.get("PipelineExecutionDescription", ""),
         "PipelineExecutionStatus": "Executing",
-        "CreationTime": created,
-        "LastModifiedTime": created,
         "PipelineVersionId": pipeline["PipelineVersionId"],
         "_token": token,
         "_definition": text,
@@ -102,7 +112,7 @@ def start_pipeline_execution(engine: Engine, params: dict[str, Any]) -> dict[str
         "_given": [{"Name": k, "Value": str(v)} for k, v in values.items()],
         "_steps": [],
     }
-    engine.store.create(KIND, arn, record)
+    engine.store.create(KIND, arn, EXECUTIONS.new(arn, members, created))
     engine.store.update(
         PIPELINE,
         pipeline["PipelineName"],
@@ -124,41 +134,23 @@ def start_pipeline_execution(engine: Engine, params: dict[str, Any]) -> dict[str
     return {"PipelineExecutionArn": arn}
 
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-@action("DescribePipelineExecution")
-def describe_pipeline_execution(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    get_execution(engine, params["PipelineExecutionArn"])
-    return public(engine.store.snapshot(KIND, params["PipelineExecutionArn"]))
-
-
 @action("ListPipelineExecutions")
 def list_pipeline_executions(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     pipeline = get_pipeline(engine, params["PipelineName"])
-    records = [r for r in engine.store.all(KIND) if r["PipelineArn"] == pipeline["PipelineArn"]]
-    translated = {**created_window(params), "SortBy": "CreationTime"}
-    page, token = list_records(records, translated, name_key="PipelineExecutionArn")
-    summaries = [
+    records = [
         {
-            "PipelineExecutionArn": r["PipelineExecutionArn"],
+            **r,
             "StartTime": r["CreationTime"],
-            "PipelineExecutionStatus": r["PipelineExecutionStatus"],
-            "PipelineExecutionDescription": r["PipelineExecutionDescription"],
-            "PipelineExecutionDisplayName": r["PipelineExecutionDisplayName"],
             **(
                 {"PipelineExecutionFailureReason": r["FailureReason"]}
                 if r.get("FailureReason")
                 else {}
             ),
         }
-        for r in page
+        for r in engine.store.all(KIND)
+        if r["PipelineArn"] == pipeline["PipelineArn"]
     ]
-    result: dict[str, Any] = {"PipelineExecutionSummaries": summaries}
-    if token:
-        result["NextToken"] = token
-    return result
+    return EXECUTIONS.list(engine, {**params, "SortBy": "CreationTime"}, records)
 
 
 @action("ListPipelineExecutionSteps")
@@ -172,12 +164,7 @@ def list_pipeline_execution_steps(engine: Engine, params: dict[str, Any]) -> dic
         key=lambda s: s.get("StartTime") or now(),
         reverse=params.get("SortOrder", "Descending") == "Descending",
     )
-    start = int(params.get("NextToken") or 0)
-    size = params.get("MaxResults") or 50
-    result: dict[str, Any] = {"PipelineExecutionSteps": steps[start : start + size]}
-    if start + size < len(steps):
-        result["NextToken"] = str(start + size)
-    return result
+    return paged("PipelineExecutionSteps", steps, params, default_size=50)
 
 
 @action("ListPipelineParametersForExecution")

@@ -30,7 +30,6 @@ PIPELINES = Resource(
     "name ({name}) already exists.",
     duplicate_error=ValidationError,
     key=pipeline_name,
-    list_key="PipelineSummaries",
     summary_keys=(
         "PipelineArn",
         "PipelineName",
@@ -42,7 +41,9 @@ PIPELINES = Resource(
         "LastExecutionTime",
     ),
     created_window=True,
+    hidden=("PipelineVersionId",),  # answered by UpdatePipeline, never by DescribePipeline
 )
+PIPELINES.register("DescribePipeline")
 
 
 def get_pipeline(engine: Engine, name_or_arn: str) -> dict[str, Any]:
@@ -98,13 +99,6 @@ def update_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             "PipelineArn": pipeline["PipelineArn"],
             "PipelineVersionId": pipeline["PipelineVersionId"],
         }
-
-
-@action("DescribePipeline")
-def describe_pipeline(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    description = PIPELINES.describe(engine, params["PipelineName"])
-    description.pop("PipelineVersionId", None)
-    return description
 
 
 @action("DeletePipeline")

@@ -12,8 +12,6 @@ from typing import Any
 
 from emulator.sagemaker import images, jobs
 from emulator.sagemaker.engine import Engine
-from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.lifecycle import Resource
 from emulator.sagemaker.registry import action
 
 KIND = "ProcessingJob"
@@ -39,29 +37,14 @@ def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
 
 
 PROCESSING = jobs.JobKind(
-    Resource(
-        KIND,
-        missing="Could not find requested job with name {name}",
-        duplicate=jobs.DUPLICATE_JOB,
-        duplicate_error=ValidationError,
-        list_key="ProcessingJobSummaries",
-        summary_keys=(
-            "ProcessingJobName",
-            "ProcessingJobArn",
-            "CreationTime",
-            "ProcessingEndTime",
-            "LastModifiedTime",
-            "ProcessingJobStatus",
-            "FailureReason",
-            "ExitMessage",
-        ),
-        status_key="ProcessingJobStatus",
-    ),
-    "ProcessingStartTime",
-    "ProcessingEndTime",
-    LOG_GROUP,
-    on_end,
+    KIND,
+    missing="Could not find requested job with name {name}",
+    more_summary_keys=("FailureReason", "ExitMessage"),
+    described_defaults=DESCRIBED_DEFAULTS,
+    log_group=LOG_GROUP,
+    on_end=on_end,
 )
+PROCESSING.register("DescribeProcessingJob", "ListProcessingJobs")
 
 
 @action("CreateProcessingJob")
@@ -70,16 +53,6 @@ def create_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, A
     runtime = images.processing_runtime(params["AppSpecification"]["ImageUri"])
     run = functools.partial(run_processing_job, engine, name, runtime)
     return jobs.launch(engine, PROCESSING, params, run)
-
-
-@action("DescribeProcessingJob")
-def describe_processing_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return PROCESSING.resource.describe(engine, params["ProcessingJobName"], DESCRIBED_DEFAULTS)
-
-
-@action("ListProcessingJobs")
-def list_processing_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return PROCESSING.resource.list(engine, params)
 
 
 @action("StopProcessingJob")

@@ -23,7 +23,6 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from emulator.sagemaker.errors import ResourceInUse, SageMakerError, ValidationError
@@ -78,12 +77,7 @@ class FlushingLock:
         self._depth.value = getattr(self._depth, "value", 0) + 1
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._depth.value -= 1
         try:
             if self._depth.value == 0:

@@ -21,7 +21,6 @@ from emulator.algorithms import xgboost_builtin
 from emulator.sagemaker import images, jobs, training_metrics
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.lifecycle import Resource
 from emulator.sagemaker.registry import action
 
 KIND = "TrainingJob"
@@ -61,16 +60,6 @@ def create_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any
         ],
         ModelArtifacts={"S3ModelArtifacts": ""},
     )
-
-
-@action("DescribeTrainingJob")
-def describe_training_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return TRAINING.resource.describe(engine, params["TrainingJobName"], DESCRIBED_DEFAULTS)
-
-
-@action("ListTrainingJobs")
-def list_training_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return TRAINING.resource.list(engine, params)
 
 
 @action("StopTrainingJob")
@@ -228,29 +217,16 @@ def on_end(record: dict[str, Any], run: jobs.JobRun) -> None:
 
 
 TRAINING = jobs.JobKind(
-    Resource(
-        KIND,
-        missing="Requested resource not found: Could not find training job '{name}'",
-        duplicate="Training job names must be unique within an AWS account and region, and a "
-        "training job with this name already exists ({arn})",
-        duplicate_error=ValidationError,
-        list_key="TrainingJobSummaries",
-        summary_keys=(
-            "TrainingJobName",
-            "TrainingJobArn",
-            "CreationTime",
-            "TrainingEndTime",
-            "LastModifiedTime",
-            "TrainingJobStatus",
-            "SecondaryStatus",
-        ),
-        status_key="TrainingJobStatus",
-    ),
-    "TrainingStartTime",
-    "TrainingEndTime",
-    LOG_GROUP,
-    on_end,
+    KIND,
+    missing="Requested resource not found: Could not find training job '{name}'",
+    duplicate="Training job names must be unique within an AWS account and region, and a "
+    "training job with this name already exists ({arn})",
+    more_summary_keys=("SecondaryStatus",),
+    described_defaults=DESCRIBED_DEFAULTS,
+    log_group=LOG_GROUP,
+    on_end=on_end,
 )
+TRAINING.register("DescribeTrainingJob", "ListTrainingJobs")
 
 
 def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) -> None:

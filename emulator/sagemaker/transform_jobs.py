@@ -20,7 +20,6 @@ from typing import Any
 from emulator.sagemaker import hosting, jobs
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.lifecycle import Resource
 from emulator.sagemaker.models import MODELS
 from emulator.sagemaker.registry import action
 
@@ -43,27 +42,13 @@ DESCRIBED_DEFAULTS: dict[str, Any] = {
 
 
 TRANSFORM = jobs.JobKind(
-    Resource(
-        KIND,
-        missing="Could not find job to update with name {name}",
-        duplicate=jobs.DUPLICATE_JOB,
-        duplicate_error=ValidationError,
-        list_key="TransformJobSummaries",
-        summary_keys=(
-            "TransformJobName",
-            "TransformJobArn",
-            "CreationTime",
-            "TransformEndTime",
-            "LastModifiedTime",
-            "TransformJobStatus",
-            "FailureReason",
-        ),
-        status_key="TransformJobStatus",
-    ),
-    "TransformStartTime",
-    "TransformEndTime",
-    LOG_GROUP,
+    KIND,
+    missing="Could not find job to update with name {name}",
+    more_summary_keys=("FailureReason",),
+    described_defaults=DESCRIBED_DEFAULTS,
+    log_group=LOG_GROUP,
 )
+TRANSFORM.register("DescribeTransformJob", "ListTransformJobs")
 
 
 def selector(expression: str | None) -> Any:
@@ -115,16 +100,6 @@ def create_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, An
     check_data_processing(params)
     run = functools.partial(run_transform_job, engine, name)
     return jobs.launch(engine, TRANSFORM, params, run)
-
-
-@action("DescribeTransformJob")
-def describe_transform_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return TRANSFORM.resource.describe(engine, params["TransformJobName"], DESCRIBED_DEFAULTS)
-
-
-@action("ListTransformJobs")
-def list_transform_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return TRANSFORM.resource.list(engine, params)
 
 
 @action("StopTransformJob")

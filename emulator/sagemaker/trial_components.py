@@ -17,6 +17,7 @@ from emulator.sagemaker.registry import action
 
 KIND = lineage.TRIAL_COMPONENT
 TRIAL_COMPONENTS = lineage.TRIAL_COMPONENTS
+TRIAL_COMPONENTS.register("UpdateTrialComponent", "DeleteTrialComponent")
 
 
 @action("CreateTrialComponent")
@@ -50,13 +51,3 @@ def list_trial_components(engine: Engine, params: dict[str, Any]) -> dict[str, A
         if "Source" in component:
             component["TrialComponentSource"] = component["Source"]
     return TRIAL_COMPONENTS.list(engine, params, components)
-
-
-@action("UpdateTrialComponent")
-def update_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return TRIAL_COMPONENTS.update_from(engine, params)
-
-
-@action("DeleteTrialComponent")
-def delete_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    return TRIAL_COMPONENTS.delete_from(engine, params)

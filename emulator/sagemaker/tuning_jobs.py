@@ -44,7 +44,8 @@ from emulator.sagemaker import images, jobs, protocol, training_metrics
 from emulator.sagemaker import tuning_strategies as strategies
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, SageMakerError, ValidationError
-from emulator.sagemaker.listing import list_records, list_response
+from emulator.sagemaker.lifecycle import Resource, public
+from emulator.sagemaker.listing import list_records, paged
 from emulator.sagemaker.registry import action
 
 KIND = "HyperParameterTuningJob"
@@ -71,19 +72,31 @@ COPIED_MEMBERS = (
 )
 
 
-def missing(name: str) -> str:
-    return f"Amazon SageMaker can't find a tuning job with name {name}"
+TUNING_JOBS = Resource(
+    KIND,
+    missing="Amazon SageMaker can't find a tuning job with name {name}",
+    missing_error=ResourceNotFound,
+    duplicate="Hyperparameter tuning job names must be unique within an AWS account and region, "
+    "and a tuning job with this name already exists ({arn})",
+    summary_keys=(
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobArn",
+        "HyperParameterTuningJobStatus",
+        "Strategy",
+        "CreationTime",
+        "HyperParameterTuningEndTime",
+        "LastModifiedTime",
+        "TrainingJobStatusCounters",
+        "ObjectiveStatusCounters",
+        "ResourceLimits",
+    ),
+    status_key="HyperParameterTuningJobStatus",
+)
+TUNING_JOBS.register("DescribeHyperParameterTuningJob")
 
 
 def get_record(engine: Engine, name: str) -> dict[str, Any]:
-    record = engine.store.find(KIND, name)
-    if record is None:
-        raise ResourceNotFound(missing(name))
-    return record
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
+    return TUNING_JOBS.get(engine, name)
 
 
 # --- what a request asks for, checked as SageMaker checks it -----------------------------------
@@ -287,11 +300,9 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     config = params["HyperParameterTuningJobConfig"]
     plan = plan_for(config, definition)
     check_objective_metric(plan, definition)
-    arn = engine.arn("hyper-parameter-tuning-job", name)
-    created = jobs.now()
-    record: dict[str, Any] = {
+    arn = TUNING_JOBS.arn(engine, name)
+    members: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobArn": arn,
         # Describe shows the default when the request left it out (and SDKs read it).
         "HyperParameterTuningJobConfig": {
             "TrainingJobEarlyStoppingType": "Off",
@@ -305,13 +316,12 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "HyperParameterTuningJobStatus": "InProgress",
-        "CreationTime": created,
-        "LastModifiedTime": created,
         "TrainingJobStatusCounters": status_counters([]),
         "ObjectiveStatusCounters": objective_counters([]),
         "_jobs": [],
         "_tags": copy.deepcopy(params.get("Tags", [])),
     }
+    record = TUNING_JOBS.new(arn, members)
     # What each training job will be asked: a definition CreateTrainingJob refuses is refused
     # now, naming the member, rather than failing every training job later.
     sample = {r.name: "1" for r in plan.ranges}
@@ -319,25 +329,11 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
         validated("CreateTrainingJob", training_request(record, f"{name}-001-00000000", sample, []))
     except ValidationError as error:
         raise ValidationError(f"TrainingJobDefinition: {error.message}") from error
-    engine.store.create(
-        KIND,
-        name,
-        record,
-        duplicate_message=f"Hyperparameter tuning job names must be unique within an AWS "
-        f"account and region, and a tuning job with this name already exists ({arn})",
-    )
-    engine.tags.set(arn, params.get("Tags", []))
+    TUNING_JOBS.create(engine, record, params.get("Tags", []))
     tuning = TuningRun(engine, name, plan)
     engine.register_stopper(KIND, name, tuning.stopped.set)
     threading.Thread(target=tuning.run_guarded, name=f"tuning-{name}", daemon=True).start()
     return {"HyperParameterTuningJobArn": arn}
-
-
-@action("DescribeHyperParameterTuningJob")
-def describe_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["HyperParameterTuningJobName"]
-    get_record(engine, name)
-    return public(engine.store.snapshot(KIND, name))
 
 
 @action("ListHyperParameterTuningJobs")
@@ -347,25 +343,7 @@ def list_tuning_jobs(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
          "ResourceLimits": r["HyperParameterTuningJobConfig"]["ResourceLimits"]}
         for r in engine.store.all(KIND)
     ]  # fmt: skip
-    return list_response(
-        records,
-        params,
-        list_key="HyperParameterTuningJobSummaries",
-        summary_keys=(
-            "HyperParameterTuningJobName",
-            "HyperParameterTuningJobArn",
-            "HyperParameterTuningJobStatus",
-            "Strategy",
-            "CreationTime",
-            "HyperParameterTuningEndTime",
-            "LastModifiedTime",
-            "TrainingJobStatusCounters",
-            "ObjectiveStatusCounters",
-            "ResourceLimits",
-        ),
-        name_key="HyperParameterTuningJobName",
-        status_key="HyperParameterTuningJobStatus",
-    )
+    return TUNING_JOBS.list(engine, params, records)
 
 
 @action("ListTrainingJobsForHyperParameterTuningJob")
@@ -390,12 +368,7 @@ def list_training_jobs_for_tuning_job(engine: Engine, params: dict[str, Any]) ->
             reverse=descending,
         )
         selected = with_value + without
-    start = int(params.get("NextToken") or 0)
-    size = params.get("MaxResults") or 10
-    result: dict[str, Any] = {"TrainingJobSummaries": selected[start : start + size]}
-    if start + size < len(selected):
-        result["NextToken"] = str(start + size)
-    return result
+    return paged("TrainingJobSummaries", selected, params)
 
 
 @action("StopHyperParameterTuningJob")
@@ -423,16 +396,17 @@ def stop_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 def delete_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     """Only the tuning job's own record goes: its training jobs and artifacts stay, as AWS
     documents. A tuning job still running cannot be deleted (stop it first)."""
-    name = params["HyperParameterTuningJobName"]
-    with engine.store.lock:
-        record = get_record(engine, name)
+
+    def stopped(record: dict[str, Any]) -> None:
         status = record["HyperParameterTuningJobStatus"]
         if status in RUNNING:
             raise ValidationError(
                 f"The request was rejected because the tuning job is in status {status}; "
                 "stop it first."
             )
-        engine.store.delete(KIND, name)
+
+    with engine.store.lock:
+        record = TUNING_JOBS.delete(engine, params["HyperParameterTuningJobName"], stopped)
         engine.tags.set(record["HyperParameterTuningJobArn"], [])
     return {}
 
