@@ -803,8 +803,13 @@ class JobKind(Resource):
         super().__post_init__()
         status_key = self.status_key or f"{self.kind}Status"
         summary_keys = (
-            *(self.name_key, self.arn_key, "CreationTime", self.end_key, "LastModifiedTime"),
-            *(status_key, *self.more_summary_keys),
+            self.name_key,
+            self.arn_key,
+            "CreationTime",
+            self.end_key,
+            "LastModifiedTime",
+            status_key,
+            *self.more_summary_keys,
         )
         object.__setattr__(self, "status_key", status_key)  # frozen: set once, here
         object.__setattr__(self, "summary_keys", summary_keys)
