@@ -19,11 +19,11 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from emulator.sagemaker import hosting, lineage
+from emulator.sagemaker import hosting, jobs, lineage
 from emulator.sagemaker.endpoint_configs import CONFIGS
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.jobs import confined, log, now
+from emulator.sagemaker.jobs import confined, now
 from emulator.sagemaker.lifecycle import Resource, hosting_errors
 from emulator.sagemaker.registry import action, runtime_route
 
@@ -122,9 +122,8 @@ def deploy(engine: Engine, endpoint: str, config_name: str, generation: int) -> 
         failure = None
     except hosting.HostingFailure as exc:
         deployment, failure = None, str(exc)
-    except Exception as exc:  # the emulator's own fault: report it, keep serving
-        log.exception("deploying endpoint %s crashed", endpoint)
-        deployment, failure = None, f"InternalServerError: emulator error: {exc}"
+    except Exception as exc:
+        deployment, failure = None, jobs.emulator_fault(f"deploying endpoint {endpoint}", exc)
     with engine.store.lock:
         record = engine.store.find(KIND, endpoint)
         if record is None or record.get("Generation") != generation:  # deleted or superseded

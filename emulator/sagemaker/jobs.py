@@ -787,9 +787,9 @@ DUPLICATE_JOB = (
 
 @dataclass(frozen=True)
 class JobKind(Resource):
-    """A kind of job: a resource (lifecycle.py) that runs. Its status member is
-    ``<kind>Status``, its start and end ``ProcessingStartTime`` / ``ProcessingEndTime``
-    (for ``ProcessingJob``)."""
+    """A kind of job: a resource (lifecycle.py) that runs; its status member is
+    ``<kind>Status``. What creating (``launch``), stopping (``request_stop``) and running it
+    (``job_run``) needs to know."""
 
     duplicate: str | None = DUPLICATE_JOB
     duplicate_error: type[SageMakerError] = ValidationError
@@ -798,10 +798,15 @@ class JobKind(Resource):
     on_end: Callable[[dict[str, Any], JobRun], None] | None = None
     # What the kind's List* summary holds besides every job's name, ARN, status and times.
     more_summary_keys: tuple[str, ...] = ()
+    start_key: str = ""  # default: "ProcessingStartTime" for a ProcessingJob
+    end_key: str = ""  # "ProcessingEndTime"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         status_key = self.status_key or f"{self.kind}Status"
+        noun = self.kind.removesuffix("Job")
+        object.__setattr__(self, "start_key", self.start_key or f"{noun}StartTime")
+        object.__setattr__(self, "end_key", self.end_key or f"{noun}EndTime")
         summary_keys = (
             self.name_key,
             self.arn_key,
@@ -813,14 +818,6 @@ class JobKind(Resource):
         )
         object.__setattr__(self, "status_key", status_key)  # frozen: set once, here
         object.__setattr__(self, "summary_keys", summary_keys)
-
-    @property
-    def start_key(self) -> str:
-        return f"{self.kind.removesuffix('Job')}StartTime"
-
-    @property
-    def end_key(self) -> str:
-        return f"{self.kind.removesuffix('Job')}EndTime"
 
 
 @dataclass
@@ -836,7 +833,14 @@ class JobRun:
 
     def end_as(self, status: str, reason: str) -> None:
         self.status = status
-        self.fields["FailureReason"] = reason[:1024]
+        self.fields["FailureReason"] = reason[:FAILURE_REASON_LIMIT]
+
+
+def emulator_fault(what: str, exc: BaseException) -> str:
+    """The FailureReason of a run that failed by the emulator's own fault (a job, a tuning job,
+    an endpoint's deployment), logged with its traceback: the emulator keeps serving."""
+    log.exception("%s crashed", what)
+    return f"InternalServerError: emulator error: {exc}"
 
 
 @contextlib.contextmanager
@@ -863,9 +867,8 @@ def job_run(engine: Engine, kind: JobKind, name: str, control: RunningProcess) -
         run.end_as("Stopped", str(stop))
     except JobFailure as failure:
         run.end_as("Failed", str(failure))
-    except BaseException as exc:  # the emulator's own fault: report it, keep serving
-        log.exception("%s %s crashed", kind.kind, name)
-        run.end_as("Failed", f"InternalServerError: emulator error: {exc}")
+    except BaseException as exc:
+        run.end_as("Failed", emulator_fault(f"{kind.kind} {name}", exc))
         if not isinstance(exc, Exception):
             raise
     finally:

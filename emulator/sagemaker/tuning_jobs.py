@@ -740,11 +740,10 @@ class TuningRun:
                 return
             if isinstance(exc, TuningFailure):
                 reason = str(exc)
-            else:  # the emulator's own fault: report it, keep serving
-                jobs.log.exception("tuning job %s crashed", self.name)
-                reason = f"InternalServerError: emulator error: {exc}"
+            else:
+                reason = jobs.emulator_fault(f"tuning job {self.name}", exc)
             self.stop_all()
-            self.end("Failed", reason[:1024])
+            self.end("Failed", reason[: jobs.FAILURE_REASON_LIMIT])
         finally:
             self.engine.unregister_stopper(KIND, self.name)
 
