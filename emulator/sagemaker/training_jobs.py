@@ -246,7 +246,6 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
         for directory in ("model", "output/data"):
             (sandbox / directory).mkdir(parents=True, exist_ok=True)
         set_secondary(engine, name, "Training", "Training in progress")
-        max_runtime = record.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
         try:
             code = jobs.run_process(
                 command,
@@ -254,7 +253,7 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
                 environment=environment,
                 log_file=log_file,
                 control=control,
-                max_runtime=max_runtime,
+                max_runtime=record.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
                 mode=mode,
             )
         except jobs.JobStopped:
