@@ -163,9 +163,10 @@ def arn_of(record: dict[str, Any]) -> str:
 # --- the four entities' shared Create/Describe/Update/Delete/List ------------------------------
 @dataclass(frozen=True)
 class LineageEntity(Resource):
-    """A lineage entity kind (actions.py, contexts.py, artifacts.py, trial_components.py each
-    declare theirs): found by name or ARN without case, missing ones ResourceNotFound, listed
-    by CreatedAfter/CreatedBefore, every record with CreatedBy and LastModifiedBy."""
+    """A kind of lineage entity (the four are declared below; actions.py, contexts.py,
+    artifacts.py and trial_components.py serve them, with their own rules around): found by
+    name or ARN without case, a missing one ResourceNotFound, listed by CreatedAfter /
+    CreatedBefore, every record with CreatedBy and LastModifiedBy."""
 
     missing: str = ""  # default: "<noun> '<name>' does not exist."
     missing_error: type[SageMakerError] = ResourceNotFound
