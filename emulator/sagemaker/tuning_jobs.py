@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.algorithms import xgboost_builtin
-from emulator.sagemaker import images, jobs, protocol, training_metrics
+from emulator.sagemaker import images, jobs, protocol, training_jobs, training_metrics
 from emulator.sagemaker import tuning_strategies as strategies
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, SageMakerError, ValidationError
@@ -615,12 +615,7 @@ class TuningRun:
         self.stop_requested.add(job_name)
         with contextlib.suppress(ValidationError):  # it ended meanwhile
             jobs.request_stop(
-                self.engine,
-                TRAINING,
-                job_name,
-                "TrainingJobStatus",
-                f"training job {job_name} is gone",
-                SecondaryStatus="Stopping",
+                self.engine, training_jobs.TRAINING, job_name, SecondaryStatus="Stopping"
             )
 
     def early_stop(self, running: list[str], order: list[str]) -> None:
