@@ -1,4 +1,4 @@
-"""The seed's pipeline as a SageMaker Pipeline definition, built with the SageMaker Python SDK.
+"""The pipeline as a SageMaker Pipeline definition, built with the SageMaker Python SDK.
 
 The job requests are the Airflow DAG's own (sagemaker_requests.py), so both paths run the same
 scripts, images and hyperparameters. What the DAG decides at run time becomes pipeline
@@ -238,7 +238,7 @@ def tuning_body(training_body: dict[str, Any], strategy: str) -> dict[str, Any]:
 
 
 def build_pipeline(settings: PipelineSettings, *, fail_on_reject: bool = False) -> Pipeline:
-    """The SDK Pipeline object for the seed's pipeline."""
+    """The SDK Pipeline object of the pipeline's definition."""
     params = parameters(settings.no_champion_uri)
     if settings.tuning_strategy:
         params.update(tuning_parameters())
