@@ -21,17 +21,24 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
 import xgboost as xgb
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator.process import EmulatorProcess
 from emulator.sagemaker import hosting, jobs
-from tests.emulator.conftest import ONE_INSTANCE, ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
-from tests.emulator.test_processing_jobs import describe, start
+from tests.conftest import (
+    CODE_DIR,
+    ROLE,
+    XGBOOST_IMAGE,
+    emulator_client,
+    processing_input,
+    processing_request,
+    script_entrypoint,
+    wait_for,
+)
+from tests.emulator.test_processing_jobs import describe, job_py_with, start
 
 MODES = ["namespace", "rewrite"]
 
@@ -93,11 +100,7 @@ def start_daemon_job(aws, bucket: str, marker: str, note: str = "-") -> str:
         aws,
         bucket,
         DAEMON_JOB,
-        AppSpecification={
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            "ContainerArguments": [marker, note],
-        },
+        AppSpecification=job_py_with(marker, note),
     )
     wait_until(lambda: live_pids(f"{marker}:grandchild"), 60, "the job's daemon to start")
     return name
@@ -140,11 +143,7 @@ def test_a_job_that_ends_takes_its_daemon_along(aws, bucket, monkeypatch, mode) 
         aws,
         bucket,
         script,
-        AppSpecification={
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            "ContainerArguments": [marker, "-"],
-        },
+        AppSpecification=job_py_with(marker, "-"),
     )
     job = describe(aws, name)
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
@@ -348,19 +347,8 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
     process = emulator._process  # the test needs its pid to SIGKILL it
     assert process is not None
     try:
-        session = boto3.session.Session()
-
-        def client(service: str):
-            return session.client(
-                service,
-                endpoint_url=emulator.url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                config=Config(retries={"max_attempts": 1}),
-            )
-
-        s3, sagemaker = client("s3"), client("sagemaker")
+        s3 = emulator_client(emulator.url, "s3")
+        sagemaker = emulator_client(emulator.url, "sagemaker")
         bucket, marker = "sigkill", uuid.uuid4().hex
         s3.create_bucket(Bucket=bucket)
         endpoint = f"ep-{marker[:8]}"
@@ -368,27 +356,10 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
         assert live_pids(endpoint), "no model-server worker found"
         s3.put_object(Bucket=bucket, Key="job/in/a.txt", Body=b"alpha")
         s3.put_object(Bucket=bucket, Key="job/code/job.py", Body=DAEMON_JOB)
-        sagemaker.create_processing_job(
-            ProcessingJobName="job",
-            RoleArn=ROLE,
-            ProcessingResources=ONE_INSTANCE,
-            AppSpecification={
-                "ImageUri": SKLEARN_IMAGE,
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-                "ContainerArguments": [marker, "-"],
-            },
-            ProcessingInputs=[
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/job/code/job.py",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
-            ],
-        )
+        code = processing_input("code", f"s3://{bucket}/job/code/job.py", CODE_DIR)
+        job = processing_request("job", script_entrypoint("job.py"), inputs=[code])
+        job["AppSpecification"] = job_py_with(marker, "-")
+        sagemaker.create_processing_job(**job)
         wait_until(lambda: live_pids(f"{marker}:grandchild"), 60, "the job's daemon to start")
         assert len(live_pids(marker)) >= 2
         seen = live_pids(marker) + live_pids(endpoint)

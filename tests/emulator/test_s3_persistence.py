@@ -22,28 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import pytest
-from botocore.config import Config
 from moto.s3.models import MultipartChecksumBuilder, s3_backends
 
 from emulator import s3_persistence
 from emulator.process import EmulatorProcess
 from emulator.server import EmulatorServer
+from tests.conftest import emulator_client
 
 ACCOUNT = "123456789012"
 MiB = 1024 * 1024
-
-
-def s3_client(url: str) -> Any:
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 @pytest.fixture()
@@ -110,7 +98,7 @@ def test_objects_and_buckets_survive_a_restart(own_s3: None, tmp_path: Path) -> 
     data_dir = tmp_path / "data"
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="keep")
         s3.create_bucket(Bucket="dropped")
         s3.delete_bucket(Bucket="dropped")
@@ -135,7 +123,7 @@ def test_objects_and_buckets_survive_a_restart(own_s3: None, tmp_path: Path) -> 
         before = snapshot(s3)
 
         server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         after = snapshot(s3)
     finally:
         server.stop()
@@ -168,11 +156,11 @@ def test_a_restored_big_object_streams_ranges_and_can_be_replaced(
     payload = os.urandom(12 * MiB + 7)
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="ranges")
         s3.put_object(Bucket="ranges", Key="blob", Body=payload)
         server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         for first, last in [(0, 0), (5, MiB + 3), (12 * MiB, 12 * MiB + 6)]:
             got = s3.get_object(Bucket="ranges", Key="blob", Range=f"bytes={first}-{last}")
             assert got["Body"].read() == payload[first : last + 1]
@@ -185,7 +173,7 @@ def test_a_restored_big_object_streams_ranges_and_can_be_replaced(
         assert (tmp_path / "blob").read_bytes() == payload
         s3.put_object(Bucket="ranges", Key="blob", Body=b"replaced")
         server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         assert s3.get_object(Bucket="ranges", Key="blob")["Body"].read() == b"replaced"
     finally:
         server.stop()
@@ -195,7 +183,7 @@ def test_bucket_and_object_attributes_survive(own_s3: None, tmp_path: Path) -> N
     data_dir = tmp_path / "data"
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="attrs")
         s3.put_bucket_versioning(Bucket="attrs", VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_tagging(Bucket="attrs", Tagging={"TagSet": [{"Key": "team", "Value": "ml"}]})
@@ -204,7 +192,7 @@ def test_bucket_and_object_attributes_survive(own_s3: None, tmp_path: Path) -> N
             Bucket="attrs", Key="k", Tagging={"TagSet": [{"Key": "stage", "Value": "clean"}]}
         )
         server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         assert s3.get_bucket_versioning(Bucket="attrs")["Status"] == "Enabled"
         assert s3.get_bucket_tagging(Bucket="attrs")["TagSet"] == [{"Key": "team", "Value": "ml"}]
         got = s3.get_object(Bucket="attrs", Key="k")
@@ -221,7 +209,7 @@ def test_an_acknowledged_put_survives_sigkill(tmp_path: Path) -> None:
     payload = os.urandom(3 * MiB)
     first = EmulatorProcess(data_dir, log_path=tmp_path / "first.log").start()
     try:
-        s3 = s3_client(first.url)
+        s3 = emulator_client(first.url, "s3")
         s3.create_bucket(Bucket="durable")
         etag = s3.put_object(Bucket="durable", Key="acknowledged.bin", Body=payload)["ETag"]
         listed = s3.list_objects_v2(Bucket="durable")["Contents"][0]["LastModified"]
@@ -233,7 +221,7 @@ def test_an_acknowledged_put_survives_sigkill(tmp_path: Path) -> None:
     finally:
         first.stop()
     with EmulatorProcess(data_dir, log_path=tmp_path / "second.log") as second:
-        s3 = s3_client(second.url)
+        s3 = emulator_client(second.url, "s3")
         got = s3.get_object(Bucket="durable", Key="acknowledged.bin")
         assert got["Body"].read() == payload
         assert got["ETag"] == etag
@@ -261,12 +249,12 @@ def test_hostile_keys_are_stored_under_hashed_names_inside_the_data_dir(
     bodies = {key: f"body of {key!r}".encode() for key in HOSTILE_KEYS}
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="hostile")
         for key, body in bodies.items():
             s3.put_object(Bucket="hostile", Key=key, Body=body)
         server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket="hostile")["Contents"]]
         assert sorted(listed) == sorted(HOSTILE_KEYS)
         for key, body in bodies.items():
@@ -293,11 +281,11 @@ def test_concurrent_writers_leave_the_mirror_equal_to_what_clients_saw(
     data_dir = tmp_path / "data"
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="busy")
 
         def writer(number: int) -> None:
-            client = s3_client(server.url)
+            client = emulator_client(server.url, "s3")
             rng = random.Random(number)
             for round_ in range(10):
                 body = os.urandom(rng.choice([10, 2 * MiB]))  # in RAM, or in a file
@@ -324,7 +312,7 @@ def test_concurrent_writers_leave_the_mirror_equal_to_what_clients_saw(
         assert errors == []
         before = snapshot(s3)
         server = restart(server, data_dir)
-        assert snapshot(s3_client(server.url)) == before
+        assert snapshot(emulator_client(server.url, "s3")) == before
     finally:
         server.stop()
 
@@ -334,7 +322,7 @@ def test_a_change_that_cannot_be_persisted_is_not_acknowledged(
 ) -> None:
     server = EmulatorServer(tmp_path / "data", port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="full-disk")
 
         def disk_full(*args: Any, **kwargs: Any) -> None:
@@ -377,7 +365,7 @@ def test_multipart_upload_through_boto3_keeps_etag_and_checksum(
     source.write_bytes(b"".join(parts))
     server = EmulatorServer(tmp_path / "data", port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="multipart")
         s3.upload_file(str(source), "multipart", "upload.bin")
         head = s3.head_object(Bucket="multipart", Key="upload.bin", ChecksumMode="ENABLED")
@@ -398,7 +386,7 @@ def test_restore_removes_crash_leftovers_and_skips_lost_bytes(own_s3: None, tmp_
     data_dir = tmp_path / "data"
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="crash")
         s3.put_object(Bucket="crash", Key="kept", Body=b"kept")
         s3.put_object(Bucket="crash", Key="lost", Body=b"lost")
@@ -414,7 +402,7 @@ def test_restore_removes_crash_leftovers_and_skips_lost_bytes(own_s3: None, tmp_
         lost.unlink()  # bytes gone behind the emulator's back: that object alone is skipped
 
         server = EmulatorServer(data_dir, port=0).start()
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="crash")["Contents"]] == ["kept"]
         assert s3.get_object(Bucket="crash", Key="kept")["Body"].read() == b"kept"
         assert not orphan.exists()
@@ -427,7 +415,7 @@ def test_a_presigned_put_is_persisted(own_s3: None, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = EmulatorServer(data_dir, port=0).start()
     try:
-        s3 = s3_client(server.url)
+        s3 = emulator_client(server.url, "s3")
         s3.create_bucket(Bucket="presigned")
         url = s3.generate_presigned_url(
             "put_object", Params={"Bucket": "presigned", "Key": "via/url"}, ExpiresIn=60
@@ -442,7 +430,7 @@ def test_a_presigned_put_is_persisted(own_s3: None, tmp_path: Path) -> None:
             assert response.status == 200
         assert s3.get_object(Bucket="presigned", Key="via/url")["Body"].read() == b"from a URL"
         server = restart(server, data_dir)
-        got = s3_client(server.url).get_object(Bucket="presigned", Key="via/url")
+        got = emulator_client(server.url, "s3").get_object(Bucket="presigned", Key="via/url")
         assert got["Body"].read() == b"from a URL"
     finally:
         server.stop()

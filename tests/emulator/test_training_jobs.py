@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from emulator import environments
-from tests.emulator.conftest import ONE_INSTANCE, ROLE, XGBOOST_IMAGE, wait_for
+from tests.conftest import ONE_INSTANCE, ROLE, XGBOOST_IMAGE, training_request, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HYPERPARAMETERS = {
@@ -49,33 +49,6 @@ def data_prefix(aws, bucket, tmp_path_factory) -> str:
         key = f"{prefix}/{split}/{split}.csv"
         aws("s3").upload_file(str(out / split / f"{split}.csv"), bucket, key)
     return prefix
-
-
-def training_request(
-    name: str, bucket: str, prefix: str, hyperparameters: dict, image: str = XGBOOST_IMAGE
-) -> dict:
-    return {
-        "TrainingJobName": name,
-        "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "HyperParameters": hyperparameters,
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-    }
 
 
 def train(aws, bucket: str, prefix: str, hyperparameters: dict, image: str = XGBOOST_IMAGE) -> dict:

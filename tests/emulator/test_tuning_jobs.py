@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from emulator.sagemaker import recovery
 from emulator.sagemaker.engine import Engine
-from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, image_scores, wait_for
+from tests.conftest import XGBOOST_IMAGE, image_scores, training_definition, wait_for
 from tests.scripts.conftest import ADULT_CSV, SCRIPTS, load_script, preprocess_args
 
 ROWS = 1200  # a slice of the data: each training job takes well under a second of CPU
@@ -67,30 +67,10 @@ def data(aws, bucket, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def definition(bucket: str, prefix: str, static: dict[str, str], metrics=None) -> dict:
-    specification = {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"}
+    training = training_definition(bucket, prefix, max_runtime=300)
     if metrics:
-        specification["MetricDefinitions"] = metrics
-    return {
-        "StaticHyperParameters": static,
-        "AlgorithmSpecification": specification,
-        "RoleArn": ROLE,
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    }
+        training["AlgorithmSpecification"]["MetricDefinitions"] = metrics
+    return {"StaticHyperParameters": static, **training}
 
 
 def slow_definition(aws, bucket: str, prefix: str, **static: str) -> dict:
