@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from emulator.server import EmulatorServer
+from include.adult_income.report import REPORT_FILES
 from tools import run_offline
 from tools.offline import OFFLINE_BUCKET, OFFLINE_PREFIX, aws_client
 
@@ -128,3 +129,112 @@ def test_an_s3_uri_is_downloaded_to_the_target(
     target = tmp_path / "evaluation.json"
     assert run_offline.download(emulator.url, f"s3://{OFFLINE_BUCKET}/{key}", target) is True
     assert target.read_bytes() == b'{"accuracy": 0.8}'
+
+
+class SessionEmulator:
+    """Takes EmulatorProcess's place with the session's emulator: it writes the log file the
+    run moves beside its summary, and leaves the emulator running when the run is done."""
+
+    url = ""
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        log_path.write_text("emulator log\n")
+
+    def __enter__(self) -> SessionEmulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+# Stands in for this interpreter in the commands the run starts: `-m airflow db migrate` makes
+# the database, `-m tools.dag_test ...` prints DAG_OUTPUT and exits with DAG_EXIT.
+FAKE_PYTHON = """#!/bin/sh
+echo "$@" >> "$CALLS"
+case "$2" in
+  airflow) touch "$AIRFLOW_HOME/airflow.db" ;;
+  tools.dag_test) echo "$DAG_OUTPUT"; exit "$DAG_EXIT" ;;
+esac
+"""
+
+
+@pytest.fixture()
+def offline_run(emulator: EmulatorServer, offline_s3, tmp_path: Path, monkeypatch):
+    """``run(date, dag_exit, dag_output, *argv)``: `make run` for ``date`` in tmp_path/state,
+    the DAG run played by FAKE_PYTHON; returns main's exit code and the commands it ran."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    monkeypatch.setattr(run_offline.sys, "executable", str(fake))
+    monkeypatch.setattr(SessionEmulator, "url", emulator.url)
+    monkeypatch.setattr(run_offline, "EmulatorProcess", SessionEmulator)
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("CALLS", str(calls))
+
+    def run(date: str, dag_exit: int, dag_output: str, *argv: str) -> tuple[int, list[str]]:
+        monkeypatch.setenv("DAG_EXIT", str(dag_exit))
+        monkeypatch.setenv("DAG_OUTPUT", dag_output)
+        state = ["--state-dir", str(tmp_path / "state")]
+        code = run_offline.main(["--date", date, *state, *argv])
+        return code, calls.read_text().splitlines()
+
+    return run
+
+
+def unused_date() -> str:
+    """A logical date no other test's summary in the session's emulator has."""
+    return f"{1000 + uuid.uuid4().int % 9000:04d}-01-01"
+
+
+def test_a_run_that_succeeds_keeps_its_summary_files_and_logs_together(
+    offline_run, offline_s3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    date = unused_date()
+    run_dir = f"{OFFLINE_PREFIX}/runs/{date}"
+    uri = f"s3://{OFFLINE_BUCKET}/{run_dir}"
+    for name in ("evaluation.json", "model.tar.gz", *REPORT_FILES):
+        offline_s3.put_object(Bucket=OFFLINE_BUCKET, Key=f"{run_dir}/{name}", Body=name.encode())
+    summary = {
+        "dag_id": "adult_income_pipeline",
+        "logical_date": date,
+        "run_id": f"manual__{date}T06:00:00+00:00",
+        "decision": "registered",
+        "evaluation_uri": f"{uri}/evaluation.json",
+        "model_uri": f"{uri}/model.tar.gz",
+        "report_uri": f"{uri}/report.html",
+    }
+    put_summary(offline_s3, date, **summary)
+
+    code, calls = offline_run(date, 0, "the DAG ran", "--conf", '{"num_round": 5}')
+
+    assert code == 0
+    assert calls[0] == "-m airflow db migrate"
+    dag_test = calls[1].split()
+    assert dag_test[:4] == ["-m", "tools.dag_test", "adult_income_pipeline", date]
+    assert dag_test[4] == "--run-after"
+    assert dag_test[6:] == ["--conf", '{"num_round":', "5}"]
+    kept = tmp_path / "state" / "runs" / run_offline.safe_dir_name(summary["run_id"])
+    assert json.loads((kept / "summary.json").read_text()) == summary
+    for name in ("evaluation.json", "model.tar.gz", *REPORT_FILES):
+        assert (kept / name).read_bytes() == name.encode()
+    assert (kept / "airflow.log").read_text() == "the DAG ran\n"
+    assert (kept / "emulator.log").read_text() == "emulator log\n"
+    assert not (tmp_path / "state" / "runs" / "latest" / "airflow.log").exists()
+    assert capsys.readouterr().out.endswith(f"\nrun registered: {kept / 'summary.json'}\n")
+    # the date's input partition was seeded from the bundled data
+    partition = f"{OFFLINE_PREFIX}/raw/ds={date}/"
+    listed = offline_s3.list_objects_v2(Bucket=OFFLINE_BUCKET, Prefix=partition)["Contents"]
+    assert [item["Key"] for item in listed] == [f"{partition}adult.csv"]
+
+
+def test_a_failed_run_says_why_and_where_its_log_is(
+    offline_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refusal = "ParamValidationError: Invalid input for param num_round: 0 is less than 1"
+    code, _ = offline_run(unused_date(), 1, f"parsing\n{refusal}", "--conf", '{"num_round": 0}')
+    assert code == 1
+    err = capsys.readouterr().err
+    log = tmp_path / "state" / "runs" / "latest" / "airflow.log"
+    assert err.startswith(f"parsing\n{refusal}\n")  # the log's tail
+    assert "\nconf refused before any task ran: Invalid input for param num_round" in err
+    assert err.endswith(f"\nrun FAILED (airflow exit code 1); full log: {log}\n")
