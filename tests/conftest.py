@@ -189,17 +189,28 @@ def training_request(
     return {"TrainingJobName": name, "HyperParameters": hyperparameters, **definition}
 
 
-def wait_for(describe: Callable[[], dict], key: str, timeout: float = 120) -> dict:
-    """Poll a Describe* call until ``key`` leaves InProgress/Stopping."""
+def wait_for(
+    describe: Callable[[], dict],
+    key: str,
+    timeout: float = 120,
+    pending: frozenset[str] = frozenset({"InProgress", "Stopping"}),
+) -> dict:
+    """Poll a Describe* call until ``key`` leaves the ``pending`` statuses (a job's, by default)."""
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         description = describe()
-        if description[key] not in {"InProgress", "Stopping"}:
+        if description[key] not in pending:
             return description
         time.sleep(0.05)
     raise AssertionError(f"still {description[key]} after {timeout}s")
+
+
+def one_variant(model: str, variant: str = "AllTraffic", instances: int = 1) -> list[dict]:
+    """ProductionVariants for an endpoint config: ``model`` on ``instances`` ml.m5.large."""
+    serving = {"InstanceType": "ml.m5.large", "InitialInstanceCount": instances}
+    return [{"VariantName": variant, "ModelName": model, **serving}]
 
 
 @pytest.fixture()

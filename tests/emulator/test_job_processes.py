@@ -9,12 +9,10 @@ namespace mode a job sees its own PID namespace, so a pid it reports would not b
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
@@ -33,12 +31,16 @@ from tests.conftest import (
     ROLE,
     XGBOOST_IMAGE,
     emulator_client,
+    one_variant,
     processing_input,
     processing_request,
     script_entrypoint,
+    tar_bytes,
     wait_for,
 )
+from tests.emulator.test_endpoints import wait_for_endpoint
 from tests.emulator.test_processing_jobs import describe, job_py_with, start
+from tests.emulator.test_transform_jobs import transform
 
 MODES = ["namespace", "rewrite"]
 
@@ -239,28 +241,12 @@ def test_training_job_failing_in_set_up_ends_failed(aws, bucket, monkeypatch) ->
 
 def test_transform_job_failing_in_set_up_ends_failed(aws, bucket, monkeypatch) -> None:
     monkeypatch.setattr(hosting, "prepare_model", broken())
-    sagemaker = aws("sagemaker")
-    name = f"tr-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{name}/m"},
+    model = f"model-{uuid.uuid4().hex[:8]}"
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{model}/m"}
+    aws("sagemaker").create_model(
+        ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container
     )
-    sagemaker.create_transform_job(
-        TransformJobName=name,
-        ModelName=name,
-        TransformInput={
-            "DataSource": {
-                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{name}/in"}
-            },
-            "ContentType": "text/csv",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{bucket}/{name}/out"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )
-    job = wait_for(
-        lambda: sagemaker.describe_transform_job(TransformJobName=name), "TransformJobStatus"
-    )
+    job = transform(aws, model, f"s3://{bucket}/{model}/in", f"s3://{bucket}/{model}/out")
     assert job["TransformJobStatus"] == "Failed"
     assert job["FailureReason"] == "InternalServerError: emulator error: disk on fire"
 
@@ -274,13 +260,7 @@ def tiny_model_archive() -> bytes:
         xgb.DMatrix(features, label=(features[:, 0] > 0.5).astype(float)),
         num_boost_round=2,
     )
-    raw = bytes(booster.save_raw("json"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        archive.addfile(info, io.BytesIO(raw))
-    return buffer.getvalue()
+    return tar_bytes({"xgboost-model": bytes(booster.save_raw("json"))})
 
 
 def create_endpoint(sagemaker, s3, bucket: str, name: str) -> None:
@@ -293,24 +273,9 @@ def create_endpoint(sagemaker, s3, bucket: str, name: str) -> None:
             "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz",
         },
     )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=one_variant(name))
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
-        if status != "Creating":
-            break
-        time.sleep(0.05)
+    status = wait_for_endpoint(sagemaker, name)["EndpointStatus"]
     assert status == "InService", sagemaker.describe_endpoint(EndpointName=name)
 
 

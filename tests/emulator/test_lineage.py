@@ -15,6 +15,8 @@ from tests.conftest import (
     ROLE,
     SKLEARN_IMAGE,
     XGBOOST_IMAGE,
+    emulator_client,
+    one_variant,
     processing_input,
     processing_output,
     processing_request,
@@ -50,6 +52,16 @@ def small_training_request(name: str, bucket: str, prefix: str) -> dict:
     """Three rounds of built-in XGBoost on make_data.py's train/ output."""
     hyperparameters = {"objective": "binary:logistic", "num_round": "3"}
     return training_request(name, bucket, prefix, hyperparameters, channels=("train",))
+
+
+def model_of_the_training_job(aws, jobs: dict, suffix: str) -> str:
+    """A model named <prefix>-<suffix> serving what the ``jobs`` fixture's training job made."""
+    model = f"{jobs['prefix']}-{suffix}"
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]}
+    aws("sagemaker").create_model(
+        ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container
+    )
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -281,12 +293,7 @@ def test_a_transform_job_reads_a_dataset_and_produces_one(aws, bucket, jobs) -> 
     from tests.emulator.test_transform_jobs import transform
 
     sagemaker = aws("sagemaker")
-    model = f"{jobs['prefix']}-scoring"
-    sagemaker.create_model(
-        ModelName=model,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
-    )
+    model = model_of_the_training_job(aws, jobs, "scoring")
     output = f"s3://{bucket}/{jobs['prefix']}/scores"
     job = transform(aws, model, jobs["train_uri"], output, DataProcessing={"InputFilter": "$[1:]"})
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
@@ -414,23 +421,10 @@ def test_an_endpoint_descends_from_the_training_job_of_its_model(aws, jobs) -> N
     from tests.emulator.test_endpoints import wait_for_endpoint
 
     sagemaker = aws("sagemaker")
-    model = f"{jobs['prefix']}-model"
-    sagemaker.create_model(
-        ModelName=model,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
-    )
+    model = model_of_the_training_job(aws, jobs, "model")
     endpoint = f"{jobs['prefix']}-ep"
     sagemaker.create_endpoint_config(
-        EndpointConfigName=endpoint,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
+        EndpointConfigName=endpoint, ProductionVariants=one_variant(model)
     )
     endpoint_arn = sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)[
         "EndpointArn"
@@ -474,11 +468,10 @@ def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> 
     """Run as child processes, as tests/emulator/test_restart.py does: moto's state is the
     process's own, and an emulator in this process would replace the session emulator's."""
     from emulator.process import EmulatorProcess
-    from tests.emulator.test_restart import client
 
     name = f"restart-{uuid.uuid4().hex[:6]}"
     with EmulatorProcess(tmp_path / "account", log_path=tmp_path / "first.log") as first:
-        sagemaker = client(first.url, "sagemaker")
+        sagemaker = emulator_client(first.url, "sagemaker")
         arn = sagemaker.create_processing_job(**processing_request(name, ["sleep", "600"]))[
             "ProcessingJobArn"
         ]
@@ -486,7 +479,7 @@ def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> 
         assert running["Status"]["PrimaryStatus"] == "InProgress"
     # the emulator stopped with the job running: the job and its component end alike
     with EmulatorProcess(tmp_path / "account", log_path=tmp_path / "second.log") as second:
-        sagemaker = client(second.url, "sagemaker")
+        sagemaker = emulator_client(second.url, "sagemaker")
         job = sagemaker.describe_processing_job(ProcessingJobName=name)
         component = sagemaker.describe_trial_component(
             TrialComponentName=running["TrialComponentName"]

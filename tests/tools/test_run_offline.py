@@ -25,27 +25,27 @@ def refusing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_offline, "EmulatorProcess", NoEmulator)
 
 
-@pytest.mark.parametrize(
-    ("pipeline", "conf", "reason"),
-    [
-        ("main", '{"num_rounds": 500}', "'num_rounds'; did you mean num_round?"),
-        ("main", '{"eta": NaN}', "eta is nan: numbers must be finite"),
-        ("native", '{"deploy": true}', "unknown param 'deploy'"),
-        # nobody could answer the question offline: the run would wait for ever
-        ("main", '{"human_approval": true}', "trigger the run from `make airflow` instead"),
-    ],
-    ids=["unknown-key", "non-finite", "native-has-no-deploy", "human-approval"],
-)
+# What the DAG would refuse, as `make run` arguments, and the reason it gives.
+REFUSED = {
+    "unknown-key": (["--conf", '{"num_rounds": 500}'], "'num_rounds'; did you mean num_round?"),
+    "non-finite": (["--conf", '{"eta": NaN}'], "eta is nan: numbers must be finite"),
+    "native-has-no-deploy": (
+        ["--pipeline", "native", "--conf", '{"deploy": true}'],
+        "unknown param 'deploy'",
+    ),
+    # nobody could answer the question offline: the run would wait for ever
+    "human-approval": (
+        ["--conf", '{"human_approval": true}'],
+        "trigger the run from `make airflow` instead",
+    ),
+}
+
+
+@pytest.mark.parametrize(("argv", "reason"), REFUSED.values(), ids=REFUSED)
 def test_a_conf_the_dag_would_refuse_is_refused_before_anything_starts(
-    refusing: None,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    pipeline: str,
-    conf: str,
-    reason: str,
+    argv: list[str], reason: str, refusing: None, tmp_path: Path, capsys
 ) -> None:
-    argv = ["--pipeline", pipeline, "--conf", conf, "--state-dir", str(tmp_path)]
-    assert run_offline.main(argv) == 1
+    assert run_offline.main([*argv, "--state-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "conf refused before any task ran" in err
     assert reason in err
