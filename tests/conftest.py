@@ -88,6 +88,17 @@ def sagemaker_responses_fit_their_shapes() -> Iterator[None]:
 ROLE = "arn:aws:iam::123456789012:role/EmulatorTestRole"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+# What the DAG sends to the built-in XGBoost when a run's conf chooses none, as strings.
+DAG_DEFAULT_HYPERPARAMETERS = {
+    "objective": "binary:logistic",
+    "num_round": "50",
+    "max_depth": "5",
+    "eta": "0.3",
+    "subsample": "1",
+    "min_child_weight": "1",
+    "gamma": "0",
+    "eval_metric": "logloss",
+}
 # One ml.m5.large with 1 GB of volume: what every test processing job asks for.
 ONE_INSTANCE = {
     "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}

@@ -15,17 +15,16 @@ from pathlib import Path
 import pytest
 
 from emulator import environments
-from tests.conftest import ONE_INSTANCE, ROLE, XGBOOST_IMAGE, training_request, wait_for
+from tests.conftest import (
+    DAG_DEFAULT_HYPERPARAMETERS,
+    ONE_INSTANCE,
+    ROLE,
+    XGBOOST_IMAGE,
+    training_request,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_HYPERPARAMETERS = {
-    "objective": "binary:logistic",
-    "num_round": "50",
-    "max_depth": "5",
-    "eta": "0.3",
-    "subsample": "1",
-    "eval_metric": "logloss",
-}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +61,7 @@ def train(aws, bucket: str, prefix: str, hyperparameters: dict, image: str = XGB
 
 @pytest.fixture(scope="module")
 def trained(aws, bucket, data_prefix) -> dict:
-    return train(aws, bucket, data_prefix, DEFAULT_HYPERPARAMETERS)
+    return train(aws, bucket, data_prefix, DAG_DEFAULT_HYPERPARAMETERS)
 
 
 def test_builtin_xgboost_writes_model_and_metrics(trained: dict, bucket: str) -> None:
@@ -151,7 +150,7 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
 def test_invalid_hyperparameters_fail_the_job_naming_them(
     aws, bucket, data_prefix, change: dict, reason: str
 ) -> None:
-    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **change}
+    hyperparameters = {**DAG_DEFAULT_HYPERPARAMETERS, **change}
     hyperparameters = {k: v for k, v in hyperparameters.items() if v is not None}
     job = train(aws, bucket, data_prefix, hyperparameters)
     assert job["TrainingJobStatus"] == "Failed"
@@ -198,7 +197,7 @@ def test_provider_training_operator_streams_the_metrics(
     name = f"op-train-{uuid.uuid4().hex[:6]}"
     operator = SageMakerTrainingOperator(
         task_id="train",
-        config=training_request(name, bucket, data_prefix, DEFAULT_HYPERPARAMETERS),
+        config=training_request(name, bucket, data_prefix, DAG_DEFAULT_HYPERPARAMETERS),
         aws_conn_id=connection,
         print_log=True,
         check_interval=1,
@@ -495,7 +494,7 @@ def test_a_stopped_job_keeps_the_model_its_algorithm_saved_and_its_metrics(
     save_model_on_termination keeps the last round's model, which the stopped job uploads."""
     name = f"stopped-{uuid.uuid4().hex[:8]}"
     hyperparameters = {
-        **DEFAULT_HYPERPARAMETERS,
+        **DAG_DEFAULT_HYPERPARAMETERS,
         "num_round": "100000",
         "eta": "0.01",
         "save_model_on_termination": "true",
