@@ -16,10 +16,13 @@ import pytest
 
 from emulator import environments
 from tests.conftest import (
+    CODE_DIR,
     DAG_DEFAULT_HYPERPARAMETERS,
-    ONE_INSTANCE,
-    ROLE,
     XGBOOST_IMAGE,
+    processing_input,
+    processing_output,
+    processing_request,
+    script_entrypoint,
     training_request,
     wait_for,
 )
@@ -86,44 +89,24 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
         str(ROOT / "include" / "scripts" / "evaluate.py"), bucket, f"{name}/code/evaluate.py"
     )
     root = "/opt/ml/processing"
-
-    def source(input_name: str, uri: str, local: str) -> dict:
-        return {
-            "InputName": input_name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-            },
-        }
-
-    aws("sagemaker").create_processing_job(
-        ProcessingJobName=name,
-        RoleArn=ROLE,
-        ProcessingResources=ONE_INSTANCE,
-        AppSpecification={
-            "ImageUri": XGBOOST_IMAGE,
-            "ContainerEntrypoint": ["python3", f"{root}/input/code/evaluate.py"],
-        },
-        ProcessingInputs=[
-            source("model", trained["ModelArtifacts"]["S3ModelArtifacts"], f"{root}/model"),
-            source("test", f"s3://{bucket}/{data_prefix}/test", f"{root}/test"),
-            source("code", f"s3://{bucket}/{name}/code/evaluate.py", f"{root}/input/code"),
+    request = processing_request(
+        name,
+        script_entrypoint("evaluate.py"),
+        XGBOOST_IMAGE,
+        inputs=[
+            processing_input(
+                "model", trained["ModelArtifacts"]["S3ModelArtifacts"], f"{root}/model"
+            ),
+            processing_input("test", f"s3://{bucket}/{data_prefix}/test", f"{root}/test"),
+            processing_input("code", f"s3://{bucket}/{name}/code/evaluate.py", CODE_DIR),
         ],
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "evaluation",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/evaluation",
-                        "LocalPath": f"{root}/evaluation",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
+        outputs=[
+            processing_output(
+                "evaluation", f"s3://{bucket}/{name}/evaluation", f"{root}/evaluation"
+            )
+        ],
     )
+    aws("sagemaker").create_processing_job(**request)
     job = wait_for(
         lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=name),
         "ProcessingJobStatus",
