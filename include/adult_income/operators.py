@@ -498,17 +498,18 @@ def decide_resource(
     context: Any,
     describe: Callable[[str], dict[str, Any]],
     fingerprint_of: Callable[[str], str],
-    conn: Any,
+    hook: Any,
     arn_key: str,
 ) -> Decision:
     """decide_job for a resource without a status (a model, an endpoint config): an attempt
-    whose tagged fingerprint matches the request's is reused, else the next one is created."""
+    whose tagged fingerprint matches the request's is reused, else the next one is created.
+    ``hook.conn`` is only asked for when there is an attempt to read the tags of."""
     return decide_job(
         base_job_name(context),
         as_completed(describe),
         EXISTS_STATUS,
         fingerprint_of=fingerprint_of,
-        recorded=lambda found: recorded_fingerprint(conn, found[arn_key]),
+        recorded=lambda found: recorded_fingerprint(hook.conn, found[arn_key]),
     )
 
 
@@ -563,6 +564,7 @@ class AttachOrCreateJob(PlannedRequest):
     def __init__(
         self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
     ) -> None:
+        # Each operator class defines an __init__ calling this one (see the tuning operator's).
         super().__init__(config=config or {}, **kwargs)
         self.build_config = build_config or naming(self.kind.name_key)
 
@@ -799,6 +801,11 @@ class AttachOrCreateTuningOperator(AttachOrCreateJob, SageMakerTuningOperator):
     kind = TUNING
     template_fields: Sequence[str] = (*SageMakerTuningOperator.template_fields, "check_interval")
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Airflow's operator metaclass wraps the __init__ each operator class defines (its
+        # apply_defaults needs one); AttachOrCreateJob's, in a plain mixin, is not wrapped.
+        super().__init__(**kwargs)
+
     def max_wait(self) -> float:
         """max_ingestion_time if given; else one job's bound per round of parallel jobs (they
         run MaxParallelTrainingJobs at a time, each bounded by its MaxRuntimeInSeconds)."""
@@ -904,7 +911,7 @@ class CreateOrReuseModelOperator(PlannedRequest, SageMakerModelOperator):
             return fingerprint(build(name), "ModelName", lambda: s3_client_of(self))
 
         decision = decide_resource(
-            context, self.hook.describe_model, fingerprint_for, self.hook.conn, "ModelArn"
+            context, self.hook.describe_model, fingerprint_for, self.hook, "ModelArn"
         )
         name = decision.name
         if decision.verdict == "reuse":
@@ -1067,7 +1074,7 @@ class DeployEndpointOperator(PlannedRequest, SageMakerEndpointOperator):
 
         describe = self.hook.describe_endpoint_config
         decision = decide_resource(
-            context, describe, fingerprint_for, self.hook.conn, "EndpointConfigArn"
+            context, describe, fingerprint_for, self.hook, "EndpointConfigArn"
         )
         self.log.info("%s", decision.note)
         return decision.name, decision.verdict == "reuse"
