@@ -152,6 +152,17 @@ def processing_request(
     return {"ProcessingJobName": name, **processing_arguments(entrypoint, image, inputs, outputs)}
 
 
+def script_request(
+    name: str,
+    script: str,
+    image: str = SKLEARN_IMAGE,
+    inputs: list[dict] | None = None,
+    outputs: list[dict] | None = None,
+) -> dict:
+    """processing_request for a job that runs ``script`` from its code input (CODE_DIR)."""
+    return processing_request(name, script_entrypoint(script), image, inputs, outputs)
+
+
 def script_entrypoint(script: str) -> list[str]:
     """The entrypoint that runs ``script`` from the code input's directory, CODE_DIR."""
     return ["python3", f"{CODE_DIR}/{script}"]

@@ -33,8 +33,7 @@ from tests.conftest import (
     emulator_client,
     one_variant,
     processing_input,
-    processing_request,
-    script_entrypoint,
+    script_request,
     tar_bytes,
     wait_for,
 )
@@ -322,7 +321,7 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
         s3.put_object(Bucket=bucket, Key="job/in/a.txt", Body=b"alpha")
         s3.put_object(Bucket=bucket, Key="job/code/job.py", Body=DAEMON_JOB)
         code = processing_input("code", f"s3://{bucket}/job/code/job.py", CODE_DIR)
-        job = processing_request("job", script_entrypoint("job.py"), inputs=[code])
+        job = script_request("job", "job.py", inputs=[code])
         job["AppSpecification"] = job_py_with(marker, "-")
         sagemaker.create_processing_job(**job)
         wait_until(lambda: live_pids(f"{marker}:grandchild"), 60, "the job's daemon to start")

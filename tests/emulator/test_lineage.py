@@ -20,7 +20,7 @@ from tests.conftest import (
     processing_input,
     processing_output,
     processing_request,
-    script_entrypoint,
+    script_request,
     training_request,
     wait_for,
 )
@@ -38,9 +38,9 @@ with open("/opt/ml/processing/train/train.csv", "w") as handle:
 
 def make_data_request(name: str, bucket: str, prefix: str) -> dict:
     """A processing job running make_data.py from s3://bucket/prefix/code/, writing train/."""
-    return processing_request(
+    return script_request(
         name,
-        script_entrypoint("make_data.py"),
+        "make_data.py",
         inputs=[processing_input("code", f"s3://{bucket}/{prefix}/code/make_data.py", CODE_DIR)],
         outputs=[
             processing_output("train", f"s3://{bucket}/{prefix}/train", "/opt/ml/processing/train")

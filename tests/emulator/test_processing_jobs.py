@@ -13,8 +13,8 @@ from tests.conftest import (
     SKLEARN_IMAGE,
     processing_input,
     processing_output,
-    processing_request,
     script_entrypoint,
+    script_request,
     wait_for,
 )
 
@@ -35,9 +35,9 @@ def unique(prefix: str) -> str:
 def job_request(name: str, bucket: str, script: str, **extra) -> dict:
     """``script`` from s3://bucket/name/code/ copying s3://bucket/name/in to s3://bucket/name/out
     through /opt/ml/processing/input/data and /opt/ml/processing/output."""
-    request = processing_request(
+    request = script_request(
         name,
-        script_entrypoint(script),
+        script,
         inputs=[
             processing_input("data", f"s3://{bucket}/{name}/in", "/opt/ml/processing/input/data"),
             processing_input("code", f"s3://{bucket}/{name}/code/{script}", CODE_DIR),

@@ -21,8 +21,7 @@ from tests.conftest import (
     XGBOOST_IMAGE,
     processing_input,
     processing_output,
-    processing_request,
-    script_entrypoint,
+    script_request,
     training_request,
     wait_for,
 )
@@ -89,9 +88,9 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
         str(ROOT / "include" / "scripts" / "evaluate.py"), bucket, f"{name}/code/evaluate.py"
     )
     root = "/opt/ml/processing"
-    request = processing_request(
+    request = script_request(
         name,
-        script_entrypoint("evaluate.py"),
+        "evaluate.py",
         XGBOOST_IMAGE,
         inputs=[
             processing_input(

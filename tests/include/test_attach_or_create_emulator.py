@@ -23,8 +23,7 @@ from tests.conftest import (
     XGBOOST_IMAGE,
     TrainedModel,
     processing_input,
-    processing_request,
-    script_entrypoint,
+    script_request,
     tar_bytes,
 )
 
@@ -39,7 +38,7 @@ def processing_config(bucket: str, script: bytes, aws):
     def build(planned: dict, context: dict, job_name: str) -> dict:
         aws("s3").put_object(Bucket=bucket, Key=f"{job_name}/code/job.py", Body=script)
         code = processing_input("code", f"s3://{bucket}/{job_name}/code/job.py", CODE_DIR)
-        return processing_request(job_name, script_entrypoint("job.py"), inputs=[code])
+        return script_request(job_name, "job.py", inputs=[code])
 
     return build
 

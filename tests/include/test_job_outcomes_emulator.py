@@ -36,8 +36,7 @@ from tests.conftest import (
     XGBOOST_IMAGE,
     TrainedModel,
     processing_input,
-    processing_request,
-    script_entrypoint,
+    script_request,
     training_request,
     wait_for,
 )
@@ -64,7 +63,7 @@ def script_job(bucket: str, code_key: str, environment: dict | None = None):
 
     def build(planned: dict, context: dict, job_name: str) -> dict:
         code = processing_input("code", f"s3://{bucket}/{code_key}", CODE_DIR)
-        request = processing_request(job_name, script_entrypoint("job.py"), inputs=[code])
+        request = script_request(job_name, "job.py", inputs=[code])
         if environment:
             request["Environment"] = environment
         return request
