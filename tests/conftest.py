@@ -73,6 +73,15 @@ def aws(emulator: EmulatorServer) -> Callable[[str], Any]:
     return client
 
 
+def emulator_client(url: str, service: str) -> Any:
+    """A boto3 client for ``service`` at the emulator on ``url``, for tests that start their own;
+    no retries, so a refused call fails the test at once."""
+    options = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    no_retries = Config(retries={"max_attempts": 1})
+    session = boto3.session.Session(region_name="us-east-1", **options)
+    return session.client(service, endpoint_url=url, config=no_retries)
+
+
 @pytest.fixture(autouse=True)
 def sagemaker_responses_fit_their_shapes() -> Iterator[None]:
     RESPONSE_SHAPES.take()
@@ -86,33 +95,151 @@ def sagemaker_responses_fit_their_shapes() -> Iterator[None]:
 ROLE = "arn:aws:iam::123456789012:role/EmulatorTestRole"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+# What the DAG sends to the built-in XGBoost when a run's conf chooses none, as strings.
+DAG_DEFAULT_HYPERPARAMETERS = {
+    "objective": "binary:logistic",
+    "num_round": "50",
+    "max_depth": "5",
+    "eta": "0.3",
+    "subsample": "1",
+    "min_child_weight": "1",
+    "gamma": "0",
+    "eval_metric": "logloss",
+}
 # One ml.m5.large with 1 GB of volume: what every test processing job asks for.
 ONE_INSTANCE = {
     "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
 }
+# What every test training job runs on.
+TRAINING_INSTANCE = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5}
+# Where processing jobs find their code, as SageMaker Python SDK's ScriptProcessor puts it.
+CODE_DIR = "/opt/ml/processing/input/code"
 
 
-def processing_request(name: str, entrypoint: list[str], image: str = SKLEARN_IMAGE) -> dict:
-    """A minimal CreateProcessingJob body: ``entrypoint`` in ``image``, no inputs or outputs."""
-    return {
-        "ProcessingJobName": name,
+def processing_input(name: str, s3_uri: str, local_path: str) -> dict:
+    """A File-mode ProcessingInput: every object under ``s3_uri`` copied to ``local_path``."""
+    source = {"S3Uri": s3_uri, "LocalPath": local_path, "S3DataType": "S3Prefix"}
+    return {"InputName": name, "S3Input": {**source, "S3InputMode": "File"}}
+
+
+def processing_output(name: str, s3_uri: str | dict, local_path: str) -> dict:
+    """A ProcessingOutput uploaded when the job ends; ``s3_uri`` may be a pipeline expression."""
+    target = {"S3Uri": s3_uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}
+    return {"OutputName": name, "S3Output": target}
+
+
+def processing_arguments(
+    entrypoint: list,
+    image: str = SKLEARN_IMAGE,
+    inputs: list[dict] | None = None,
+    outputs: list[dict] | None = None,
+) -> dict:
+    """A CreateProcessingJob body without its name, as a pipeline step's Arguments hold it:
+    ``entrypoint`` in ``image`` on ONE_INSTANCE, with the given inputs and outputs if any."""
+    arguments: dict[str, Any] = {
         "RoleArn": ROLE,
         "ProcessingResources": copy.deepcopy(ONE_INSTANCE),
         "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": list(entrypoint)},
     }
+    if inputs:
+        arguments["ProcessingInputs"] = inputs
+    if outputs:
+        arguments["ProcessingOutputConfig"] = {"Outputs": outputs}
+    return arguments
 
 
-def wait_for(describe: Callable[[], dict], key: str, timeout: float = 120) -> dict:
-    """Poll a Describe* call until ``key`` leaves InProgress/Stopping."""
+def processing_request(
+    name: str,
+    entrypoint: list[str],
+    image: str = SKLEARN_IMAGE,
+    inputs: list[dict] | None = None,
+    outputs: list[dict] | None = None,
+) -> dict:
+    """A CreateProcessingJob body: ``entrypoint`` in ``image`` with the inputs and outputs given."""
+    return {"ProcessingJobName": name, **processing_arguments(entrypoint, image, inputs, outputs)}
+
+
+def script_request(
+    name: str,
+    script: str,
+    image: str = SKLEARN_IMAGE,
+    inputs: list[dict] | None = None,
+    outputs: list[dict] | None = None,
+) -> dict:
+    """processing_request for a job that runs ``script`` from its code input (CODE_DIR)."""
+    return processing_request(name, script_entrypoint(script), image, inputs, outputs)
+
+
+def script_entrypoint(script: str) -> list[str]:
+    """The entrypoint that runs ``script`` from the code input's directory, CODE_DIR."""
+    return ["python3", f"{CODE_DIR}/{script}"]
+
+
+def csv_channels(bucket: str, prefix: str, channels: tuple[str, ...] = ("train", "validation")):
+    """File-mode text/csv training channels, each reading s3://bucket/prefix/<channel>/."""
+    return [csv_channel(channel, f"s3://{bucket}/{prefix}/{channel}") for channel in channels]
+
+
+def csv_channel(channel: str, s3_uri: str) -> dict:
+    source = {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": s3_uri}}
+    return {"ChannelName": channel, "ContentType": "text/csv", "DataSource": source}
+
+
+def training_definition(
+    bucket: str,
+    prefix: str,
+    image: str = XGBOOST_IMAGE,
+    channels: tuple[str, ...] = ("train", "validation"),
+    max_runtime: int = 600,
+) -> dict:
+    """A CreateTrainingJob body without name and hyperparameters (a tuning job's definition):
+    ``image`` in File mode on csv channels under s3://bucket/prefix/, the model written to
+    s3://bucket/prefix/models, on one ml.m5.large with 5 GB of volume."""
+    return {
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "InputDataConfig": csv_channels(bucket, prefix, channels),
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
+        "ResourceConfig": copy.deepcopy(TRAINING_INSTANCE),
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
+    }
+
+
+def training_request(
+    name: str,
+    bucket: str,
+    prefix: str,
+    hyperparameters: dict[str, str],
+    image: str = XGBOOST_IMAGE,
+    channels: tuple[str, ...] = ("train", "validation"),
+) -> dict:
+    """A CreateTrainingJob body: training_definition's job named ``name``, ``hyperparameters``."""
+    definition = training_definition(bucket, prefix, image, channels)
+    return {"TrainingJobName": name, "HyperParameters": hyperparameters, **definition}
+
+
+def wait_for(
+    describe: Callable[[], dict],
+    key: str,
+    timeout: float = 120,
+    pending: frozenset[str] = frozenset({"InProgress", "Stopping"}),
+) -> dict:
+    """Poll a Describe* call until ``key`` leaves the ``pending`` statuses (a job's, by default)."""
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         description = describe()
-        if description[key] not in {"InProgress", "Stopping"}:
+        if description[key] not in pending:
             return description
         time.sleep(0.05)
     raise AssertionError(f"still {description[key]} after {timeout}s")
+
+
+def one_variant(model: str, variant: str = "AllTraffic", instances: int = 1) -> list[dict]:
+    """ProductionVariants for an endpoint config: ``model`` on ``instances`` ml.m5.large."""
+    serving = {"InstanceType": "ml.m5.large", "InitialInstanceCount": instances}
+    return [{"VariantName": variant, "ModelName": model, **serving}]
 
 
 @pytest.fixture()

@@ -23,16 +23,8 @@ from typing import Any
 from emulator.process import EmulatorProcess
 from include.adult_income.params import conf_problems, native_pipeline_params, pipeline_params
 from include.adult_income.report import REPORT_FILES
-from tools.offline import (
-    ADULT_CSV,
-    LOCAL,
-    OFFLINE_BUCKET,
-    OFFLINE_PREFIX,
-    aws_client,
-    ensure_airflow_db,
-    offline_environment,
-    seed_input,
-)
+from tools import offline
+from tools.offline import ADULT_CSV, LOCAL, OFFLINE_BUCKET, OFFLINE_PREFIX, aws_client
 
 DAG_IDS = {"main": "adult_income_pipeline", "native": "adult_income_native_pipeline"}
 DAG_PARAMS = {"main": pipeline_params, "native": native_pipeline_params}
@@ -114,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     with EmulatorProcess(local / "emulator", log_path=work_dir / "emulator.log") as emulator:
         if emulator.joined:  # an earlier, failed run's log is not this run's
             (work_dir / "emulator.log").unlink(missing_ok=True)
-        env = offline_environment(emulator.url, local / "airflow")
-        ensure_airflow_db(env)
-        input_uri = seed_input(emulator.url, args.date, source=args.input or ADULT_CSV)
+        env = offline.offline_environment(emulator.url, local / "airflow")
+        offline.ensure_airflow_db(env)
+        input_uri = offline.seed_input(emulator.url, args.date, source=args.input or ADULT_CSV)
         print(f"emulator: {emulator.url}; input: {input_uri}", flush=True)
         # `airflow dags test` would date the run's start at midnight of its logical date;
         # tools/dag_test runs it the same way, timed when it really runs.

@@ -18,7 +18,7 @@ reason says so and the threshold decides.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 POSITIVE_LABEL = ">50K"  # label 1
@@ -180,22 +180,11 @@ def decide(
     accuracy = accuracy_of(evaluation)
     champion = champion_of(evaluation)
     refusal = one_class_refusal(evaluation)
-    decision = GateDecision(
-        passed=False,
-        accuracy=accuracy,
-        threshold=threshold,
-        refusal=refusal,
-        champion=champion,
-        max_regression=max_regression,
-    )
+    # Not passed until judged: a refused evaluation stays so, whatever its accuracy.
+    decision = GateDecision(False, accuracy, threshold, refusal, champion, max_regression)
     if refusal is not None:
         return decision
     floor = decision.champion_floor
-    passed = decision.clears_threshold and (floor is None or accuracy >= floor)
-    return GateDecision(
-        passed=passed,
-        accuracy=accuracy,
-        threshold=threshold,
-        champion=champion,
-        max_regression=max_regression,
+    return replace(
+        decision, passed=decision.clears_threshold and (floor is None or accuracy >= floor)
     )

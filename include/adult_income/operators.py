@@ -112,11 +112,9 @@ ENDPOINT_MAX_WAIT_SECONDS = 3600
 # A deferral's own timeout is a backstop only: the trigger gives up after max_ingestion_time
 # and its "timeout" event resumes the task into a message that names the job.
 DEFER_SLACK_SECONDS = 300
-STATUS_KEYS = (
-    "ProcessingJobStatus",
-    "TrainingJobStatus",
-    "TransformJobStatus",
-    "HyperParameterTuningJobStatus",
+# The status member of each kind of job's description.
+STATUS_KEYS = tuple(
+    f"{job}JobStatus" for job in ("Processing", "Training", "Transform", "HyperParameterTuning")
 )
 # A processing script's "bad data" exit (include/scripts/*.py BAD_INPUT = 2), as the emulator
 # words it in FailureReason; \b keeps exit code 20 or 255 out.
@@ -496,6 +494,25 @@ def as_completed(describe: Callable[[str], dict[str, Any]]) -> Callable[[str], d
     return lambda name: {**describe(name), EXISTS_STATUS: "Completed"}
 
 
+def decide_resource(
+    context: Any,
+    describe: Callable[[str], dict[str, Any]],
+    fingerprint_of: Callable[[str], str],
+    hook: Any,
+    arn_key: str,
+) -> Decision:
+    """decide_job for a resource without a status (a model, an endpoint config): an attempt
+    whose tagged fingerprint matches the request's is reused, else the next one is created.
+    ``hook.conn`` is only asked for when there is an attempt to read the tags of."""
+    return decide_job(
+        base_job_name(context),
+        as_completed(describe),
+        EXISTS_STATUS,
+        fingerprint_of=fingerprint_of,
+        recorded=lambda found: recorded_fingerprint(hook.conn, found[arn_key]),
+    )
+
+
 @dataclass(frozen=True)
 class JobKind:
     label: str  # "processing", for messages
@@ -543,6 +560,13 @@ class AttachOrCreateJob(PlannedRequest):
     # Airflow stores the rendered fields again after the task, so the UI's Rendered Template
     # tab shows the very request this task sent.
     overwrite_rtif_after_execution: ClassVar[bool] = True
+
+    def __init__(
+        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
+    ) -> None:
+        # Each operator class defines an __init__ calling this one (see the tuning operator's).
+        super().__init__(config=config or {}, **kwargs)
+        self.build_config = build_config or naming(self.kind.name_key)
 
     def build(self, context: Any, name: str, upload: bool = True) -> dict[str, Any]:
         return self.build_config(self.planned_request(upload), context, name)
@@ -698,11 +722,8 @@ class AttachOrCreateProcessingOperator(AttachOrCreateJob, SageMakerProcessingOpe
         "check_interval",
     )
 
-    def __init__(
-        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(config=config or {}, action_if_job_exists="fail", **kwargs)
-        self.build_config = build_config or naming(self.kind.name_key)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(action_if_job_exists="fail", **kwargs)
         self.max_ingestion_time = self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS
 
     def describe_job(self, name: str) -> dict[str, Any]:
@@ -729,11 +750,8 @@ class AttachOrCreateTrainingOperator(AttachOrCreateJob, SageMakerTrainingOperato
         "print_log",
     )
 
-    def __init__(
-        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(config=config or {}, action_if_job_exists="fail", **kwargs)
-        self.build_config = build_config or naming(self.kind.name_key)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(action_if_job_exists="fail", **kwargs)
         self.max_ingestion_time = self.max_ingestion_time or DEFAULT_MAX_WAIT_SECONDS
         self._log_positions: dict[str, dict] = {}
 
@@ -783,11 +801,10 @@ class AttachOrCreateTuningOperator(AttachOrCreateJob, SageMakerTuningOperator):
     kind = TUNING
     template_fields: Sequence[str] = (*SageMakerTuningOperator.template_fields, "check_interval")
 
-    def __init__(
-        self, *, config: Any = None, build_config: ConfigBuilder | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(config=config or {}, **kwargs)
-        self.build_config = build_config or naming(self.kind.name_key)
+    def __init__(self, **kwargs: Any) -> None:
+        # Airflow's operator metaclass wraps the __init__ each operator class defines (its
+        # apply_defaults needs one); AttachOrCreateJob's, in a plain mixin, is not wrapped.
+        super().__init__(**kwargs)
 
     def max_wait(self) -> float:
         """max_ingestion_time if given; else one job's bound per round of parallel jobs (they
@@ -893,12 +910,8 @@ class CreateOrReuseModelOperator(PlannedRequest, SageMakerModelOperator):
         def fingerprint_for(name: str) -> str:
             return fingerprint(build(name), "ModelName", lambda: s3_client_of(self))
 
-        decision = decide_job(
-            base_job_name(context),
-            as_completed(self.hook.describe_model),
-            EXISTS_STATUS,
-            fingerprint_of=fingerprint_for,
-            recorded=lambda found: recorded_fingerprint(self.hook.conn, found["ModelArn"]),
+        decision = decide_resource(
+            context, self.hook.describe_model, fingerprint_for, self.hook, "ModelArn"
         )
         name = decision.name
         if decision.verdict == "reuse":
@@ -1059,12 +1072,9 @@ class DeployEndpointOperator(PlannedRequest, SageMakerEndpointOperator):
             request = self.build(context, name)["EndpointConfig"]
             return request_fingerprint(request, "EndpointConfigName", {})
 
-        decision = decide_job(
-            base_job_name(context),
-            as_completed(self.hook.describe_endpoint_config),
-            EXISTS_STATUS,
-            fingerprint_of=fingerprint_for,
-            recorded=lambda found: recorded_fingerprint(self.hook.conn, found["EndpointConfigArn"]),
+        describe = self.hook.describe_endpoint_config
+        decision = decide_resource(
+            context, describe, fingerprint_for, self.hook, "EndpointConfigArn"
         )
         self.log.info("%s", decision.note)
         return decision.name, decision.verdict == "reuse"

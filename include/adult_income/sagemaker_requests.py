@@ -83,35 +83,20 @@ def script_uploads(scripts_dir: Path, code_uri: str, scripts: tuple[str, ...]) -
     """An ``S3Operations`` block (the provider's format) uploading each script under
     ``code_uri``. The job's operator runs it before fingerprinting its request, so the
     fingerprint sees the script as it is when the task runs (operators.PlannedRequest)."""
-    bucket, _, prefix = code_uri.removeprefix("s3://").partition("/")
-    return {
-        "S3Upload": [
-            {
-                "Path": str(scripts_dir / script),
-                "Bucket": bucket,
-                "Key": f"{prefix}/{script}",
-                "Tar": False,
-            }
-            for script in scripts
-        ]
-    }
+    return {"S3Upload": [_upload(scripts_dir / script, code_uri, script) for script in scripts]}
 
 
 def source_upload(scripts_dir: Path, code_uri: str, script: str) -> dict[str, Any]:
     """An ``S3Operations`` block uploading ``script`` as script mode's code archive
     (``<code_uri>/sourcedir.tar.gz``): ``Tar`` is the provider's flag, and the operators tar it
     reproducibly (operators.PlannedRequest), so the same script gives the same object."""
+    return {"S3Upload": [_upload(scripts_dir / script, code_uri, SOURCE_ARCHIVE, tar=True)]}
+
+
+def _upload(path: Path, code_uri: str, name: str, tar: bool = False) -> dict[str, Any]:
+    """One S3Upload entry: ``path`` as ``<code_uri>/<name>``, tarred first if ``tar``."""
     bucket, _, prefix = code_uri.removeprefix("s3://").partition("/")
-    return {
-        "S3Upload": [
-            {
-                "Path": str(scripts_dir / script),
-                "Bucket": bucket,
-                "Key": f"{prefix}/{SOURCE_ARCHIVE}",
-                "Tar": True,
-            }
-        ]
-    }
+    return {"Path": str(path), "Bucket": bucket, "Key": f"{prefix}/{name}", "Tar": tar}
 
 
 def script_mode_hyperparameters(hyperparameters: dict[str, str], code_uri: str) -> dict[str, str]:

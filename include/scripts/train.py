@@ -249,19 +249,15 @@ def train(args: argparse.Namespace) -> xgb.Booster:
         evals.append(
             (xgb.DMatrix(validation_rows[:, 1:], label=validation_rows[:, 0]), "validation")
         )
+    rounds = {"num_boost_round": num_round, "early_stopping_rounds": early_stopping}
     logger = RoundLogger()
     # Not in the main thread (a caller's own thread), no handler can be set: none is.
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, logger.terminate)
     try:
+        # RoundLogger prints each round, as the built-in algorithm does: XGBoost's own is off.
         return xgb.train(
-            params,
-            dtrain,
-            num_boost_round=num_round,
-            evals=evals,
-            early_stopping_rounds=early_stopping,
-            verbose_eval=False,
-            callbacks=[logger],
+            params, dtrain, evals=evals, verbose_eval=False, callbacks=[logger], **rounds
         )
     except xgb.core.XGBoostError as exc:
         raise ClientError(

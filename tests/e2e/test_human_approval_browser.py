@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from tests.plugins.test_model_registry_browser import (
     log_in,
 )
 from tests.support.offline_account import OfflineAccount
+from tests.support.processes import stop_session
 from tools.offline import OFFLINE_BUCKET, OFFLINE_PREFIX, aws_client, seed_input
 
 pytestmark = pytest.mark.e2e
@@ -127,12 +127,7 @@ def run_in_background(
         yield run
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_session(process)
 
 
 def api_token(environment: Environment, user: str = "admin") -> str:

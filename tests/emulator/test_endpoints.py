@@ -13,39 +13,34 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import (
+from tests.conftest import (
     ROLE,
     XGBOOST_IMAGE,
     TrainedModel,
     image_scores,
+    one_variant,
     tar_bytes,
+    training_request,
     wait_for,
 )
 from tests.scripts.conftest import ADULT_CSV, load_script
 
 
 def wait_for_endpoint(sagemaker, name: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        description = sagemaker.describe_endpoint(EndpointName=name)
-        if description["EndpointStatus"] not in {"Creating", "Updating"}:
-            return description
-        time.sleep(0.05)
-    raise AssertionError(f"endpoint {name} still {description['EndpointStatus']}")
+    """The endpoint's description once it is no longer Creating or Updating."""
+    return wait_for(
+        lambda: sagemaker.describe_endpoint(EndpointName=name),
+        "EndpointStatus",
+        timeout,
+        pending=frozenset({"Creating", "Updating"}),
+    )
 
 
 def deploy(sagemaker, model: str, *, variant: str = "AllTraffic", instances: int = 1) -> str:
     name = f"ep-{uuid.uuid4().hex[:8]}"
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": variant,
-                "ModelName": model,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": instances,
-            }
-        ],
+        ProductionVariants=one_variant(model, variant, instances),
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
     described = wait_for_endpoint(sagemaker, name)
@@ -302,15 +297,7 @@ def test_a_model_that_cannot_load_fails_the_endpoint_with_a_reason(aws, bucket) 
         PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{key}"},
     )
     sagemaker.create_endpoint_config(
-        EndpointConfigName=model,
-        ProductionVariants=[
-            {
-                "VariantName": "v",
-                "ModelName": model,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
+        EndpointConfigName=model, ProductionVariants=one_variant(model, "v")
     )
     sagemaker.create_endpoint(EndpointName=model, EndpointConfigName=model)
     described = wait_for_endpoint(sagemaker, model)
@@ -327,14 +314,7 @@ def test_update_swaps_the_model_without_refusing_requests(aws, trained_model, te
     endpoint = deploy(sagemaker, trained_model.builtin_model, variant="blue")
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"{endpoint}-green",
-        ProductionVariants=[
-            {
-                "VariantName": "green",
-                "ModelName": trained_model.builtin_model,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
+        ProductionVariants=one_variant(trained_model.builtin_model, "green"),
     )
     body = ",".join(repr(float(v)) for v in test_rows[0, 1:])
     variants: list[str] = []
@@ -474,26 +454,10 @@ def test_a_1_0_1_model_pickled_by_its_container_is_served(aws, bucket, tmp_path)
     body = "".join(f"{2 * a + b:.4f},{a:.4f},{b:.4f}\n" for a, b in rows)
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/train/train.csv", Body=body)
     sagemaker, job = aws("sagemaker"), f"{prefix}-train"
-    sagemaker.create_training_job(
-        TrainingJobName=job,
-        RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": XGBOOST_1_0_1, "TrainingInputMode": "File"},
-        HyperParameters={"num_round": "5", "objective": "reg:linear", "silent": "1"},
-        InputDataConfig=[
-            {
-                "ChannelName": "train",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/{prefix}/train",
-                    }
-                },
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
-    )
+    hyperparameters = {"num_round": "5", "objective": "reg:linear", "silent": "1"}
+    request = training_request(job, bucket, prefix, hyperparameters, XGBOOST_1_0_1, ("train",))
+    del request["InputDataConfig"][0]["ContentType"]  # the channel as this test has always sent it
+    sagemaker.create_training_job(**request)
     done = wait_for(
         lambda: sagemaker.describe_training_job(TrainingJobName=job), "TrainingJobStatus"
     )

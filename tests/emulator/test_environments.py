@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from emulator import environments
-from tests.emulator.conftest import ONE_INSTANCE, ROLE, wait_for
+from tests.conftest import (
+    CODE_DIR,
+    processing_input,
+    processing_output,
+    processing_request,
+    script_entrypoint,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
@@ -220,6 +227,7 @@ with open("/opt/ml/processing/output/result.txt", "w") as handle:
 
 
 LOCAL = {"out": "output"}
+DATA_DIR = "/opt/ml/processing/input/data"
 
 
 def run_processing(aws, bucket: str, image: str, script: bytes, files: dict, args=()) -> tuple:
@@ -229,40 +237,25 @@ def run_processing(aws, bucket: str, image: str, script: bytes, files: dict, arg
         s3.put_object(Bucket=bucket, Key=f"{name}/in/{key}", Body=body)
     s3.put_object(Bucket=bucket, Key=f"{name}/code/job.py", Body=script)
     outputs = ["out", "train", "validation", "test", "schema"]
-    aws("sagemaker").create_processing_job(
-        ProcessingJobName=name,
-        RoleArn=ROLE,
-        ProcessingResources=ONE_INSTANCE,
-        AppSpecification={
-            "ImageUri": image,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py", *args],
-        },
-        ProcessingInputs=[
-            {
-                "InputName": input_name,
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/{name}/{prefix}",
-                    "LocalPath": f"/opt/ml/processing/input/{input_name}",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
-            for input_name, prefix in (("data", "in"), ("code", "code"))
+    request = processing_request(
+        name,
+        [*script_entrypoint("job.py"), *args],
+        image,
+        inputs=[
+            processing_input(input_name, f"s3://{bucket}/{name}/{prefix}", local)
+            for input_name, prefix, local in (("data", "in", DATA_DIR), ("code", "code", CODE_DIR))
         ],
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": output,
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/{output}",
-                        "LocalPath": f"/opt/ml/processing/{LOCAL.get(output, output)}",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-                for output in outputs
-            ]
-        },
-        StoppingCondition={"MaxRuntimeInSeconds": 1800},
+        outputs=[
+            processing_output(
+                output,
+                f"s3://{bucket}/{name}/{output}",
+                f"/opt/ml/processing/{LOCAL.get(output, output)}",
+            )
+            for output in outputs
+        ],
+    )
+    aws("sagemaker").create_processing_job(
+        **request, StoppingCondition={"MaxRuntimeInSeconds": 1800}
     )
     job = wait_for(
         lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=name),

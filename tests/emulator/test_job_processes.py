@@ -9,29 +9,37 @@ namespace mode a job sees its own PID namespace, so a pid it reports would not b
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
 import xgboost as xgb
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator.process import EmulatorProcess
 from emulator.sagemaker import hosting, jobs
-from tests.emulator.conftest import ONE_INSTANCE, ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
-from tests.emulator.test_processing_jobs import describe, start
+from tests.conftest import (
+    CODE_DIR,
+    ROLE,
+    XGBOOST_IMAGE,
+    emulator_client,
+    one_variant,
+    processing_input,
+    script_request,
+    tar_bytes,
+    wait_for,
+)
+from tests.emulator.test_endpoints import wait_for_endpoint
+from tests.emulator.test_processing_jobs import describe, job_py_with, start
+from tests.emulator.test_transform_jobs import transform
 
 MODES = ["namespace", "rewrite"]
 
@@ -93,11 +101,7 @@ def start_daemon_job(aws, bucket: str, marker: str, note: str = "-") -> str:
         aws,
         bucket,
         DAEMON_JOB,
-        AppSpecification={
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            "ContainerArguments": [marker, note],
-        },
+        AppSpecification=job_py_with(marker, note),
     )
     wait_until(lambda: live_pids(f"{marker}:grandchild"), 60, "the job's daemon to start")
     return name
@@ -140,11 +144,7 @@ def test_a_job_that_ends_takes_its_daemon_along(aws, bucket, monkeypatch, mode) 
         aws,
         bucket,
         script,
-        AppSpecification={
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            "ContainerArguments": [marker, "-"],
-        },
+        AppSpecification=job_py_with(marker, "-"),
     )
     job = describe(aws, name)
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
@@ -240,28 +240,12 @@ def test_training_job_failing_in_set_up_ends_failed(aws, bucket, monkeypatch) ->
 
 def test_transform_job_failing_in_set_up_ends_failed(aws, bucket, monkeypatch) -> None:
     monkeypatch.setattr(hosting, "prepare_model", broken())
-    sagemaker = aws("sagemaker")
-    name = f"tr-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{name}/m"},
+    model = f"model-{uuid.uuid4().hex[:8]}"
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{model}/m"}
+    aws("sagemaker").create_model(
+        ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container
     )
-    sagemaker.create_transform_job(
-        TransformJobName=name,
-        ModelName=name,
-        TransformInput={
-            "DataSource": {
-                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{name}/in"}
-            },
-            "ContentType": "text/csv",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{bucket}/{name}/out"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )
-    job = wait_for(
-        lambda: sagemaker.describe_transform_job(TransformJobName=name), "TransformJobStatus"
-    )
+    job = transform(aws, model, f"s3://{bucket}/{model}/in", f"s3://{bucket}/{model}/out")
     assert job["TransformJobStatus"] == "Failed"
     assert job["FailureReason"] == "InternalServerError: emulator error: disk on fire"
 
@@ -275,13 +259,7 @@ def tiny_model_archive() -> bytes:
         xgb.DMatrix(features, label=(features[:, 0] > 0.5).astype(float)),
         num_boost_round=2,
     )
-    raw = bytes(booster.save_raw("json"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        archive.addfile(info, io.BytesIO(raw))
-    return buffer.getvalue()
+    return tar_bytes({"xgboost-model": bytes(booster.save_raw("json"))})
 
 
 def create_endpoint(sagemaker, s3, bucket: str, name: str) -> None:
@@ -294,24 +272,9 @@ def create_endpoint(sagemaker, s3, bucket: str, name: str) -> None:
             "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz",
         },
     )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=one_variant(name))
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
-        if status != "Creating":
-            break
-        time.sleep(0.05)
+    status = wait_for_endpoint(sagemaker, name)["EndpointStatus"]
     assert status == "InService", sagemaker.describe_endpoint(EndpointName=name)
 
 
@@ -348,19 +311,8 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
     process = emulator._process  # the test needs its pid to SIGKILL it
     assert process is not None
     try:
-        session = boto3.session.Session()
-
-        def client(service: str):
-            return session.client(
-                service,
-                endpoint_url=emulator.url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                config=Config(retries={"max_attempts": 1}),
-            )
-
-        s3, sagemaker = client("s3"), client("sagemaker")
+        s3 = emulator_client(emulator.url, "s3")
+        sagemaker = emulator_client(emulator.url, "sagemaker")
         bucket, marker = "sigkill", uuid.uuid4().hex
         s3.create_bucket(Bucket=bucket)
         endpoint = f"ep-{marker[:8]}"
@@ -368,27 +320,10 @@ def test_sigkill_of_the_emulator_leaves_no_job_or_worker_behind(
         assert live_pids(endpoint), "no model-server worker found"
         s3.put_object(Bucket=bucket, Key="job/in/a.txt", Body=b"alpha")
         s3.put_object(Bucket=bucket, Key="job/code/job.py", Body=DAEMON_JOB)
-        sagemaker.create_processing_job(
-            ProcessingJobName="job",
-            RoleArn=ROLE,
-            ProcessingResources=ONE_INSTANCE,
-            AppSpecification={
-                "ImageUri": SKLEARN_IMAGE,
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-                "ContainerArguments": [marker, "-"],
-            },
-            ProcessingInputs=[
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/job/code/job.py",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
-            ],
-        )
+        code = processing_input("code", f"s3://{bucket}/job/code/job.py", CODE_DIR)
+        job = script_request("job", "job.py", inputs=[code])
+        job["AppSpecification"] = job_py_with(marker, "-")
+        sagemaker.create_processing_job(**job)
         wait_until(lambda: live_pids(f"{marker}:grandchild"), 60, "the job's daemon to start")
         assert len(live_pids(marker)) >= 2
         seen = live_pids(marker) + live_pids(endpoint)

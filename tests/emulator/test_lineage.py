@@ -10,7 +10,20 @@ import uuid
 import boto3
 import pytest
 
-from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, wait_for
+from tests.conftest import (
+    CODE_DIR,
+    ROLE,
+    SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
+    emulator_client,
+    one_variant,
+    processing_input,
+    processing_output,
+    processing_request,
+    script_request,
+    training_request,
+    wait_for,
+)
 from tests.emulator.test_pipelines import SCORE_SCRIPT, definition, steps_of, wait_execution
 
 # Writes a tiny CSV training set (label first, no header) the built-in XGBoost can read.
@@ -23,69 +36,32 @@ with open("/opt/ml/processing/train/train.csv", "w") as handle:
 """
 
 
-def processing_request(name: str, bucket: str, prefix: str) -> dict:
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": ROLE,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/make_data.py"],
-        },
-        "ProcessingInputs": [
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/{prefix}/code/make_data.py",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
+def make_data_request(name: str, bucket: str, prefix: str) -> dict:
+    """A processing job running make_data.py from s3://bucket/prefix/code/, writing train/."""
+    return script_request(
+        name,
+        "make_data.py",
+        inputs=[processing_input("code", f"s3://{bucket}/{prefix}/code/make_data.py", CODE_DIR)],
+        outputs=[
+            processing_output("train", f"s3://{bucket}/{prefix}/train", "/opt/ml/processing/train")
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "train",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{prefix}/train",
-                        "LocalPath": "/opt/ml/processing/train",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-    }
+    )
 
 
-def training_request(name: str, bucket: str, prefix: str) -> dict:
-    return {
-        "TrainingJobName": name,
-        "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        "HyperParameters": {"objective": "binary:logistic", "num_round": "3"},
-        "InputDataConfig": [
-            {
-                "ChannelName": "train",
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/{prefix}/train",
-                    }
-                },
-            }
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-    }
+def small_training_request(name: str, bucket: str, prefix: str) -> dict:
+    """Three rounds of built-in XGBoost on make_data.py's train/ output."""
+    hyperparameters = {"objective": "binary:logistic", "num_round": "3"}
+    return training_request(name, bucket, prefix, hyperparameters, channels=("train",))
+
+
+def model_of_the_training_job(aws, jobs: dict, suffix: str) -> str:
+    """A model named <prefix>-<suffix> serving what the ``jobs`` fixture's training job made."""
+    model = f"{jobs['prefix']}-{suffix}"
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]}
+    aws("sagemaker").create_model(
+        ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container
+    )
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +71,14 @@ def jobs(aws, bucket) -> dict:
     sagemaker = aws("sagemaker")
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/code/make_data.py", Body=MAKE_DATA)
     processing = f"{prefix}-prep"
-    sagemaker.create_processing_job(**processing_request(processing, bucket, prefix))
+    sagemaker.create_processing_job(**make_data_request(processing, bucket, prefix))
     prep = wait_for(
         lambda: sagemaker.describe_processing_job(ProcessingJobName=processing),
         "ProcessingJobStatus",
     )
     assert prep["ProcessingJobStatus"] == "Completed", prep.get("FailureReason")
     training = f"{prefix}-train"
-    sagemaker.create_training_job(**training_request(training, bucket, prefix))
+    sagemaker.create_training_job(**small_training_request(training, bucket, prefix))
     train = wait_for(
         lambda: sagemaker.describe_training_job(TrainingJobName=training), "TrainingJobStatus"
     )
@@ -256,7 +232,7 @@ def test_a_failed_job_produced_nothing(aws, bucket) -> None:
     script = b"raise SystemExit(3)"
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/code/make_data.py", Body=script)
     name = f"{prefix}-fails"
-    sagemaker.create_processing_job(**processing_request(name, bucket, prefix))
+    sagemaker.create_processing_job(**make_data_request(name, bucket, prefix))
     job = wait_for(
         lambda: sagemaker.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus"
     )
@@ -317,12 +293,7 @@ def test_a_transform_job_reads_a_dataset_and_produces_one(aws, bucket, jobs) -> 
     from tests.emulator.test_transform_jobs import transform
 
     sagemaker = aws("sagemaker")
-    model = f"{jobs['prefix']}-scoring"
-    sagemaker.create_model(
-        ModelName=model,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
-    )
+    model = model_of_the_training_job(aws, jobs, "scoring")
     output = f"s3://{bucket}/{jobs['prefix']}/scores"
     job = transform(aws, model, jobs["train_uri"], output, DataProcessing={"InputFilter": "$[1:]"})
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
@@ -450,23 +421,10 @@ def test_an_endpoint_descends_from_the_training_job_of_its_model(aws, jobs) -> N
     from tests.emulator.test_endpoints import wait_for_endpoint
 
     sagemaker = aws("sagemaker")
-    model = f"{jobs['prefix']}-model"
-    sagemaker.create_model(
-        ModelName=model,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": jobs["model_uri"]},
-    )
+    model = model_of_the_training_job(aws, jobs, "model")
     endpoint = f"{jobs['prefix']}-ep"
     sagemaker.create_endpoint_config(
-        EndpointConfigName=endpoint,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
+        EndpointConfigName=endpoint, ProductionVariants=one_variant(model)
     )
     endpoint_arn = sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)[
         "EndpointArn"
@@ -510,12 +468,10 @@ def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> 
     """Run as child processes, as tests/emulator/test_restart.py does: moto's state is the
     process's own, and an emulator in this process would replace the session emulator's."""
     from emulator.process import EmulatorProcess
-    from tests.emulator.conftest import processing_request
-    from tests.emulator.test_restart import client
 
     name = f"restart-{uuid.uuid4().hex[:6]}"
     with EmulatorProcess(tmp_path / "account", log_path=tmp_path / "first.log") as first:
-        sagemaker = client(first.url, "sagemaker")
+        sagemaker = emulator_client(first.url, "sagemaker")
         arn = sagemaker.create_processing_job(**processing_request(name, ["sleep", "600"]))[
             "ProcessingJobArn"
         ]
@@ -523,7 +479,7 @@ def test_lineage_survives_a_restart_and_follows_the_job_it_records(tmp_path) -> 
         assert running["Status"]["PrimaryStatus"] == "InProgress"
     # the emulator stopped with the job running: the job and its component end alike
     with EmulatorProcess(tmp_path / "account", log_path=tmp_path / "second.log") as second:
-        sagemaker = client(second.url, "sagemaker")
+        sagemaker = emulator_client(second.url, "sagemaker")
         job = sagemaker.describe_processing_job(ProcessingJobName=name)
         component = sagemaker.describe_trial_component(
             TrialComponentName=running["TrialComponentName"]

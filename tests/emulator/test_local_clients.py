@@ -34,6 +34,13 @@ def sagemaker_headers(action: str, **extra: str) -> dict[str, str]:
     }
 
 
+def create_job_sending(url: str, name: str, **headers: str) -> tuple:
+    """CreateProcessingJob for job ``name`` with ``headers`` besides SageMaker's own."""
+    return send(
+        url, body=processing_body(name), headers=sagemaker_headers("CreateProcessingJob", **headers)
+    )
+
+
 def job_names(aws) -> set[str]:
     summaries = aws("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
     return {s["ProcessingJobName"] for s in summaries}
@@ -89,10 +96,8 @@ def test_cors_preflight_gets_no_grant(emulator: EmulatorServer) -> None:
 
 
 def test_cross_origin_post_is_refused_and_creates_nothing(emulator: EmulatorServer, aws) -> None:
-    status, headers, body = send(
-        emulator.url,
-        body=processing_body("cross-origin-job"),
-        headers=sagemaker_headers("CreateProcessingJob", Origin="http://evil.example"),
+    status, headers, body = create_job_sending(
+        emulator.url, "cross-origin-job", Origin="http://evil.example"
     )
     assert status == 403
     assert json.loads(body)["__type"] == "AccessDeniedException"
@@ -102,20 +107,16 @@ def test_cross_origin_post_is_refused_and_creates_nothing(emulator: EmulatorServ
 
 def test_fetch_metadata_without_origin_is_refused(emulator: EmulatorServer, aws) -> None:
     # A no-cors navigation or form post may omit Origin but carries Sec-Fetch-* headers.
-    status, _, _ = send(
-        emulator.url,
-        body=processing_body("sec-fetch-job"),
-        headers=sagemaker_headers("CreateProcessingJob", **{"Sec-Fetch-Site": "cross-site"}),
+    status, _, _ = create_job_sending(
+        emulator.url, "sec-fetch-job", **{"Sec-Fetch-Site": "cross-site"}
     )
     assert status == 403
     assert "sec-fetch-job" not in job_names(aws)
 
 
 def test_foreign_host_is_refused_and_creates_nothing(emulator: EmulatorServer, aws) -> None:
-    status, _, body = send(
-        emulator.url,
-        body=processing_body("rebinding-job"),
-        headers=sagemaker_headers("CreateProcessingJob", Host="attacker.example:4588"),
+    status, _, body = create_job_sending(
+        emulator.url, "rebinding-job", Host="attacker.example:4588"
     )
     assert status == 403
     assert "attacker.example" in json.loads(body)["message"]

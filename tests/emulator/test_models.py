@@ -4,7 +4,6 @@ package's inference containers, so deploying and transforming a registered versi
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import numpy as np
@@ -13,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, TrainedModel, image_scores
 from tests.emulator.test_endpoints import deploy
+from tests.emulator.test_transform_jobs import transform
 
 
 def register(aws, trained_model: TrainedModel, status: str) -> str:
@@ -90,31 +90,11 @@ def test_a_model_from_a_package_serves_the_package_s_model(
 def test_a_transform_job_runs_with_a_model_from_a_package(
     aws, bucket, trained_model, package_model
 ) -> None:
-    sagemaker = aws("sagemaker")
     prefix = f"pkg-transform-{uuid.uuid4().hex[:6]}"
     rows = (trained_model.processed / "test" / "test.csv").read_text().splitlines()[:7]
     features = "\n".join(row.split(",", 1)[1] for row in rows)
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/x.csv", Body=features.encode())
-    name = f"tr-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_transform_job(
-        TransformJobName=name,
-        ModelName=package_model,
-        TransformInput={
-            "DataSource": {
-                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{prefix}/in"}
-            },
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{bucket}/{prefix}/out", "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )
-    deadline = time.monotonic() + 120
-    while (job := sagemaker.describe_transform_job(TransformJobName=name))[
-        "TransformJobStatus"
-    ] == "InProgress":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    job = transform(aws, package_model, f"s3://{bucket}/{prefix}/in", f"s3://{bucket}/{prefix}/out")
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     out = aws("s3").get_object(Bucket=bucket, Key=f"{prefix}/out/x.csv.out")["Body"].read()
     assert len(out.decode().split()) == 7

@@ -10,7 +10,15 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE
+from tests.conftest import (
+    CODE_DIR,
+    ROLE,
+    XGBOOST_IMAGE,
+    processing_arguments,
+    processing_input,
+    processing_output,
+    script_entrypoint,
+)
 from tests.emulator.test_tuning_jobs import data  # noqa: F401 (the training data fixture)
 
 SCORE_SCRIPT = b"""
@@ -36,52 +44,25 @@ def out_uri(bucket: str, prefix: str) -> dict:
 
 
 def score_step(bucket: str, prefix: str, name: str = "Score") -> dict:
-    return {
+    """score.py printing the Score parameter into its Report property file."""
+    step = {
         "Name": name,
         "Type": "Processing",
-        "Arguments": {
-            "RoleArn": ROLE,
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "VolumeSizeInGB": 1,
-                }
-            },
-            "AppSpecification": {
-                "ImageUri": SKLEARN_IMAGE,
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/score.py"],
-                # an Integer parameter in a string field: sent as text, as the service does
-                "ContainerArguments": ["--score", get("Parameters.Score")],
-            },
-            "ProcessingInputs": [
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/{prefix}/code/score.py",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
+        "Arguments": processing_arguments(
+            script_entrypoint("score.py"),
+            inputs=[processing_input("code", f"s3://{bucket}/{prefix}/code/score.py", CODE_DIR)],
+            outputs=[
+                processing_output("report", out_uri(bucket, prefix), "/opt/ml/processing/output")
             ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "report",
-                        "S3Output": {
-                            "S3Uri": out_uri(bucket, prefix),
-                            "LocalPath": "/opt/ml/processing/output",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
-            },
-        },
+        ),
         "PropertyFiles": [
             {"PropertyFileName": "Report", "OutputName": "report", "FilePath": "report.json"}
         ],
     }
+    # an Integer parameter in a string field: sent as text, as the service does
+    app = step["Arguments"]["AppSpecification"]
+    app["ContainerArguments"] = ["--score", get("Parameters.Score")]
+    return step
 
 
 def definition(bucket: str, prefix: str) -> dict:

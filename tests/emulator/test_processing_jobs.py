@@ -8,7 +8,15 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import ROLE, SKLEARN_IMAGE, wait_for
+from tests.conftest import (
+    CODE_DIR,
+    SKLEARN_IMAGE,
+    processing_input,
+    processing_output,
+    script_entrypoint,
+    script_request,
+    wait_for,
+)
 
 COPY_SCRIPT = b"""
 import os, shutil
@@ -25,55 +33,27 @@ def unique(prefix: str) -> str:
 
 
 def job_request(name: str, bucket: str, script: str, **extra) -> dict:
-    request = {
-        "ProcessingJobName": name,
-        "RoleArn": ROLE,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
-        },
-        "ProcessingInputs": [
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/{name}/in",
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            },
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/{name}/code/{script}",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            },
+    """``script`` from s3://bucket/name/code/ copying s3://bucket/name/in to s3://bucket/name/out
+    through /opt/ml/processing/input/data and /opt/ml/processing/output."""
+    request = script_request(
+        name,
+        script,
+        inputs=[
+            processing_input("data", f"s3://{bucket}/{name}/in", "/opt/ml/processing/input/data"),
+            processing_input("code", f"s3://{bucket}/{name}/code/{script}", CODE_DIR),
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "out",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/out",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-    }
+        outputs=[
+            processing_output("out", f"s3://{bucket}/{name}/out", "/opt/ml/processing/output")
+        ],
+    )
     request.update(extra)
     return request
+
+
+def job_py_with(*arguments: str) -> dict:
+    """The AppSpecification that runs job.py with ``arguments``, to pass to ``start``."""
+    app = {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": script_entrypoint("job.py")}
+    return {**app, "ContainerArguments": list(arguments)}
 
 
 def start(aws, bucket: str, script_body: bytes, **extra) -> str:
@@ -257,11 +237,7 @@ def test_rewrite_mode_when_namespaces_are_refused(aws, bucket, monkeypatch) -> N
         aws,
         bucket,
         script,
-        AppSpecification={
-            "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            "ContainerArguments": ["/opt/ml/processing/input/data", "/opt/ml/processing/output"],
-        },
+        AppSpecification=job_py_with("/opt/ml/processing/input/data", "/opt/ml/processing/output"),
     )
     job = describe(aws, name)
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")

@@ -14,29 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from emulator.data_dir import DataDirInUse, holder
 from emulator.process import EmulatorProcess
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.jobs import namespace_mode_available
-from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, processing_request, wait_for
+from tests.conftest import ROLE, XGBOOST_IMAGE, emulator_client, processing_request, wait_for
 from tests.emulator.test_model_registry import register
 
 BUCKET = "durable"
-
-
-def client(url: str, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def sleeping_job(name: str) -> dict[str, Any]:
@@ -56,7 +43,7 @@ def test_everything_survives_sigkill_and_running_work_comes_back_failed(tmp_path
     payload = os.urandom(3 * 1024 * 1024)
     first = EmulatorProcess(data_dir, log_path=tmp_path / "first.log").start()
     try:
-        s3, sagemaker = client(first.url, "s3"), client(first.url, "sagemaker")
+        s3, sagemaker = emulator_client(first.url, "s3"), emulator_client(first.url, "sagemaker")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="big/object.bin", Body=payload)
         etag = s3.head_object(Bucket=BUCKET, Key="big/object.bin")["ETag"]
@@ -85,7 +72,7 @@ def test_everything_survives_sigkill_and_running_work_comes_back_failed(tmp_path
 
     assert holder(data_dir) is None  # the kernel let go of the lock with the process
     with EmulatorProcess(data_dir, log_path=tmp_path / "second.log") as second:
-        s3, sagemaker = client(second.url, "s3"), client(second.url, "sagemaker")
+        s3, sagemaker = emulator_client(second.url, "s3"), emulator_client(second.url, "sagemaker")
         body = s3.get_object(Bucket=BUCKET, Key="big/object.bin")
         assert body["ETag"] == etag
         assert body["Body"].read() == payload
@@ -129,7 +116,7 @@ def test_make_run_joins_the_emulator_that_serves_the_account(tmp_path: Path) -> 
         joined = EmulatorProcess(tmp_path).start()
         assert joined.joined and joined.url == first.url
         joined.stop()  # leaves the first one serving
-        client(first.url, "s3").list_buckets()
+        emulator_client(first.url, "s3").list_buckets()
 
 
 def test_an_emulator_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
@@ -186,7 +173,7 @@ def test_serve_with_its_defaults_runs_a_job(tmp_path: Path) -> None:
         lines = [process.stdout.readline() for _ in range(2)]  # a log line, then the ready one
         assert "emulator ready at http://127.0.0.1:4588" in lines[-1], lines
         url = "http://127.0.0.1:4588"
-        s3, sagemaker = client(url, "s3"), client(url, "sagemaker")
+        s3, sagemaker = emulator_client(url, "s3"), emulator_client(url, "sagemaker")
         s3.create_bucket(Bucket="defaults")
         request = sleeping_job("defaults-job")
         request["AppSpecification"]["ContainerEntrypoint"] = [

@@ -9,6 +9,7 @@ The SIGKILL test runs the emulator as a child process: a SIGKILL must hit a whol
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import random
@@ -22,28 +23,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import pytest
-from botocore.config import Config
 from moto.s3.models import MultipartChecksumBuilder, s3_backends
 
 from emulator import s3_persistence
 from emulator.process import EmulatorProcess
 from emulator.server import EmulatorServer
+from tests.conftest import emulator_client
 
 ACCOUNT = "123456789012"
 MiB = 1024 * 1024
-
-
-def s3_client(url: str) -> Any:
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 @pytest.fixture()
@@ -86,9 +75,38 @@ def snapshot(s3: Any) -> dict[str, Any]:
     return state
 
 
-def restart(server: EmulatorServer, data_dir: Path) -> EmulatorServer:
-    server.stop()
-    return EmulatorServer(data_dir, port=0).start()
+class RestartableEmulator:
+    """An emulator in this process on ``data_dir``, stopped and started again by the test."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.server = EmulatorServer(data_dir, port=0).start()
+
+    @property
+    def s3(self) -> Any:
+        """A new S3 client for the emulator running now."""
+        return emulator_client(self.server.url, "s3")
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> Any:
+        """A new emulator on the same data dir, restored from it; its S3 client."""
+        self.server = EmulatorServer(self.data_dir, port=0).start()
+        return self.s3
+
+    def restart(self) -> Any:
+        self.stop()
+        return self.start()
+
+
+@contextlib.contextmanager
+def running(data_dir: Path) -> Iterator[RestartableEmulator]:
+    emulator = RestartableEmulator(data_dir)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
 
 
 def multipart_upload(s3: Any, bucket: str, key: str, parts: list[bytes]) -> str:
@@ -108,9 +126,8 @@ def multipart_upload(s3: Any, bucket: str, key: str, parts: list[bytes]) -> str:
 
 def test_objects_and_buckets_survive_a_restart(own_s3: None, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="keep")
         s3.create_bucket(Bucket="dropped")
         s3.delete_bucket(Bucket="dropped")
@@ -134,11 +151,8 @@ def test_objects_and_buckets_survive_a_restart(own_s3: None, tmp_path: Path) -> 
         s3.put_object(Bucket="keep", Key="data/overwritten", Body=b"second")
         before = snapshot(s3)
 
-        server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator.restart()
         after = snapshot(s3)
-    finally:
-        server.stop()
 
     assert after == before
     assert list(after["buckets"]) == ["keep"]
@@ -166,13 +180,11 @@ def test_a_restored_big_object_streams_ranges_and_can_be_replaced(
 ) -> None:
     data_dir = tmp_path / "data"
     payload = os.urandom(12 * MiB + 7)
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="ranges")
         s3.put_object(Bucket="ranges", Key="blob", Body=payload)
-        server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator.restart()
         for first, last in [(0, 0), (5, MiB + 3), (12 * MiB, 12 * MiB + 6)]:
             got = s3.get_object(Bucket="ranges", Key="blob", Range=f"bytes={first}-{last}")
             assert got["Body"].read() == payload[first : last + 1]
@@ -184,18 +196,14 @@ def test_a_restored_big_object_streams_ranges_and_can_be_replaced(
         s3.download_file("ranges", "blob", str(tmp_path / "blob"))
         assert (tmp_path / "blob").read_bytes() == payload
         s3.put_object(Bucket="ranges", Key="blob", Body=b"replaced")
-        server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator.restart()
         assert s3.get_object(Bucket="ranges", Key="blob")["Body"].read() == b"replaced"
-    finally:
-        server.stop()
 
 
 def test_bucket_and_object_attributes_survive(own_s3: None, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="attrs")
         s3.put_bucket_versioning(Bucket="attrs", VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_tagging(Bucket="attrs", Tagging={"TagSet": [{"Key": "team", "Value": "ml"}]})
@@ -203,8 +211,7 @@ def test_bucket_and_object_attributes_survive(own_s3: None, tmp_path: Path) -> N
         s3.put_object_tagging(
             Bucket="attrs", Key="k", Tagging={"TagSet": [{"Key": "stage", "Value": "clean"}]}
         )
-        server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator.restart()
         assert s3.get_bucket_versioning(Bucket="attrs")["Status"] == "Enabled"
         assert s3.get_bucket_tagging(Bucket="attrs")["TagSet"] == [{"Key": "team", "Value": "ml"}]
         got = s3.get_object(Bucket="attrs", Key="k")
@@ -212,8 +219,6 @@ def test_bucket_and_object_attributes_survive(own_s3: None, tmp_path: Path) -> N
         assert got["VersionId"] == put["VersionId"]
         tags = s3.get_object_tagging(Bucket="attrs", Key="k")["TagSet"]
         assert tags == [{"Key": "stage", "Value": "clean"}]
-    finally:
-        server.stop()
 
 
 def test_an_acknowledged_put_survives_sigkill(tmp_path: Path) -> None:
@@ -221,7 +226,7 @@ def test_an_acknowledged_put_survives_sigkill(tmp_path: Path) -> None:
     payload = os.urandom(3 * MiB)
     first = EmulatorProcess(data_dir, log_path=tmp_path / "first.log").start()
     try:
-        s3 = s3_client(first.url)
+        s3 = emulator_client(first.url, "s3")
         s3.create_bucket(Bucket="durable")
         etag = s3.put_object(Bucket="durable", Key="acknowledged.bin", Body=payload)["ETag"]
         listed = s3.list_objects_v2(Bucket="durable")["Contents"][0]["LastModified"]
@@ -233,7 +238,7 @@ def test_an_acknowledged_put_survives_sigkill(tmp_path: Path) -> None:
     finally:
         first.stop()
     with EmulatorProcess(data_dir, log_path=tmp_path / "second.log") as second:
-        s3 = s3_client(second.url)
+        s3 = emulator_client(second.url, "s3")
         got = s3.get_object(Bucket="durable", Key="acknowledged.bin")
         assert got["Body"].read() == payload
         assert got["ETag"] == etag
@@ -259,20 +264,16 @@ def test_hostile_keys_are_stored_under_hashed_names_inside_the_data_dir(
 ) -> None:
     data_dir = tmp_path / "outer" / "inner" / "data"
     bodies = {key: f"body of {key!r}".encode() for key in HOSTILE_KEYS}
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="hostile")
         for key, body in bodies.items():
             s3.put_object(Bucket="hostile", Key=key, Body=body)
-        server = restart(server, data_dir)
-        s3 = s3_client(server.url)
+        s3 = emulator.restart()
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket="hostile")["Contents"]]
         assert sorted(listed) == sorted(HOSTILE_KEYS)
         for key, body in bodies.items():
             assert s3.get_object(Bucket="hostile", Key=key)["Body"].read() == body
-    finally:
-        server.stop()
 
     everything = {p for p in tmp_path.rglob("*") if p.is_file()}
     assert everything == {p for p in data_dir.rglob("*") if p.is_file()}  # nothing outside
@@ -291,13 +292,12 @@ def test_concurrent_writers_leave_the_mirror_equal_to_what_clients_saw(
     own_s3: None, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="busy")
 
         def writer(number: int) -> None:
-            client = s3_client(server.url)
+            client = emulator.s3
             rng = random.Random(number)
             for round_ in range(10):
                 body = os.urandom(rng.choice([10, 2 * MiB]))  # in RAM, or in a file
@@ -323,31 +323,25 @@ def test_concurrent_writers_leave_the_mirror_equal_to_what_clients_saw(
             thread.join()
         assert errors == []
         before = snapshot(s3)
-        server = restart(server, data_dir)
-        assert snapshot(s3_client(server.url)) == before
-    finally:
-        server.stop()
+        assert snapshot(emulator.restart()) == before
 
 
 def test_a_change_that_cannot_be_persisted_is_not_acknowledged(
     own_s3: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = EmulatorServer(tmp_path / "data", port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(tmp_path / "data") as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="full-disk")
 
         def disk_full(*args: Any, **kwargs: Any) -> None:
             raise OSError(28, "No space left on device")
 
-        assert server._server is not None
-        monkeypatch.setattr(server._server.app.s3, "sync", disk_full)
+        assert emulator.server._server is not None
+        monkeypatch.setattr(emulator.server._server.app.s3, "sync", disk_full)
         with pytest.raises(s3.exceptions.ClientError) as raised:
             s3.put_object(Bucket="full-disk", Key="k", Body=b"v")
         assert raised.value.response["Error"]["Code"] == "InternalError"
         assert "No space left" in raised.value.response["Error"]["Message"]
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("algorithm", [None, "CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"])
@@ -375,9 +369,8 @@ def test_multipart_upload_through_boto3_keeps_etag_and_checksum(
     source = tmp_path / "upload.bin"
     parts = [os.urandom(8 * MiB), os.urandom(8 * MiB), os.urandom(3 * MiB)]
     source.write_bytes(b"".join(parts))
-    server = EmulatorServer(tmp_path / "data", port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(tmp_path / "data") as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="multipart")
         s3.upload_file(str(source), "multipart", "upload.bin")
         head = s3.head_object(Bucket="multipart", Key="upload.bin", ChecksumMode="ENABLED")
@@ -390,19 +383,16 @@ def test_multipart_upload_through_boto3_keeps_etag_and_checksum(
         assert head["ChecksumCRC32"].removesuffix("-3") == combined  # HeadObject: no "-3"
         body = s3.get_object(Bucket="multipart", Key="upload.bin")["Body"].read()
         assert body == source.read_bytes()
-    finally:
-        server.stop()
 
 
 def test_restore_removes_crash_leftovers_and_skips_lost_bytes(own_s3: None, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="crash")
         s3.put_object(Bucket="crash", Key="kept", Body=b"kept")
         s3.put_object(Bucket="crash", Key="lost", Body=b"lost")
-        server.stop()
+        emulator.stop()
         objects = data_dir / "s3" / "objects"
         # A crash between writing a blob and committing its row, or mid-copy:
         orphan = objects / "ab" / ("ab" + "0" * 62)
@@ -413,21 +403,17 @@ def test_restore_removes_crash_leftovers_and_skips_lost_bytes(own_s3: None, tmp_
         lost = objects / digest[:2] / digest
         lost.unlink()  # bytes gone behind the emulator's back: that object alone is skipped
 
-        server = EmulatorServer(data_dir, port=0).start()
-        s3 = s3_client(server.url)
+        s3 = emulator.start()
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="crash")["Contents"]] == ["kept"]
         assert s3.get_object(Bucket="crash", Key="kept")["Body"].read() == b"kept"
         assert not orphan.exists()
         assert not (objects / ".tmp-0123").exists()
-    finally:
-        server.stop()
 
 
 def test_a_presigned_put_is_persisted(own_s3: None, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = EmulatorServer(data_dir, port=0).start()
-    try:
-        s3 = s3_client(server.url)
+    with running(data_dir) as emulator:
+        s3 = emulator.s3
         s3.create_bucket(Bucket="presigned")
         url = s3.generate_presigned_url(
             "put_object", Params={"Bucket": "presigned", "Key": "via/url"}, ExpiresIn=60
@@ -441,11 +427,8 @@ def test_a_presigned_put_is_persisted(own_s3: None, tmp_path: Path) -> None:
         with urllib.request.urlopen(request) as response:
             assert response.status == 200
         assert s3.get_object(Bucket="presigned", Key="via/url")["Body"].read() == b"from a URL"
-        server = restart(server, data_dir)
-        got = s3_client(server.url).get_object(Bucket="presigned", Key="via/url")
+        got = emulator.restart().get_object(Bucket="presigned", Key="via/url")
         assert got["Body"].read() == b"from a URL"
-    finally:
-        server.stop()
 
 
 def environ(method: str, path: str, *, host: str = "127.0.0.1:4588", **extra: str) -> dict:

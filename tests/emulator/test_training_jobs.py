@@ -16,17 +16,18 @@ from typing import Any
 import pytest
 
 from emulator import environments
-from tests.emulator.conftest import ONE_INSTANCE, ROLE, XGBOOST_IMAGE, wait_for
+from tests.conftest import (
+    CODE_DIR,
+    DAG_DEFAULT_HYPERPARAMETERS,
+    XGBOOST_IMAGE,
+    processing_input,
+    processing_output,
+    script_request,
+    training_request,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_HYPERPARAMETERS = {
-    "objective": "binary:logistic",
-    "num_round": "50",
-    "max_depth": "5",
-    "eta": "0.3",
-    "subsample": "1",
-    "eval_metric": "logloss",
-}
 
 
 @pytest.fixture(scope="module")
@@ -52,33 +53,6 @@ def data_prefix(aws, bucket, tmp_path_factory) -> str:
     return prefix
 
 
-def training_request(
-    name: str, bucket: str, prefix: str, hyperparameters: dict, image: str = XGBOOST_IMAGE
-) -> dict:
-    return {
-        "TrainingJobName": name,
-        "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "HyperParameters": hyperparameters,
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-    }
-
-
 def train(aws, bucket: str, prefix: str, hyperparameters: dict, image: str = XGBOOST_IMAGE) -> dict:
     name = f"train-{uuid.uuid4().hex[:8]}"
     request = training_request(name, bucket, prefix, hyperparameters, image)
@@ -90,7 +64,7 @@ def train(aws, bucket: str, prefix: str, hyperparameters: dict, image: str = XGB
 
 @pytest.fixture(scope="module")
 def trained(aws, bucket, data_prefix) -> dict:
-    return train(aws, bucket, data_prefix, DEFAULT_HYPERPARAMETERS)
+    return train(aws, bucket, data_prefix, DAG_DEFAULT_HYPERPARAMETERS)
 
 
 def test_builtin_xgboost_writes_model_and_metrics(trained: dict, bucket: str) -> None:
@@ -115,44 +89,24 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
         str(ROOT / "include" / "scripts" / "evaluate.py"), bucket, f"{name}/code/evaluate.py"
     )
     root = "/opt/ml/processing"
-
-    def source(input_name: str, uri: str, local: str) -> dict:
-        return {
-            "InputName": input_name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-            },
-        }
-
-    aws("sagemaker").create_processing_job(
-        ProcessingJobName=name,
-        RoleArn=ROLE,
-        ProcessingResources=ONE_INSTANCE,
-        AppSpecification={
-            "ImageUri": XGBOOST_IMAGE,
-            "ContainerEntrypoint": ["python3", f"{root}/input/code/evaluate.py"],
-        },
-        ProcessingInputs=[
-            source("model", trained["ModelArtifacts"]["S3ModelArtifacts"], f"{root}/model"),
-            source("test", f"s3://{bucket}/{data_prefix}/test", f"{root}/test"),
-            source("code", f"s3://{bucket}/{name}/code/evaluate.py", f"{root}/input/code"),
+    request = script_request(
+        name,
+        "evaluate.py",
+        XGBOOST_IMAGE,
+        inputs=[
+            processing_input(
+                "model", trained["ModelArtifacts"]["S3ModelArtifacts"], f"{root}/model"
+            ),
+            processing_input("test", f"s3://{bucket}/{data_prefix}/test", f"{root}/test"),
+            processing_input("code", f"s3://{bucket}/{name}/code/evaluate.py", CODE_DIR),
         ],
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "evaluation",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/evaluation",
-                        "LocalPath": f"{root}/evaluation",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
+        outputs=[
+            processing_output(
+                "evaluation", f"s3://{bucket}/{name}/evaluation", f"{root}/evaluation"
+            )
+        ],
     )
+    aws("sagemaker").create_processing_job(**request)
     job = wait_for(
         lambda: aws("sagemaker").describe_processing_job(ProcessingJobName=name),
         "ProcessingJobStatus",
@@ -179,7 +133,7 @@ def test_evaluate_py_as_a_processing_job_reaches_the_quality_floor(
 def test_invalid_hyperparameters_fail_the_job_naming_them(
     aws, bucket, data_prefix, change: dict, reason: str
 ) -> None:
-    hyperparameters = {**DEFAULT_HYPERPARAMETERS, **change}
+    hyperparameters = {**DAG_DEFAULT_HYPERPARAMETERS, **change}
     hyperparameters = {k: v for k, v in hyperparameters.items() if v is not None}
     job = train(aws, bucket, data_prefix, hyperparameters)
     assert job["TrainingJobStatus"] == "Failed"
@@ -245,7 +199,7 @@ def test_provider_training_operator_streams_the_metrics(
     name = f"op-train-{uuid.uuid4().hex[:6]}"
     operator = SageMakerTrainingOperator(
         task_id="train",
-        config=training_request(name, bucket, data_prefix, DEFAULT_HYPERPARAMETERS),
+        config=training_request(name, bucket, data_prefix, DAG_DEFAULT_HYPERPARAMETERS),
         aws_conn_id=connection,
         print_log=True,
         check_interval=1,
@@ -542,7 +496,7 @@ def test_a_stopped_job_keeps_the_model_its_algorithm_saved_and_its_metrics(
     save_model_on_termination keeps the last round's model, which the stopped job uploads."""
     name = f"stopped-{uuid.uuid4().hex[:8]}"
     hyperparameters = {
-        **DEFAULT_HYPERPARAMETERS,
+        **DAG_DEFAULT_HYPERPARAMETERS,
         "num_round": "100000",
         "eta": "0.01",
         "save_model_on_termination": "true",

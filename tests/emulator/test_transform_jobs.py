@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import XGBOOST_IMAGE, TrainedModel, image_scores
+from tests.conftest import XGBOOST_IMAGE, TrainedModel, image_scores, wait_for
 
 
 def transform(
@@ -31,13 +30,15 @@ def transform(
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
         **extra,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = sagemaker.describe_transform_job(TransformJobName=name)
-        if job["TransformJobStatus"] not in {"InProgress", "Stopping"}:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"transform job {name} did not finish")
+    return wait_for(
+        lambda: sagemaker.describe_transform_job(TransformJobName=name), "TransformJobStatus"
+    )
+
+
+def transform_without_content_type(aws, bucket: str, prefix: str, trained_model) -> dict:
+    """The built-in model over prefix/in/ into prefix/out/, the request naming no ContentType."""
+    source, output = f"s3://{bucket}/{prefix}/in", f"s3://{bucket}/{prefix}/out"
+    return transform(aws, trained_model.builtin_model, source, output, content_type=None)
 
 
 def booster_scores(trained_model: TrainedModel, features: np.ndarray) -> np.ndarray:
@@ -128,13 +129,7 @@ def test_input_without_content_type_is_read_as_libsvm(aws, bucket, trained_model
         for row in rows
     ]
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/x.libsvm", Body="\n".join(lines))
-    job = transform(
-        aws,
-        trained_model.builtin_model,
-        f"s3://{bucket}/{prefix}/in",
-        f"s3://{bucket}/{prefix}/out",
-        content_type=None,
-    )
+    job = transform_without_content_type(aws, bucket, prefix, trained_model)
     assert "ContentType" not in job["TransformInput"]
     # What the service fills in for members the request left out:
     assert job["TransformInput"]["CompressionType"] == "None"
@@ -150,13 +145,7 @@ def test_input_without_content_type_is_read_as_libsvm(aws, bucket, trained_model
 def test_csv_without_content_type_fails_naming_libsvm(aws, bucket, trained_model) -> None:
     prefix = f"transform-{uuid.uuid4().hex[:6]}"
     aws("s3").put_object(Bucket=bucket, Key=f"{prefix}/in/x.csv", Body=b"0.5,1.5,2.5\n")
-    job = transform(
-        aws,
-        trained_model.builtin_model,
-        f"s3://{bucket}/{prefix}/in",
-        f"s3://{bucket}/{prefix}/out",
-        content_type=None,
-    )
+    job = transform_without_content_type(aws, bucket, prefix, trained_model)
     assert job["TransformJobStatus"] == "Failed"
     assert "ClientError: x.csv: the model answered 415" in job["FailureReason"]
     assert "no ContentType was sent: LIBSVM assumed" in job["FailureReason"]

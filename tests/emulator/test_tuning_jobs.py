@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from emulator.sagemaker import recovery
 from emulator.sagemaker.engine import Engine
-from tests.emulator.conftest import ROLE, XGBOOST_IMAGE, image_scores, wait_for
+from tests.conftest import XGBOOST_IMAGE, image_scores, training_definition, wait_for
 from tests.scripts.conftest import ADULT_CSV, SCRIPTS, load_script, preprocess_args
 
 ROWS = 1200  # a slice of the data: each training job takes well under a second of CPU
@@ -67,30 +67,10 @@ def data(aws, bucket, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def definition(bucket: str, prefix: str, static: dict[str, str], metrics=None) -> dict:
-    specification = {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"}
+    training = training_definition(bucket, prefix, max_runtime=300)
     if metrics:
-        specification["MetricDefinitions"] = metrics
-    return {
-        "StaticHyperParameters": static,
-        "AlgorithmSpecification": specification,
-        "RoleArn": ROLE,
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/models"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    }
+        training["AlgorithmSpecification"]["MetricDefinitions"] = metrics
+    return {"StaticHyperParameters": static, **training}
 
 
 def slow_definition(aws, bucket: str, prefix: str, **static: str) -> dict:
@@ -101,6 +81,11 @@ def slow_definition(aws, bucket: str, prefix: str, **static: str) -> dict:
         **static,
     }
     return definition(bucket, prefix, hyperparameters, SLOW_METRICS)
+
+
+# What most searches tune, and toward what: SLOW_SCRIPT logs loss = x + offset + 1 / (round + 1).
+X_FROM_0_TO_1 = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}
+MINIMIZE_LOSS = ("Minimize", "loss")
 
 
 def config(strategy: str, ranges: dict, objective: tuple[str, str], **extra) -> dict:
@@ -123,6 +108,12 @@ def tune(aws, request: dict, timeout: float = 120) -> dict:
         "HyperParameterTuningJobStatus",
         timeout=timeout,
     )
+
+
+def tune_named(aws, name: str, tuning: dict, definition: dict) -> dict:
+    """tune() for the request most tests send: a name, a tuning config, a job definition."""
+    request = {"HyperParameterTuningJobConfig": tuning, "TrainingJobDefinition": definition}
+    return tune(aws, {"HyperParameterTuningJobName": name, **request})
 
 
 def training_jobs(aws, name: str, **params) -> list[dict]:
@@ -273,19 +264,17 @@ def test_bayesian_search_in_script_mode(aws, bucket, data) -> None:
         ],
         "CategoricalParameterRanges": [{"Name": "max_depth", "Values": ["2", "4"]}],
     }  # fmt: skip
-    described = tune(
+    described = tune_named(
         aws,
-        {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": config(
-                "Bayesian",
-                ranges,
-                ("Minimize", "validation:logloss"),
-                limits={"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
-                RandomSeed=3,
-            ),
-            "TrainingJobDefinition": definition(bucket, data, static, TRAIN_METRICS),
-        },
+        name,
+        config(
+            "Bayesian",
+            ranges,
+            ("Minimize", "validation:logloss"),
+            limits={"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
+            RandomSeed=3,
+        ),
+        definition(bucket, data, static, TRAIN_METRICS),
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
     summaries = training_jobs(aws, name)
@@ -305,16 +294,12 @@ def test_grid_search_runs_every_combination(aws, bucket, data) -> None:
         "CategoricalParameterRanges": [{"Name": "quality", "Values": ["good", "fine"]}],
         "IntegerParameterRanges": [{"Name": "rounds", "MinValue": "1", "MaxValue": "2"}],
     }
-    described = tune(
+    described = tune_named(
         aws,
-        {
-            "HyperParameterTuningJobName": name,
-            # No MaxNumberOfTrainingJobs: a grid runs each of its combinations once.
-            "HyperParameterTuningJobConfig": config(
-                "Grid", ranges, ("Minimize", "loss"), limits={"MaxParallelTrainingJobs": 2}
-            ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
-        },
+        name,
+        # No MaxNumberOfTrainingJobs: a grid runs each of its combinations once.
+        config("Grid", ranges, MINIMIZE_LOSS, limits={"MaxParallelTrainingJobs": 2}),
+        slow_definition(aws, bucket, data, pause="0"),
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
     tuned = sorted(
@@ -332,15 +317,11 @@ def test_auto_early_stopping_stops_jobs_worse_than_the_median(aws, bucket, data)
     ranges = {
         "CategoricalParameterRanges": [{"Name": "quality", "Values": ["good", "fine", "bad"]}]
     }
-    described = tune(
+    described = tune_named(
         aws,
-        {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": config(
-                "Grid", ranges, ("Minimize", "loss"), TrainingJobEarlyStoppingType="Auto"
-            ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, rounds="6", pause="0.5"),
-        },
+        name,
+        config("Grid", ranges, MINIMIZE_LOSS, TrainingJobEarlyStoppingType="Auto"),
+        slow_definition(aws, bucket, data, rounds="6", pause="0.5"),
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
     jobs = {s["TunedHyperParameters"]["quality"]: s for s in training_jobs(aws, name)}
@@ -358,20 +339,18 @@ def test_auto_early_stopping_stops_jobs_worse_than_the_median(aws, bucket, data)
 
 def test_hyperband_stops_at_its_rungs_and_at_max_resource(aws, bucket, data) -> None:
     name = unique("hyperband")
-    described = tune(
+    described = tune_named(
         aws,
-        {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": config(
-                "Hyperband",
-                {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-                ("Minimize", "loss"),
-                limits={"MaxNumberOfTrainingJobs": 4},
-                StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}},
-                RandomSeed=11,
-            ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, rounds="8", pause="0.6"),
-        },
+        name,
+        config(
+            "Hyperband",
+            X_FROM_0_TO_1,
+            MINIMIZE_LOSS,
+            limits={"MaxNumberOfTrainingJobs": 4},
+            StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}},
+            RandomSeed=11,
+        ),
+        slow_definition(aws, bucket, data, rounds="8", pause="0.6"),
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
     summaries = by_creation(training_jobs(aws, name))
@@ -397,8 +376,8 @@ def test_stop_stops_the_running_training_jobs(aws, bucket, data) -> None:
         HyperParameterTuningJobName=name,
         HyperParameterTuningJobConfig=config(
             "Random",
-            {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-            ("Minimize", "loss"),
+            X_FROM_0_TO_1,
+            MINIMIZE_LOSS,
             limits={"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
         ),
         TrainingJobDefinition=slow_definition(aws, bucket, data, rounds="60", pause="0.5"),
@@ -542,19 +521,10 @@ def test_a_restart_settles_a_tuning_job_that_was_running(tmp_path: Path) -> None
 
 
 def test_a_tuning_job_whose_jobs_all_fail_fails_naming_the_first_reason(aws, bucket, data) -> None:
-    name = unique("failing")
-    described = tune(
-        aws,
-        {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": config(
-                "Grid",
-                {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["unknown"]}]},
-                ("Minimize", "loss"),
-            ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
-        },
-    )
+    unknown_quality = {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["unknown"]}]}
+    tuning = config("Grid", unknown_quality, MINIMIZE_LOSS)
+    definition = slow_definition(aws, bucket, data, pause="0")
+    described = tune_named(aws, unique("failing"), tuning, definition)
     assert described["HyperParameterTuningJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("No training job succeeded after 1 attempts")
     assert "KeyError: 'unknown'" in described["FailureReason"]
@@ -564,22 +534,12 @@ def test_a_tuning_job_whose_jobs_all_fail_fails_naming_the_first_reason(aws, buc
 
 
 def test_a_target_objective_value_ends_the_search(aws, bucket, data) -> None:
-    name = unique("target")
-    described = tune(
-        aws,
-        {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": config(
-                "Random",
-                {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-                ("Minimize", "loss"),
-                limits={"MaxNumberOfTrainingJobs": 4},
-                # Every job ends at x + 1/5 <= 1.2: the first one reaches the target.
-                TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 1.5},
-            ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
-        },
-    )
+    # Every job ends at x + 1/5 <= 1.2: the first one reaches the target.
+    target = {"TargetObjectiveMetricValue": 1.5}
+    tuning = config("Random", X_FROM_0_TO_1, MINIMIZE_LOSS, TuningJobCompletionCriteria=target)
+    tuning["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 4
+    definition = slow_definition(aws, bucket, data, pause="0")
+    described = tune_named(aws, unique("target"), tuning, definition)
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     assert described["TrainingJobStatusCounters"]["Completed"] == 1
     assert described["TuningJobCompletionDetails"] == {
@@ -600,7 +560,7 @@ def test_a_pipeline_tuning_step_runs_its_tuning_job_and_exposes_the_best_jobs(
         "Type": "Tuning",
         "Arguments": {
             "HyperParameterTuningJobConfig": config(
-                "Grid", ranges, ("Minimize", "loss"), limits={"MaxParallelTrainingJobs": 2}
+                "Grid", ranges, MINIMIZE_LOSS, limits={"MaxParallelTrainingJobs": 2}
             ),
             "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
         },
@@ -655,15 +615,11 @@ def test_best_objective_not_improving_ends_the_search(aws, bucket, data) -> None
         ],
     }
     criteria = {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
-    described = tune(
+    described = tune_named(
         aws,
-        {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": config(
-                "Grid", ranges, ("Minimize", "loss"), TuningJobCompletionCriteria=criteria
-            ),
-            "TrainingJobDefinition": slow_definition(aws, bucket, data, pause="0"),
-        },
+        name,
+        config("Grid", ranges, MINIMIZE_LOSS, TuningJobCompletionCriteria=criteria),
+        slow_definition(aws, bucket, data, pause="0"),
     )
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     # loss = x + offset + 1/5: good/0 (0.2) is the best; the next three (0.3, 0.25, 0.35) do

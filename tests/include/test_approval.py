@@ -139,37 +139,24 @@ def answer(chosen: str, note: str = "", timedout: bool = False) -> dict:
     }
 
 
-def test_approve_makes_the_version_approved_and_keeps_the_deploy_path(
-    aws, pending: str, operator
+@pytest.mark.parametrize(
+    ("chosen", "note", "status", "decision", "skipped"),
+    [
+        ("Approve", "ship it", "Approved", "approved", []),
+        # the summary still learns who decided, though skipping ended the task
+        ("Reject", "worse on women", "Rejected", "rejected", ["should_deploy"]),
+    ],
+    ids=["approve-keeps-the-deploy-path", "reject-skips-the-deploy-path"],
+)
+def test_the_answer_becomes_the_versions_status_and_the_runs_decision(
+    aws, pending: str, operator, chosen: str, note: str, status: str, decision: str, skipped: list
 ) -> None:
-    result = complete(operator, pending, answer("Approve", "ship it"))
+    result = complete(operator, pending, answer(chosen, note))
     package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
-    assert package["ModelApprovalStatus"] == "Approved"
-    assert package["ApprovalDescription"] == "approved by ada in Airflow: ship it"
-    assert result == {
-        "decision": "approved",
-        "model_package_arn": pending,
-        "by": "ada",
-        "note": "ship it",
-    }
-    assert operator.skipped == []
-
-
-def test_reject_makes_the_version_rejected_and_skips_the_deploy_path(
-    aws, pending: str, operator
-) -> None:
-    result = complete(operator, pending, answer("Reject", "worse on women"))
-    package = aws("sagemaker").describe_model_package(ModelPackageName=pending)
-    assert package["ModelApprovalStatus"] == "Rejected"
-    assert package["ApprovalDescription"] == "rejected by ada in Airflow: worse on women"
-    # the summary still learns who decided, though skipping ended the task
-    assert result == {
-        "decision": "rejected",
-        "model_package_arn": pending,
-        "by": "ada",
-        "note": "worse on women",
-    }
-    assert operator.skipped == ["should_deploy"]
+    assert package["ModelApprovalStatus"] == status
+    assert package["ApprovalDescription"] == f"{decision} by ada in Airflow: {note}"
+    assert result == {"decision": decision, "model_package_arn": pending, "by": "ada", "note": note}
+    assert operator.skipped == skipped
 
 
 # What Airflow 3.3's scheduler sweep (check_awaiting_input_timeouts) resumes a question without

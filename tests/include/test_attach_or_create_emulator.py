@@ -17,7 +17,15 @@ from include.adult_income.operators import (
     RegisterOnceOperator,
 )
 from include.adult_income.sagemaker_requests import endpoint_config_request, endpoint_request
-from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, TrainedModel, tar_bytes
+from tests.conftest import (
+    CODE_DIR,
+    ROLE,
+    XGBOOST_IMAGE,
+    TrainedModel,
+    processing_input,
+    script_request,
+    tar_bytes,
+)
 
 DAG_ID = "adult_income_pipeline"
 
@@ -29,32 +37,8 @@ def context_for(run_id: str, task_id: str) -> dict:
 def processing_config(bucket: str, script: bytes, aws):
     def build(planned: dict, context: dict, job_name: str) -> dict:
         aws("s3").put_object(Bucket=bucket, Key=f"{job_name}/code/job.py", Body=script)
-        return {
-            "ProcessingJobName": job_name,
-            "RoleArn": ROLE,
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "VolumeSizeInGB": 1,
-                }
-            },
-            "AppSpecification": {
-                "ImageUri": SKLEARN_IMAGE,
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            },
-            "ProcessingInputs": [
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/{job_name}/code/job.py",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
-            ],
-        }
+        code = processing_input("code", f"s3://{bucket}/{job_name}/code/job.py", CODE_DIR)
+        return script_request(job_name, "job.py", inputs=[code])
 
     return build
 

@@ -29,7 +29,17 @@ from include.adult_income.operators import (
     CreateOrReuseModelOperator,
     is_permanent_failure,
 )
-from tests.conftest import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, TrainedModel, wait_for
+from tests.conftest import (
+    CODE_DIR,
+    ROLE,
+    SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
+    TrainedModel,
+    processing_input,
+    script_request,
+    training_request,
+    wait_for,
+)
 from tests.include.test_attach_or_create_emulator import (
     DAG_ID,
     context_for,
@@ -52,32 +62,8 @@ def script_job(bucket: str, code_key: str, environment: dict | None = None):
     the same across attempts, as prepare_run's per-run code prefix does."""
 
     def build(planned: dict, context: dict, job_name: str) -> dict:
-        request = {
-            "ProcessingJobName": job_name,
-            "RoleArn": ROLE,
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "VolumeSizeInGB": 1,
-                }
-            },
-            "AppSpecification": {
-                "ImageUri": SKLEARN_IMAGE,
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-            },
-            "ProcessingInputs": [
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/{code_key}",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
-            ],
-        }
+        code = processing_input("code", f"s3://{bucket}/{code_key}", CODE_DIR)
+        request = script_request(job_name, "job.py", inputs=[code])
         if environment:
             request["Environment"] = environment
         return request
@@ -284,32 +270,7 @@ def test_a_running_attempt_with_an_old_request_is_stopped_before_the_next(
 
 def training_job(bucket: str, prefix: str, hyperparameters: dict[str, str]):
     def build(planned: dict, context: dict, job_name: str) -> dict:
-        return {
-            "TrainingJobName": job_name,
-            "RoleArn": ROLE,
-            "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-            "HyperParameters": hyperparameters,
-            "InputDataConfig": [
-                {
-                    "ChannelName": channel,
-                    "ContentType": "text/csv",
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": f"s3://{bucket}/{prefix}/{channel}",
-                        }
-                    },
-                }
-                for channel in ("train", "validation")
-            ],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/model"},
-            "ResourceConfig": {
-                "InstanceType": "ml.m5.large",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 5,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        }
+        return training_request(job_name, bucket, prefix, hyperparameters)
 
     return build
 

@@ -7,6 +7,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from include.adult_income import names, sagemaker_requests
+from tests.conftest import DAG_DEFAULT_HYPERPARAMETERS
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
@@ -18,6 +19,16 @@ LAYOUT = sagemaker_requests.RunLayout(
 SAMPLE_CONF = {"num_round": 80, "max_depth": 6, "eta": 0.2, "early_stopping_rounds": 5, "seed": 7}
 
 
+# What every job of the run is given: its image, role, layout and instances.
+RUN_JOB = {
+    "image_uri": IMAGE,
+    "role_arn": ROLE,
+    "layout": LAYOUT,
+    "instance_type": "ml.m5.xlarge",
+    "instance_count": 1,
+}
+
+
 def name(task: str) -> str:
     return names.resource_name("adult_income_pipeline", RUN_ID, task)
 
@@ -25,30 +36,18 @@ def name(task: str) -> str:
 BODIES = {
     "CreateProcessingJob/preprocess": sagemaker_requests.preprocess_request(
         job_name=name("preprocess"),
-        image_uri=IMAGE,
-        role_arn=ROLE,
-        layout=LAYOUT,
+        **RUN_JOB,
         seed=7,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
     ),
     "CreateTrainingJob": sagemaker_requests.training_request(
         job_name=name("train"),
-        image_uri=IMAGE,
-        role_arn=ROLE,
-        layout=LAYOUT,
+        **RUN_JOB,
         hyperparameters=sagemaker_requests.hyperparameters_for(SAMPLE_CONF),
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
     ),
     "CreateProcessingJob/evaluate": sagemaker_requests.evaluate_request(
         job_name=name("evaluate"),
-        image_uri=IMAGE,
-        role_arn=ROLE,
-        layout=LAYOUT,
+        **RUN_JOB,
         model_artifact_uri=f"{LAYOUT.model_output_uri}/x/output/model.tar.gz",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
         champion_model_uri="s3://bucket-x/adult-income/runs/r1/model/t/output/model.tar.gz",
         champion_code_uri="s3://bucket-x/adult-income/runs/r1/data/schema/inference.tar.gz",
         champion_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1",
@@ -93,16 +92,7 @@ def test_body_is_valid_for_botocore(operation: str) -> None:
 
 def test_hyperparameters_are_strings_with_the_seed_defaults() -> None:
     defaults = sagemaker_requests.hyperparameters_for({})
-    assert defaults == {
-        "objective": "binary:logistic",
-        "num_round": "50",
-        "max_depth": "5",
-        "eta": "0.3",
-        "subsample": "1",
-        "min_child_weight": "1",
-        "gamma": "0",
-        "eval_metric": "logloss",
-    }
+    assert defaults == DAG_DEFAULT_HYPERPARAMETERS
     chosen = sagemaker_requests.hyperparameters_for(SAMPLE_CONF)
     assert chosen["num_round"] == "80" and chosen["early_stopping_rounds"] == "5"
     assert chosen["seed"] == "7"

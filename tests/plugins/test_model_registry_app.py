@@ -14,6 +14,14 @@ from tests.plugins.conftest import Registered, bearer
 APPROVAL = "/api/groups/{group}/versions/{version}/approval"
 
 
+def post_approval(
+    client: Any, registered: Registered, version: int, body: dict[str, Any], token: str
+) -> Any:
+    """POST ``body`` as the approval of ``version`` in the registered group, as ``token``'s user."""
+    url = APPROVAL.format(group=registered.group, version=version)
+    return client.post(url, json=body, headers=bearer(token))
+
+
 def group_of(body: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(group for group in body if group["name"] == name)
 
@@ -71,10 +79,12 @@ def test_versions_with_metrics_run_training_job_and_champion(
 def test_editor_approves_with_a_note_and_the_registry_says_so(
     client: Any, registered: Registered, token_for: Callable[[str], str], aws: Any
 ) -> None:
-    answer = client.post(
-        APPROVAL.format(group=registered.group, version=2),
-        json={"status": "Approved", "note": "  better than v1 on the same test set  "},
-        headers=bearer(token_for("editor")),
+    answer = post_approval(
+        client,
+        registered,
+        2,
+        {"status": "Approved", "note": "  better than v1 on the same test set  "},
+        token_for("editor"),
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["approval_status"] == "Approved"
@@ -92,10 +102,8 @@ def test_editor_approves_with_a_note_and_the_registry_says_so(
 def test_editor_rejects(
     client: Any, registered: Registered, token_for: Callable[[str], str], aws: Any
 ) -> None:
-    answer = client.post(
-        APPROVAL.format(group=registered.group, version=1),
-        json={"status": "Rejected", "note": "drifted"},
-        headers=bearer(token_for("editor")),
+    answer = post_approval(
+        client, registered, 1, {"status": "Rejected", "note": "drifted"}, token_for("editor")
     )
     assert answer.status_code == 200, answer.text
     package = aws("sagemaker").describe_model_package(ModelPackageName=registered.arns[0])
@@ -112,11 +120,7 @@ def test_editor_rejects(
 def test_a_viewer_may_not_change_status(
     client: Any, registered: Registered, token_for: Callable[[str], str], aws: Any
 ) -> None:
-    answer = client.post(
-        APPROVAL.format(group=registered.group, version=2),
-        json={"status": "Approved"},
-        headers=bearer(token_for("reader")),
-    )
+    answer = post_approval(client, registered, 2, {"status": "Approved"}, token_for("reader"))
     assert answer.status_code == 403
     assert "adult_income_pipeline" in answer.json()["detail"]
     package = aws("sagemaker").describe_model_package(ModelPackageName=registered.arns[1])
@@ -134,11 +138,7 @@ def test_a_viewer_may_not_change_status(
 def test_only_approved_or_rejected_with_a_bounded_note(
     client: Any, registered: Registered, token_for: Callable[[str], str], body: dict
 ) -> None:
-    answer = client.post(
-        APPROVAL.format(group=registered.group, version=2),
-        json=body,
-        headers=bearer(token_for("editor")),
-    )
+    answer = post_approval(client, registered, 2, body, token_for("editor"))
     assert answer.status_code == 422
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import pytest
 
 from emulator.process import EmulatorProcess
+from tests.support.processes import stop_session
 from tools import run_offline
 from tools.offline import aws_client, offline_environment
 
@@ -143,12 +143,7 @@ def api_server(state_dir: Path, emulator_url: str) -> Iterator[str]:
         wait_until_up(f"{base_url}/api/v2/monitor/health", process, log)
         yield base_url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_session(process)
 
 
 @pytest.fixture(scope="module")

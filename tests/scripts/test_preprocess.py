@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -150,6 +151,14 @@ def refuse(
     return err[len(PREFIX) :].rstrip("\n")
 
 
+@pytest.fixture()
+def refusal(
+    preprocess: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[[dict[str, str]], str]:
+    """``refuse`` on this test's files: ``refusal(files)`` is the error line."""
+    return lambda files: refuse(preprocess, tmp_path, capsys, files)
+
+
 def test_a_valid_file_passes_bom_crlf_quotes_blank_lines_and_multiline_fields(
     preprocess: ModuleType, tmp_path: Path
 ) -> None:
@@ -199,13 +208,9 @@ def test_a_valid_file_passes_bom_crlf_quotes_blank_lines_and_multiline_fields(
     ids=["empty", "header-only", "number", "label", "all-missing", "hours", "long-value"],
 )
 def test_existing_checks_name_file_line_and_column(
-    preprocess: ModuleType,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    files: dict[str, str],
-    message: str,
+    refusal, files: dict[str, str], message: str
 ) -> None:
-    assert refuse(preprocess, tmp_path, capsys, files) == message
+    assert refusal(files) == message
 
 
 def test_no_csv_files(
@@ -329,14 +334,8 @@ def test_a_record_with_the_wrong_number_of_fields(
     ],
     ids=["negative-only", "positive-only-two-files", "one-class-after-cleaning"],
 )
-def test_a_single_class_is_refused(
-    preprocess: ModuleType,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    files: dict[str, str],
-    message: str,
-) -> None:
-    assert refuse(preprocess, tmp_path, capsys, files) == message
+def test_a_single_class_is_refused(refusal, files: dict[str, str], message: str) -> None:
+    assert refusal(files) == message
 
 
 @pytest.mark.parametrize(

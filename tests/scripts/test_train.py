@@ -12,19 +12,11 @@ import pytest
 import xgboost as xgb
 
 from emulator.algorithms import xgboost_builtin
+from tests.conftest import DAG_DEFAULT_HYPERPARAMETERS
 from tests.scripts.conftest import load_script
 
 ROWS = 1500  # a slice: quick, and still two classes
-SEED = {
-    "objective": "binary:logistic",
-    "num_round": "12",
-    "max_depth": "5",
-    "eta": "0.3",
-    "subsample": "1",
-    "min_child_weight": "1",
-    "gamma": "0",
-    "eval_metric": "logloss",
-}
+SEED = {**DAG_DEFAULT_HYPERPARAMETERS, "num_round": "12"}
 
 
 @pytest.fixture(scope="module")

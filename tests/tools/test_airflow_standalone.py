@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tools import airflow_standalone
 from tools.airflow_standalone import ui_settings
 
 
@@ -23,3 +26,15 @@ def test_airflow_reads_the_host_for_its_api_server(monkeypatch) -> None:
 
     monkeypatch.setenv("AIRFLOW__API__HOST", "127.0.0.1")
     assert conf.get("api", "host") == "127.0.0.1"
+
+
+def test_an_unknown_option_is_refused_before_the_emulator_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tools.test_run_offline import NoEmulator
+
+    monkeypatch.setattr(airflow_standalone, "EmulatorProcess", NoEmulator)
+    with pytest.raises(SystemExit) as exited:
+        airflow_standalone.main(["--hots", "0.0.0.0"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --hots" in capsys.readouterr().err
