@@ -29,9 +29,8 @@ from typing import Any
 
 import pytest
 
-from emulator.process import EmulatorProcess
+from tests.support.offline_account import OfflineAccount
 from tests.support.processes import stop_session
-from tools import run_offline
 from tools.offline import aws_client, offline_environment
 
 pytestmark = pytest.mark.e2e
@@ -67,8 +66,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def two_runs(state_dir: Path) -> list[dict[str, Any]]:
-    """Run the DAG on two dates into ``state_dir``; their summaries, in order."""
+def two_runs(account: OfflineAccount) -> list[dict[str, Any]]:
+    """Run the DAG on two dates in ``account``; their summaries, in order."""
     confs = {
         # smaller trees and fewer rounds than the defaults: a champion the second run beats
         "2026-11-01": {
@@ -81,16 +80,9 @@ def two_runs(state_dir: Path) -> list[dict[str, Any]]:
     }
     summaries = []
     for date, conf in confs.items():
-        code = run_offline.main(
-            ["--date", date, "--conf", json.dumps(conf), "--state-dir", str(state_dir)]
-        )
-        assert code == 0, f"the DAG run of {date} failed"
-        found = [
-            json.loads(path.read_text())
-            for path in (state_dir / "runs").glob("*/summary.json")
-            if json.loads(path.read_text())["logical_date"] == date
-        ]
-        summaries.append(max(found, key=lambda s: s["run_id"]))
+        code, summary = account.run(date, conf)
+        assert code == 0 and summary is not None, f"the DAG run of {date} failed"
+        summaries.append(summary)
     return summaries
 
 
@@ -147,14 +139,12 @@ def api_server(state_dir: Path, emulator_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(account: OfflineAccount) -> Iterator[Stack]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make system-tools` installs Debian's chromium")
-    state_dir = tmp_path_factory.mktemp("registry-browser")
-    summaries = two_runs(state_dir)
-    emulator = EmulatorProcess(state_dir / "emulator", log_path=state_dir / "emulator.log")
-    with emulator, api_server(state_dir, emulator.url) as base_url:
-        yield Stack(base_url=base_url, emulator_url=emulator.url, summaries=summaries)
+    summaries = two_runs(account)
+    with api_server(account.state_dir, account.emulator_url) as base_url:
+        yield Stack(base_url=base_url, emulator_url=account.emulator_url, summaries=summaries)
 
 
 @pytest.fixture(scope="module")
