@@ -14,7 +14,8 @@ INPUT ?=
 HOST ?=
 PIPELINE ?= main
 # pytest-xdist workers for `make test`: one per core of the 2-core machine it is measured on; each
-# test file runs whole on one worker, so a module's fixtures (and DAG runs) are made once.
+# test file runs whole on one worker, so a module's fixtures (and DAG runs) are made once, and
+# files go out in collection order, the modules that take minutes first (tests/conftest.py).
 TEST_WORKERS ?= 2
 
 .PHONY: venv system-tools test lint format run airflow bench lock reset clean
@@ -34,7 +35,7 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 test: venv system-tools lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 run: venv
 	$(PY) -m tools.run_offline --pipeline "$(PIPELINE)" $(if $(DATE),--date "$(DATE)") $(if $(CONF),--conf '$(CONF)') $(if $(INPUT),--input "$(INPUT)")

@@ -44,6 +44,15 @@ from tools.offline import ensure_airflow_db, offline_environment
 RESPONSE_SHAPES = ResponseShapeChecker()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that take minutes (DAG runs end to end, the client scripts) first: `make
+    test` hands whole files to its workers in this order, and one of them started last would
+    leave one worker running alone at the end."""
+    items.sort(
+        key=lambda item: not any(item.iter_markers("e2e")) and not any(item.iter_markers("slow"))
+    )
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     server = EmulatorServer(tmp_path_factory.mktemp("emulator"), port=0, max_jobs=4)

@@ -7,6 +7,10 @@ accuracy, registered versions, predictions), and look at the emulator's side wit
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 # The client scripts this module's tests read the outcomes of (conftest.clients starts them).
 CLIENT_SCRIPTS = ("sdk2_pipeline_tutorial", "sdk2_estimator_hosting", "sdk2_tuner")
 

@@ -6,6 +6,10 @@ the emulator only as a user's code would (``AWS_ENDPOINT_URL``), and report what
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 # The client scripts this module's tests read the outcomes of (conftest.clients starts them).
 CLIENT_SCRIPTS = ("sdk3_pipeline", "sdk3_hosting")
 
