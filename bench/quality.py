@@ -22,10 +22,8 @@ bench/results/quality.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +64,7 @@ TUNED_SETTING = {
     "early_stopping_rounds": 50,
 }
 PIPELINE_ROW = "tuned by the pipeline's tuning job"
+PIPELINE_DAG = "adult_income_pipeline"
 # The DAG's conf for the row: what `make run CONF='{"tuning_max_jobs": 8, ...}'` runs.
 PIPELINE_TUNING = {
     "tuning_max_jobs": 8,
@@ -96,11 +95,11 @@ REFERENCES = [
 
 
 def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    """include/scripts/<name>.py as a module of its own (the scripts are not a package)."""
+    path = SCRIPTS / f"{name}.py"
+    module = ModuleType(f"bench_{name}")
+    module.__file__ = str(path)
+    exec(compile(path.read_text(), path, "exec"), module.__dict__)
     return module
 
 
@@ -165,10 +164,10 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
     import boto3
 
     from emulator.server import EmulatorServer
-    from include.adult_income import champion, params, sagemaker_requests, tasks
+    from include.adult_income import params, sagemaker_requests, tasks
 
     rows: list[dict[str, Any]] = []
-    image = tasks.resolve_images("us-east-1")["xgboost"]
+    images = tasks.resolve_images("us-east-1")
     with (
         tempfile.TemporaryDirectory() as data_dir,
         EmulatorServer(
@@ -190,14 +189,17 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
                 upload_split(s3, Path(scratch), layout)
             conf = {k: p.value for k, p in params.pipeline_params().items()}
             conf.update(PIPELINE_TUNING, seed=seed)
-            planned = tasks.training_requests(
-                conf,
-                lambda task, seed=seed: f"{task}-split-{seed}",
-                SimpleNamespace(role_arn=BENCH_ROLE),
-                layout,
-                {"xgboost": image},
+            # The DAG's own plan for a run with this conf, no champion: its tune and evaluate
+            # requests, evaluate bound to the best training job's model as the DAG binds it.
+            context = {
+                "params": conf,
+                "dag": SimpleNamespace(dag_id=PIPELINE_DAG),
+                "run_id": f"bench-split-{seed}",
+            }
+            plan = tasks.plan_requests(
+                context, SimpleNamespace(role_arn=BENCH_ROLE), layout, images
             )
-            tune = planned[tasks.TUNE_TASK]
+            tune = plan[tasks.TUNE_TASK]
             name = tune["HyperParameterTuningJobName"]
             started = time.perf_counter()
             sagemaker.create_hyper_parameter_tuning_job(**tune)
@@ -212,21 +214,10 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
                 raise RuntimeError(f"tuning job {name}: {tuning['HyperParameterTuningJobStatus']}")
             best = tuning["BestTrainingJob"]
             trained = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
-            against = champion.evaluate_inputs(
-                None, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}"
-            )
-            evaluate = sagemaker_requests.evaluate_request(
-                job_name=f"evaluate-split-{seed}",
-                image_uri=image,
-                role_arn=BENCH_ROLE,
-                layout=layout,
-                model_artifact_uri=trained["ModelArtifacts"]["S3ModelArtifacts"],
-                instance_type="ml.m5.xlarge",
-                instance_count=1,
-                champion_model_uri=against["model"],
-                champion_code_uri=against["code"],
-                champion_arn=against["arn"],
-                max_regression=0.0,
+            planned_evaluate = dict(plan[tasks.EVALUATE_TASK])
+            planned_evaluate.pop("S3Operations")  # upload_split put evaluate's code in place
+            evaluate = sagemaker_requests.with_model_artifact(
+                planned_evaluate, trained["ModelArtifacts"]["S3ModelArtifacts"]
             )
             sagemaker.create_processing_job(**evaluate)
             job = evaluate["ProcessingJobName"]
