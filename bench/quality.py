@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -145,6 +146,18 @@ def wait(describe: Any, status_key: str, limit: float = 3600) -> dict[str, Any]:
         time.sleep(1)
 
 
+def rounds_trained(logs: Any, job_name: str) -> int:
+    """How many rounds the training job ran (early stopping included): the last round the
+    algorithm logged, ``[<round>]`` then its metrics, counted from 0."""
+    group = "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=streams["logStreams"][0]["logStreamName"]
+    )["events"]
+    logged = [re.match(r"\[(\d+)\]\t", event["message"]) for event in events]
+    return max(int(match.group(1)) for match in logged if match) + 1
+
+
 def upload_split(s3: Any, out: Path, layout: Any) -> None:
     """preprocess.py's outputs where the run's layout reads them, and evaluate's code."""
     from include.adult_income import champion
@@ -179,6 +192,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
         )
         s3 = session.client("s3", endpoint_url=server.url)
         sagemaker = session.client("sagemaker", endpoint_url=server.url)
+        logs = session.client("logs", endpoint_url=server.url)
         s3.create_bucket(Bucket=BENCH_BUCKET)
         for seed in range(splits):
             layout = sagemaker_requests.RunLayout(
@@ -235,7 +249,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
                     "split_seed": seed,
                     "accuracy": metrics["accuracy"]["value"],
                     "roc_auc": metrics["roc_auc"]["value"],
-                    "rounds": int(best["TunedHyperParameters"]["num_round"]),
+                    "rounds": rounds_trained(logs, best["TrainingJobName"]),
                     "tuning_seconds": round(seconds, 1),
                     "best_training_job": best["TrainingJobName"],
                     "tuned_hyperparameters": best["TunedHyperParameters"],
