@@ -37,8 +37,8 @@ DEFAULT_STRATEGY = "Bayesian"
 # stopped small-eta jobs early.
 EARLY_STOPPING_ROUNDS = 25
 # Early stopping decides the rounds; the range only has to reach past where it stops for the
-# smallest eta (about 600 rounds at eta 0.03 on Adult).
-MIN_ROUNDS, MAX_ROUNDS = 300, 1000
+# smallest eta (about 350 rounds at eta 0.05 on this data).
+MIN_ROUNDS, MAX_ROUNDS = 400, 800
 # Hyperband judges a job first after this many rounds.
 HYPERBAND_MIN_ROUNDS = 10
 
@@ -47,7 +47,7 @@ HYPERBAND_MIN_ROUNDS = 10
 # spent most of eight jobs on worse models that a 3,000-row validation split cannot tell apart.
 TUNED_RANGES: dict[str, list[dict[str, str]]] = {
     "ContinuousParameterRanges": [
-        {"Name": "eta", "MinValue": "0.03", "MaxValue": "0.15", "ScalingType": "Logarithmic"},
+        {"Name": "eta", "MinValue": "0.05", "MaxValue": "0.2", "ScalingType": "Logarithmic"},
         {"Name": "min_child_weight", "MinValue": "1", "MaxValue": "8",
          "ScalingType": "Logarithmic"},
         {"Name": "subsample", "MinValue": "0.6", "MaxValue": "1", "ScalingType": "Linear"},
