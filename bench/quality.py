@@ -8,12 +8,12 @@ evaluation.json means. Training calls xgboost in-process with the parameters the
 algorithm uses.
 
 The "tuned by the pipeline's tuning job" row runs, for each of its split seeds, the tuning job
-the DAG plans with ``tuning_max_jobs`` 8 and ``tuning_max_parallel_jobs`` 2 (the tune task's
-request from tasks.training_requests: the built-in algorithm, Bayesian search over
+the DAG plans with ``tuning_max_jobs`` 8 and ``tuning_max_parallel_jobs`` 2 (the tune and
+evaluate requests of tasks.plan_requests: the built-in algorithm, Bayesian search over
 tuning_requests.py's ranges, validation AUC as the objective) in an in-process emulator on that
 split, then the pipeline's evaluate job on its best training job's model: its accuracy and ROC
-AUC are evaluation.json's. The tuning job's wall time is from CreateHyperParameterTuningJob to
-its end.
+AUC are evaluation.json's, its rounds those the job's log shows it trained. The tuning job's
+wall time is from CreateHyperParameterTuningJob to its end.
 
 Run: `.venv/bin/python -m bench.quality [--seeds 20] [--tuning-splits 5]`; writes
 bench/results/quality.json.
