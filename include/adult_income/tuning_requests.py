@@ -33,8 +33,8 @@ DEFAULT_OBJECTIVE = "validation:auc"
 DEFAULT_STRATEGY = "Bayesian"
 # Rounds without improvement on the validation channel before a job stops itself. The
 # objective's metric is the one watched (the algorithm puts it last in eval_metric): validation
-# AUC on the 3,000-row validation split wobbles by more than a round's gain, and 10 rounds
-# stopped small-eta jobs early.
+# AUC on the 3,000-row validation split wobbles by more than a round's gain: with 10 rounds,
+# small-eta jobs stopped at half the rounds validation logloss wanted.
 EARLY_STOPPING_ROUNDS = 25
 # Early stopping decides the rounds; the range only has to reach past where it stops for the
 # smallest eta (about 350 rounds at eta 0.05 on this data).
@@ -42,7 +42,7 @@ MIN_ROUNDS, MAX_ROUNDS = 400, 800
 # Hyperband judges a job first after this many rounds.
 HYPERBAND_MIN_ROUNDS = 10
 
-# Where good models of this data are (docs/BENCHMARKS.md, "Quality"): small steps, moderate
+# Where good models of this data are (README, "Measured here"): small steps, moderate
 # depth, little regularisation. Wider ranges (eta to 0.4, min_child_weight to 20, alpha to 2)
 # spent most of eight jobs on worse models that a 3,000-row validation split cannot tell apart.
 TUNED_RANGES: dict[str, list[dict[str, str]]] = {
