@@ -34,7 +34,7 @@ from typing import Any
 
 import boto3
 
-from bench.measure import machine
+from bench.measure import machine, write_results
 from emulator.process import READY_LINE, EmulatorProcess
 
 RESULTS = Path(__file__).resolve().parent / "results" / "emulator_durability.json"
@@ -416,10 +416,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - began, 1),
         "machine": machine(),
     }
-    if not quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    if quick:  # a smoke run: not a measurement to keep
+        print(json.dumps(result, indent=2))
+    else:
+        write_results(RESULTS, result)
     return result
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 
+from bench.measure import write_results
 from emulator import environments
 from emulator.server import EmulatorServer
 
@@ -161,9 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results(RESULTS, result)
     return result
 
 

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import write_results
 from include.adult_income.sagemaker_requests import hyperparameters_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,9 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": f"{platform.machine()}, Python {platform.python_version()}, "
         f"{len(os.sched_getaffinity(0))} cores",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results(RESULTS, result)
     return result
 
 

@@ -12,8 +12,6 @@ bench/results/invoke_endpoint.json.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
 import platform
 import tarfile
@@ -27,6 +25,7 @@ import numpy as np
 import xgboost as xgb
 from botocore.config import Config
 
+from bench.measure import write_results
 from emulator.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +55,13 @@ def processed_test_rows(work: Path) -> tuple[np.ndarray, np.ndarray]:
     return load("train"), load("test")
 
 
-def model_archive(booster: xgb.Booster) -> bytes:
-    raw = bytes(booster.save_raw("ubj"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        archive.addfile(info, io.BytesIO(raw))
-    return buffer.getvalue()
+def model_archive(booster: xgb.Booster, work: Path) -> bytes:
+    """model.tar.gz as the built-in algorithm writes it: the booster as ``xgboost-model``."""
+    model = work / "model.ubj"  # the extension picks the format; the archive's name is fixed
+    booster.save_model(str(model))
+    with tarfile.open(work / "model.tar.gz", "w:gz") as archive:
+        archive.add(model, arcname="xgboost-model")
+    return (work / "model.tar.gz").read_bytes()
 
 
 def csv_payload(rows: np.ndarray) -> str:
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
         s3, sagemaker = boto3.client("s3", **kwargs), boto3.client("sagemaker", **kwargs)
         runtime = boto3.client("sagemaker-runtime", **kwargs)
         s3.create_bucket(Bucket="bench")
-        s3.put_object(Bucket="bench", Key="model.tar.gz", Body=model_archive(local))
+        s3.put_object(Bucket="bench", Key="model.tar.gz", Body=model_archive(local, work))
         sagemaker.create_model(
             ModelName="bench",
             ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
@@ -164,9 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{len(os.sched_getaffinity(0))} cores"
     )
     result["endpoint"] = "1 instance (one model-server worker), built-in XGBoost, text/csv"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results(RESULTS, result)
     return result
 
 

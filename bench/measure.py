@@ -1,5 +1,5 @@
 """What the benchmarks share: running a program as a child process and reading its own wall
-time and peak memory, and a description of the machine."""
+time and peak memory, a description of the machine, and writing a result file."""
 
 from __future__ import annotations
 
@@ -70,3 +70,11 @@ def machine() -> dict[str, str | int | float]:
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.machine()}",
     }
+
+
+def write_results(path: Path, result: dict) -> None:
+    """``result`` as ``path`` (bench/results/<name>.json, read by render.py), and on stdout."""
+    text = json.dumps(result, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    print(text)

@@ -8,12 +8,12 @@ evaluation.json means. Training calls xgboost in-process with the parameters the
 algorithm uses.
 
 The "tuned by the pipeline's tuning job" row runs, for each of its split seeds, the tuning job
-the DAG plans with ``tuning_max_jobs`` 8 and ``tuning_max_parallel_jobs`` 2 (the tune task's
-request from tasks.training_requests: the built-in algorithm, Bayesian search over
+the DAG plans with ``tuning_max_jobs`` 8 and ``tuning_max_parallel_jobs`` 2 (the tune and
+evaluate requests of tasks.plan_requests: the built-in algorithm, Bayesian search over
 tuning_requests.py's ranges, validation AUC as the objective) in an in-process emulator on that
 split, then the pipeline's evaluate job on its best training job's model: its accuracy and ROC
-AUC are evaluation.json's. The tuning job's wall time is from CreateHyperParameterTuningJob to
-its end.
+AUC are evaluation.json's, its rounds those the job's log shows it trained. The tuning job's
+wall time is from CreateHyperParameterTuningJob to its end.
 
 Run: `.venv/bin/python -m bench.quality [--seeds 20] [--tuning-splits 5]`; writes
 bench/results/quality.json.
@@ -22,10 +22,9 @@ bench/results/quality.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +65,7 @@ TUNED_SETTING = {
     "early_stopping_rounds": 50,
 }
 PIPELINE_ROW = "tuned by the pipeline's tuning job"
+PIPELINE_DAG = "adult_income_pipeline"
 # The DAG's conf for the row: what `make run CONF='{"tuning_max_jobs": 8, ...}'` runs.
 PIPELINE_TUNING = {
     "tuning_max_jobs": 8,
@@ -96,11 +96,11 @@ REFERENCES = [
 
 
 def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    """include/scripts/<name>.py as a module of its own (the scripts are not a package)."""
+    path = SCRIPTS / f"{name}.py"
+    module = ModuleType(f"bench_{name}")
+    module.__file__ = str(path)
+    exec(compile(path.read_text(), path, "exec"), module.__dict__)
     return module
 
 
@@ -146,6 +146,18 @@ def wait(describe: Any, status_key: str, limit: float = 3600) -> dict[str, Any]:
         time.sleep(1)
 
 
+def rounds_trained(logs: Any, job_name: str) -> int:
+    """How many rounds the training job ran (early stopping included): the last round the
+    algorithm logged, ``[<round>]`` then its metrics, counted from 0."""
+    group = "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=streams["logStreams"][0]["logStreamName"]
+    )["events"]
+    logged = [re.match(r"\[(\d+)\]\t", event["message"]) for event in events]
+    return max(int(match.group(1)) for match in logged if match) + 1
+
+
 def upload_split(s3: Any, out: Path, layout: Any) -> None:
     """preprocess.py's outputs where the run's layout reads them, and evaluate's code."""
     from include.adult_income import champion
@@ -165,10 +177,10 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
     import boto3
 
     from emulator.server import EmulatorServer
-    from include.adult_income import champion, params, sagemaker_requests, tasks
+    from include.adult_income import params, sagemaker_requests, tasks
 
     rows: list[dict[str, Any]] = []
-    image = tasks.resolve_images("us-east-1")["xgboost"]
+    images = tasks.resolve_images("us-east-1")
     with (
         tempfile.TemporaryDirectory() as data_dir,
         EmulatorServer(
@@ -180,6 +192,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
         )
         s3 = session.client("s3", endpoint_url=server.url)
         sagemaker = session.client("sagemaker", endpoint_url=server.url)
+        logs = session.client("logs", endpoint_url=server.url)
         s3.create_bucket(Bucket=BENCH_BUCKET)
         for seed in range(splits):
             layout = sagemaker_requests.RunLayout(
@@ -190,14 +203,17 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
                 upload_split(s3, Path(scratch), layout)
             conf = {k: p.value for k, p in params.pipeline_params().items()}
             conf.update(PIPELINE_TUNING, seed=seed)
-            planned = tasks.training_requests(
-                conf,
-                lambda task, seed=seed: f"{task}-split-{seed}",
-                SimpleNamespace(role_arn=BENCH_ROLE),
-                layout,
-                {"xgboost": image},
+            # The DAG's own plan for a run with this conf, no champion: its tune and evaluate
+            # requests, evaluate bound to the best training job's model as the DAG binds it.
+            context = {
+                "params": conf,
+                "dag": SimpleNamespace(dag_id=PIPELINE_DAG),
+                "run_id": f"bench-split-{seed}",
+            }
+            plan = tasks.plan_requests(
+                context, SimpleNamespace(role_arn=BENCH_ROLE), layout, images
             )
-            tune = planned[tasks.TUNE_TASK]
+            tune = plan[tasks.TUNE_TASK]
             name = tune["HyperParameterTuningJobName"]
             started = time.perf_counter()
             sagemaker.create_hyper_parameter_tuning_job(**tune)
@@ -212,21 +228,10 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
                 raise RuntimeError(f"tuning job {name}: {tuning['HyperParameterTuningJobStatus']}")
             best = tuning["BestTrainingJob"]
             trained = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
-            against = champion.evaluate_inputs(
-                None, f"{layout.code_uri}/{champion.NO_CHAMPION_MARKER}"
-            )
-            evaluate = sagemaker_requests.evaluate_request(
-                job_name=f"evaluate-split-{seed}",
-                image_uri=image,
-                role_arn=BENCH_ROLE,
-                layout=layout,
-                model_artifact_uri=trained["ModelArtifacts"]["S3ModelArtifacts"],
-                instance_type="ml.m5.xlarge",
-                instance_count=1,
-                champion_model_uri=against["model"],
-                champion_code_uri=against["code"],
-                champion_arn=against["arn"],
-                max_regression=0.0,
+            planned_evaluate = dict(plan[tasks.EVALUATE_TASK])
+            planned_evaluate.pop("S3Operations")  # upload_split put evaluate's code in place
+            evaluate = sagemaker_requests.with_model_artifact(
+                planned_evaluate, trained["ModelArtifacts"]["S3ModelArtifacts"]
             )
             sagemaker.create_processing_job(**evaluate)
             job = evaluate["ProcessingJobName"]
@@ -244,7 +249,7 @@ def pipeline_tuning(preprocess: ModuleType, splits: int) -> list[dict[str, Any]]
                     "split_seed": seed,
                     "accuracy": metrics["accuracy"]["value"],
                     "roc_auc": metrics["roc_auc"]["value"],
-                    "rounds": int(best["TunedHyperParameters"]["num_round"]),
+                    "rounds": rounds_trained(logs, best["TrainingJobName"]),
                     "tuning_seconds": round(seconds, 1),
                     "best_training_job": best["TrainingJobName"],
                     "tuned_hyperparameters": best["TunedHyperParameters"],

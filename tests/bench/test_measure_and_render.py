@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import render
-from bench.measure import run_measured
+from bench.measure import run_measured, write_results
 
 
 def test_run_measured_reads_the_childs_own_peak_memory() -> None:
@@ -50,3 +50,12 @@ def test_document_comes_from_the_results_files(tmp_path: Path, monkeypatch) -> N
     for plot in ("end_to_end.png", "invoke_endpoint.png", "scale.png", "quality.png"):
         assert (tmp_path / "bench" / plot).stat().st_size > 5_000
         assert f"](bench/{plot})" in text
+
+
+def test_a_result_file_is_the_result_as_json_and_is_shown(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "results" / "some_benchmark.json"
+    result = {"seconds": 1.5, "runs": [1, 2], "machine": "x86_64"}
+    write_results(path, result)
+    assert json.loads(path.read_text()) == result
+    assert path.read_text().endswith("}\n")
+    assert json.loads(capsys.readouterr().out) == result

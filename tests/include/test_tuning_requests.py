@@ -104,7 +104,7 @@ def test_the_body_passes_what_sagemaker_checks(strategy: str, mode: str) -> None
             "eta", "max_depth", "min_child_weight", "subsample", "colsample_bytree", "alpha",
             "lambda", "num_round",
         }  # fmt: skip
-        assert definition["StaticHyperParameters"]["early_stopping_rounds"] == "10"
+        assert definition["StaticHyperParameters"]["early_stopping_rounds"] == "25"
         assert plan.max_jobs == 8
     if strategy == "Hyperband":
         assert plan.hyperband is not None
