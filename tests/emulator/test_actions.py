@@ -29,8 +29,12 @@ def test_action_lifecycle(aws) -> None:
     assert (described["Status"], described["Properties"]) == ("Completed", {})
     [listed] = sagemaker.list_actions(SourceUri=source)["ActionSummaries"]
     assert (listed["ActionName"], listed["Status"]) == (name, "Completed")
-    by_type = sagemaker.list_actions(ActionType="ModelDeployment", SortBy="Name")
-    assert name in [a["ActionName"] for a in by_type["ActionSummaries"]]
+    # Every page: the session's emulator holds the deployment actions of other tests' endpoints.
+    pages = sagemaker.get_paginator("list_actions").paginate(
+        ActionType="ModelDeployment", SortBy="Name", SortOrder="Ascending"
+    )
+    by_type = [a["ActionName"] for page in pages for a in page["ActionSummaries"]]
+    assert name in by_type and by_type == sorted(by_type)
     assert sagemaker.delete_action(ActionName=name)["ActionArn"] == arn
     with pytest.raises(ClientError) as error:
         sagemaker.describe_action(ActionName=name)

@@ -40,8 +40,12 @@ def test_add_list_and_delete(aws) -> None:
     assert produced["AssociationSummaries"] == []
     by_type = sagemaker.list_associations(DestinationType="Model", SourceArn=action_arn)
     assert len(by_type["AssociationSummaries"]) == 1
-    both = sagemaker.list_associations(SortBy="SourceType", SortOrder="Ascending", MaxResults=100)
-    mine = [a for a in both["AssociationSummaries"] if action_arn in a.values()]
+    # Every page: the session's emulator holds the associations of other tests' jobs too.
+    pages = sagemaker.get_paginator("list_associations").paginate(
+        SortBy="SourceType", SortOrder="Ascending", PaginationConfig={"PageSize": 100}
+    )
+    both = [a for page in pages for a in page["AssociationSummaries"]]
+    mine = [a for a in both if action_arn in a.values()]
     assert [a["SourceType"] for a in mine] == ["DataSet", "Training"]
     sagemaker.delete_association(SourceArn=data, DestinationArn=action_arn)
     assert sagemaker.list_associations(DestinationArn=action_arn)["AssociationSummaries"] == []
