@@ -11,20 +11,11 @@ from botocore.validate import ParamValidator
 
 from emulator.sagemaker import tuning_jobs
 from include.adult_income import tuning_requests
+from tests.conftest import DAG_DEFAULT_HYPERPARAMETERS as DEFAULT_HYPERPARAMETERS
 from tests.scripts.conftest import load_script
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
-DEFAULT_HYPERPARAMETERS = {
-    "objective": "binary:logistic",
-    "num_round": "50",
-    "max_depth": "5",
-    "eta": "0.3",
-    "subsample": "1",
-    "min_child_weight": "1",
-    "gamma": "0",
-    "eval_metric": "logloss",
-}
 SCRIPT_HYPERPARAMETERS = {
     **{key: json.dumps(value) for key, value in DEFAULT_HYPERPARAMETERS.items()},
     "sagemaker_program": json.dumps("train.py"),
