@@ -136,6 +136,7 @@ class SessionEmulator:
     run moves beside its summary, and leaves the emulator running when the run is done."""
 
     url = ""
+    joined = False  # as if started for this run
 
     def __init__(self, data_dir: Path, log_path: Path) -> None:
         log_path.write_text("emulator log\n")
@@ -145,6 +146,16 @@ class SessionEmulator:
 
     def __exit__(self, *exc_info: object) -> None:
         return None
+
+
+class JoinedEmulator(SessionEmulator):
+    """Takes EmulatorProcess's place as the emulator of a running `make airflow`: the run joins
+    it, and it logs to a file of its own, not to the run's."""
+
+    joined = True
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        pass
 
 
 # Stands in for this interpreter in the commands the run starts: `-m airflow db migrate` makes
@@ -238,3 +249,29 @@ def test_a_failed_run_says_why_and_where_its_log_is(
     assert err.startswith(f"parsing\n{refusal}\n")  # the log's tail
     assert "\nconf refused before any task ran: Invalid input for param num_round" in err
     assert err.endswith(f"\nrun FAILED (airflow exit code 1); full log: {log}\n")
+
+
+def test_a_run_that_joins_a_running_emulator_keeps_no_emulator_log_of_an_earlier_run(
+    offline_run, offline_s3, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(run_offline, "EmulatorProcess", JoinedEmulator)
+    # What an earlier run that failed before its summary left behind.
+    latest = tmp_path / "state" / "runs" / "latest"
+    latest.mkdir(parents=True)
+    (latest / "emulator.log").write_text("an earlier run's emulator\n")
+    date = unused_date()
+    summary = {
+        "dag_id": "adult_income_pipeline",
+        "logical_date": date,
+        "run_id": f"manual__{date}T06:00:00+00:00",
+        "decision": "rejected",
+    }
+    put_summary(offline_s3, date, **summary)
+
+    code, _ = offline_run(date, 0, "the DAG ran")
+
+    assert code == 0
+    kept = tmp_path / "state" / "runs" / run_offline.safe_dir_name(summary["run_id"])
+    assert (kept / "airflow.log").read_text() == "the DAG ran\n"
+    assert not (kept / "emulator.log").exists()
+    assert not (latest / "emulator.log").exists()
