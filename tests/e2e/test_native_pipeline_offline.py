@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from tests.support.offline_account import OfflineAccount
+from tests.support.offline_account import SCRIPT_MODE_TUNING, OfflineAccount
 
 pytestmark = pytest.mark.e2e
 
@@ -44,13 +44,7 @@ def test_native_pipeline_registers_a_version_with_every_step_succeeded(
 def test_a_script_mode_tuning_step_below_threshold_099_takes_the_else_branch(
     account: OfflineAccount,
 ) -> None:
-    conf = {
-        "training_mode": "script",
-        "tuning_max_jobs": 2,
-        "tuning_max_parallel_jobs": 2,
-        "tuning_strategy": "Random",
-        "accuracy_threshold": 0.99,
-    }
+    conf = {**SCRIPT_MODE_TUNING, "accuracy_threshold": 0.99}
     code, summary = account.run("2026-11-02", conf, pipeline="native")
     # The execution started with the parameters the run planned, as start_pipeline's
     # Rendered Template tab shows them.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.offline_account import OfflineAccount
+from tests.support.offline_account import SCRIPT_MODE_TUNING, OfflineAccount
 
 pytestmark = pytest.mark.e2e
 
@@ -15,14 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_a_tuning_run_of_script_mode_jobs_registers_its_best_training_job(
     account: OfflineAccount,
 ) -> None:
-    # Fewer jobs than `make run`'s 8 (the route is the same): one batch of two, Random.
-    conf = {
-        "training_mode": "script",
-        "tuning_max_jobs": 2,
-        "tuning_max_parallel_jobs": 2,
-        "tuning_strategy": "Random",
-    }
-    code, summary = account.run("2026-11-06", conf)
+    code, summary = account.run("2026-11-06", SCRIPT_MODE_TUNING)
     assert code == 0 and summary is not None
     assert summary["decision"] == "registered"
     assert summary["training_mode"] == "script"

@@ -23,6 +23,16 @@ from tools.offline import aws_client, offline_environment
 MIGRATED_FILES = ("airflow.db", ".migrated-for-lock")
 
 
+# A tuning job of script-mode training jobs, as small as the route allows: one batch of two
+# Random jobs (`make run`'s own default tunes 8; the route is the same).
+SCRIPT_MODE_TUNING = {
+    "training_mode": "script",
+    "tuning_max_jobs": 2,
+    "tuning_max_parallel_jobs": 2,
+    "tuning_strategy": "Random",
+}
+
+
 @dataclass
 class OfflineAccount:
     """One module's local account: ``state_dir`` as `make run --state-dir` takes it."""
