@@ -113,8 +113,11 @@ ENDPOINT_MAX_WAIT_SECONDS = 3600
 # and its "timeout" event resumes the task into a message that names the job.
 DEFER_SLACK_SECONDS = 300
 # The status member of each kind of job's description.
-STATUS_KEYS = tuple(
-    f"{job}JobStatus" for job in ("Processing", "Training", "Transform", "HyperParameterTuning")
+STATUS_KEYS = (
+    "ProcessingJobStatus",
+    "TrainingJobStatus",
+    "TransformJobStatus",
+    "HyperParameterTuningJobStatus",
 )
 # A processing script's "bad data" exit (include/scripts/*.py BAD_INPUT = 2), as the emulator
 # words it in FailureReason; \b keeps exit code 20 or 255 out.
