@@ -29,6 +29,9 @@ from typing import Any
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# Two workers share two cores: xgboost's OpenMP threads sleep while they wait rather than spin
+# on a core the other worker needs (the emulator's jobs do the same: emulator/sagemaker/jobs.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import boto3
 import pytest

@@ -172,6 +172,7 @@ class ModelWorker:
         root = str(Path(model_server.__file__).resolve().parents[2])
         environment = {
             **os.environ,
+            **jobs.SHARED_CORES_ENVIRONMENT,
             **served.environment,
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": root,

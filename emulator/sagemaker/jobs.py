@@ -645,6 +645,14 @@ def rewrite(value: str, sandbox: Path) -> str:
     return value.replace(CONTAINER_ROOT, str(sandbox))
 
 
+# Jobs and model servers here share the machine's cores; on SageMaker each has an instance of
+# its own. libgomp's threads (xgboost's) spin while they wait for work, which on shared cores
+# burns the time the other jobs need: two script-mode training jobs side by side took 13 s of CPU
+# each with spinning threads, 4 s with sleeping ones (one job alone: 4 s either way). A job's
+# or a model's own Environment may still choose another policy.
+SHARED_CORES_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def run_process(
     command: list[str],
     *,
@@ -662,6 +670,7 @@ def run_process(
         "HOME": str(sandbox),
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        **SHARED_CORES_ENVIRONMENT,
         **environment,
     }
     if mode != "namespace":

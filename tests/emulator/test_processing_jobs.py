@@ -266,3 +266,25 @@ def test_a_job_flooding_its_output_completes_and_logs_its_tail(aws, bucket) -> N
     assert "line 299999" in messages and "line 1000" not in messages
     # The server is still answering.
     assert aws("sagemaker").describe_processing_job(ProcessingJobName=name)["ProcessingJobName"]
+
+
+OMP_POLICY_SCRIPT = b"""
+import os
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+with open("/opt/ml/processing/output/policy.txt", "w") as handle:
+    handle.write(os.environ.get("OMP_WAIT_POLICY", "unset"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("environment", "policy"), [(None, b"PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, b"ACTIVE")]
+)
+def test_jobs_on_shared_cores_wait_passively_unless_their_environment_says(
+    aws, bucket, environment, policy
+) -> None:
+    extra = {"Environment": environment} if environment else {}
+    name = start(aws, bucket, OMP_POLICY_SCRIPT, **extra)
+    job = describe(aws, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    body = aws("s3").get_object(Bucket=bucket, Key=f"{name}/out/policy.txt")["Body"].read()
+    assert body == policy
