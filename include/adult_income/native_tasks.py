@@ -200,8 +200,6 @@ def summarize(**context: Any) -> dict[str, Any]:
             config,
             summary,
             evaluation_uri=summary["evaluation_uri"],
-            model_uri=summary["model_uri"],
-            schema_uri=f"{summary['data_uri']}/schema/schema.json",
             report_uri=f"{execution_root}/report",
             title=f"Adult income XGBoost — {context['dag'].dag_id}, {context['ds']}",
             facts={

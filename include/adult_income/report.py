@@ -1,13 +1,14 @@
-"""The model report: evaluation.json and the booster rendered as report.html with PNG charts.
+"""The model report: evaluation.json rendered as report.html with PNG charts.
 
 Charts: ROC curve, precision-recall curve, calibration (predicted vs observed per bin),
 confusion matrix and the booster's feature importance (total gain, named after the schema's
-feature columns). report.html refers to the PNGs by relative path and needs nothing else (inline
+feature columns, as evaluate.py ranks them in the container's own xgboost). report.html refers
+to the PNGs by relative path and needs nothing else (inline
 CSS, no script, no remote resource), so the folder can be uploaded to S3 as it is and opened
 from a local copy.
 
-matplotlib and xgboost are imported inside the functions: Airflow tasks import this module, and
-only the task that draws the report should pay for them.
+matplotlib is imported inside the function that draws: Airflow tasks import this module, and
+only the task that draws the report should pay for it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import html
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import xgboost as xgb
+from typing import Any
 
 # File name -> alt text (each chart carries its own title), in the order the page shows them.
 CHARTS = {
@@ -47,51 +45,21 @@ DPI = 110
 CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
 
 
-def feature_importance(
-    booster_path: Path, feature_columns: list[str], top: int = 15
-) -> list[tuple[str, float]]:
-    """Total-gain importance of the booster's features, named after ``feature_columns``,
-    largest first, at most ``top`` of them."""
+def feature_importance(evaluation: dict[str, Any], top: int = 15) -> list[tuple[str, float]]:
+    """evaluate.py's ``feature_importance`` (each feature's total gain, largest first) as
+    (name, gain) pairs, at most ``top`` of them; a ValueError names what is unusable."""
     if top < 1:
         raise ValueError(f"top must be at least 1, not {top}")
-    booster = load_booster(Path(booster_path))
-    if booster.num_features() != len(feature_columns):
-        # Naming f<i> after another run's schema would label every bar wrongly, silently.
-        raise ValueError(
-            f"{booster_path}: the booster has {booster.num_features()} features but the schema "
-            f"lists {len(feature_columns)}: not the schema this model was trained with"
-        )
-    # The built-in algorithm trains on an unnamed matrix, so xgboost calls column i "f<i>".
-    names = booster.feature_names or [f"f{i}" for i in range(len(feature_columns))]
-    columns = dict(zip(names, feature_columns, strict=True))
-    scores = booster.get_score(importance_type="total_gain")
-    named = [(columns[key], float(gain)) for key, gain in scores.items()]
-    # Ties broken by name so that the same model always draws the same chart.
-    return sorted(named, key=lambda item: (-item[1], item[0]))[:top]
-
-
-def load_booster(path: Path) -> xgb.Booster:
-    """An ``xgboost.Booster`` saved natively (JSON, UBJSON, binary) or pickled, as older built-in
-    containers did; include/scripts/evaluate.py accepts the same two."""
-    import xgboost as xgb
-
-    data = path.read_bytes()
-    if data[:1] == b"\x80":  # every pickle protocol >= 2 starts with PROTO
-        import pickle
-
-        # The artefact comes from this pipeline's own training job, as evaluate.py reads it.
-        booster = pickle.loads(data)
-        if not isinstance(booster, xgb.Booster):
-            raise ValueError(f"{path}: the pickle holds a {type(booster).__name__}, not a Booster")
-        return booster
-    booster = xgb.Booster()
-    try:
-        # From bytes: the file name has no extension for xgboost to guess the format from.
-        booster.load_model(bytearray(data))
-    except xgb.core.XGBoostError as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ValueError(f"{path}: not a model XGBoost can load: {first_line}") from exc
-    return booster
+    ranked = required(evaluation, ("feature_importance",), "feature importance chart")
+    if not isinstance(ranked, list):
+        raise ValueError("evaluation.json: feature_importance is not a list")
+    pairs = []
+    for index, entry in enumerate(ranked[:top]):
+        name = key_name(("feature_importance", index))
+        if not isinstance(entry, dict) or not isinstance(entry.get("feature"), str):
+            raise ValueError(f"evaluation.json: {name} has no feature name")
+        pairs.append((entry["feature"], finite(entry.get("total_gain"), f"{name}.total_gain")))
+    return pairs
 
 
 def render_report(

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import copy
 import json
-import tarfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
-from botocore.exceptions import ClientError
 
 from include.adult_income import (
     champion,
@@ -556,53 +554,30 @@ def smoke_check(**context: Any) -> dict[str, Any]:
     return {"endpoint_name": name, "endpoint_config_name": expected, "scores": scores}
 
 
-def model_for_report(
-    fetch: Callable[[str, Path], Path], evaluation_uri: str, model_uri: str, folder: Path
-) -> Path:
-    """The booster as evaluate.py exported it (model.json beside evaluation.json, readable by
-    this xgboost whatever the training container's format), else the training job's own."""
-    try:
-        return fetch(evaluation_uri.rsplit("/", 1)[0] + "/model.json", folder / "model.json")
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey"}:
-            raise
-    with tarfile.open(fetch(model_uri, folder / "model.tar.gz")) as archive:
-        archive.extract("xgboost-model", folder / "model", filter="data")
-    return folder / "model" / "xgboost-model"
-
-
 def render_report(
     config: settings.Settings,
     *,
     evaluation_uri: str,
-    model_uri: str,
-    schema_uri: str,
     report_uri: str,
     title: str,
     facts: dict[str, str],
 ) -> str:
-    """Render report.html and its charts from the run's evaluation, booster and schema, and
-    upload them under ``report_uri``; returns the report's URI."""
+    """Render report.html and its charts from the run's evaluation.json and upload them under
+    ``report_uri``; returns the report's URI."""
     import tempfile
 
     from include.adult_income import report
 
     s3 = s3_client(config)
-
-    def fetch(uri: str, target: Path) -> Path:
-        bucket, key = split_uri(uri)
-        s3.download_file(bucket, key, str(target))
-        return target
-
+    bucket, key = split_uri(evaluation_uri)
+    evaluation = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     with tempfile.TemporaryDirectory() as work:
-        folder = Path(work)
-        evaluation = json.loads(fetch(evaluation_uri, folder / "evaluation.json").read_text())
-        schema = json.loads(fetch(schema_uri, folder / "schema.json").read_text())
-        importance = report.feature_importance(
-            model_for_report(fetch, evaluation_uri, model_uri, folder), schema["feature_columns"]
-        )
         files = report.render_report(
-            evaluation, importance, folder / "report", title=title, facts=facts
+            evaluation,
+            report.feature_importance(evaluation),
+            Path(work) / "report",
+            title=title,
+            facts=facts,
         )
         for path in files:
             bucket, key = split_uri(f"{report_uri}/{path.name}")
@@ -678,8 +653,6 @@ def summarize(**context: Any) -> dict[str, Any]:
             config,
             summary,
             evaluation_uri=summary["evaluation_uri"],
-            model_uri=summary["model_uri"],
-            schema_uri=f"{layout.data_uri('schema')}/schema.json",
             report_uri=layout.report_uri,
             title=f"Adult income XGBoost — {context['dag'].dag_id}, {context['ds']}",
             facts={

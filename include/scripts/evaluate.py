@@ -11,8 +11,9 @@ evaluation.json holds the seed's ``metrics.accuracy.value`` and precision, recal
 log loss, the confusion matrix and the row count; the test set's class counts (``test_rows``:
 total, positive, negative; the accuracy gate refuses a one-class test set); the same numbers in
 SageMaker's model-quality layout (``binary_classification_metrics.<name>.value``) for the model
-registry; and the points the model report draws: ROC and precision-recall curves and a
-calibration table.
+registry; and what the model report draws: ROC and precision-recall curves, a calibration
+table, and ``feature_importance``, each feature's total gain in the booster named after the
+schema's feature columns, largest first (so the report needs no xgboost of its own).
 
 Champion/challenger: when ``--champion-dir`` holds the group's current champion (its
 ``model/model.tar.gz`` and its serving bundle ``code/inference.tar.gz`` with the schema it was
@@ -41,7 +42,6 @@ from sklearn import metrics
 
 MODEL_FILE = "xgboost-model"
 BAD_INPUT = 2
-MODEL_JSON = "model.json"
 CURVE_POINTS = 200
 CALIBRATION_BINS = 10
 
@@ -159,6 +159,29 @@ def read_test(test_dir: str) -> pd.DataFrame:
             )
         )
     return numbers
+
+
+def feature_importance(
+    booster: xgb.Booster, features: Optional[List[str]]
+) -> List[Dict[str, object]]:
+    """Each feature's total gain, named after ``features`` (the schema's feature columns),
+    largest first and ties by name, so that the same model always reports the same list."""
+    count = booster.num_features()
+    if features is not None and count != len(features):
+        # Naming f<i> after another run's schema would put every name on the wrong gain.
+        raise InputError(
+            "the booster has {} features but schema.json lists {}: not the schema this model "
+            "was trained with".format(count, len(features))
+        )
+    # The built-in algorithm trains on an unnamed matrix, so xgboost calls column i "f<i>".
+    keys = booster.feature_names or ["f{}".format(i) for i in range(count)]
+    names = {key: features[i] if features is not None else key for i, key in enumerate(keys)}
+    scores = booster.get_score(importance_type="total_gain")
+    ranked = sorted(
+        ((names[key], float(gain)) for key, gain in scores.items()),
+        key=lambda item: (-item[1], item[0]),
+    )
+    return [{"feature": name, "total_gain": gain} for name, gain in ranked]
 
 
 def schema_features(path: str) -> List[str]:
@@ -366,6 +389,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         features = None
         if args.schema_dir is not None:
             features = schema_features(os.path.join(args.schema_dir, "schema.json"))
+        importance = feature_importance(booster, features)
         champion = None
         if args.champion_dir is not None:
             champion = score_champion(
@@ -375,6 +399,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("evaluate: error: {}".format(exc), file=sys.stderr)
         return BAD_INPUT
     report = evaluate(booster, test, args.threshold)
+    report["feature_importance"] = importance
     if args.champion_dir is not None:
         report["champion"] = champion
         # The accuracy the challenger must reach against the champion, as a number a pipeline
@@ -386,10 +411,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "evaluation.json"), "w") as handle:
         json.dump(report, handle, indent=2)
-    # The booster again, as JSON: the built-in XGBoost 1.7-1 container writes xgboost-model in
-    # xgboost 1.x's binary format, which the xgboost that renders the report (3.x) cannot read;
-    # JSON written here, by the container's own xgboost, every later version reads.
-    booster.save_model(os.path.join(args.output_dir, MODEL_JSON))
     summary = report["metrics"]
     print(
         "test rows: {}; accuracy {:.4f}; roc_auc {}".format(

@@ -1,5 +1,5 @@
-"""The model report: five real charts from a real evaluation and booster, an HTML page that
-shows them, checked in headless Chromium as a person would see it.
+"""The model report: five real charts from a real evaluation, an HTML page that shows them,
+checked in headless Chromium as a person would see it.
 
 The run behind it is small but real: preprocess.py on every eighth row of the bundled data, the
 emulator's built-in XGBoost algorithm (the artefact format the pipeline really produces: an
@@ -22,9 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import xgboost as xgb
 from matplotlib import image
 
 from emulator.algorithms import xgboost_builtin
@@ -44,7 +42,6 @@ TITLE = "Adult <income> report"
 @dataclass(frozen=True)
 class Run:
     evaluation: dict[str, Any]
-    booster_path: Path
     feature_columns: list[str]
 
 
@@ -72,19 +69,19 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         archive.add(trained / "xgboost-model", arcname="xgboost-model")
     evaluation_dir = root / "evaluation"
     args = ["--model-dir", str(artefact), "--test-dir", str(processed / "test")]
+    args += ["--schema-dir", str(processed / "schema")]
     assert load_script("evaluate").main([*args, "--output-dir", str(evaluation_dir)]) == 0
 
     schema = json.loads((processed / "schema" / "schema.json").read_text())
     return Run(
         evaluation=json.loads((evaluation_dir / "evaluation.json").read_text()),
-        booster_path=trained / "xgboost-model",
         feature_columns=schema["feature_columns"],
     )
 
 
 @pytest.fixture(scope="module")
 def importance(run: Run) -> list[tuple[str, float]]:
-    return report.feature_importance(run.booster_path, run.feature_columns)
+    return report.feature_importance(run.evaluation)
 
 
 @pytest.fixture(scope="module")
@@ -107,27 +104,30 @@ def test_importance_names_real_features_largest_first(
     assert gains[0] > 0
 
 
-def test_importance_maps_f_index_to_that_column(tmp_path: Path) -> None:
-    # Only column 3 decides the label: an off-by-one in the f<i> mapping names another one.
-    rng = np.random.default_rng(0)
-    features = rng.random((400, 5))
-    labels = (features[:, 3] > 0.5).astype(float)
-    booster = xgb.train(
-        {"objective": "binary:logistic", "max_depth": 2},
-        xgb.DMatrix(features, label=labels),
-        num_boost_round=5,
-    )
-    path = tmp_path / "xgboost-model"
-    booster.save_model(str(tmp_path / "model.ubj"))
-    (tmp_path / "model.ubj").rename(path)
-    columns = ["age", "capital.gain", "sex=Female", "marital.status=Married", "race=White"]
+def test_importance_keeps_the_evaluations_order_and_at_most_top(run: Run) -> None:
+    ranked = run.evaluation["feature_importance"]
+    assert report.feature_importance(run.evaluation, top=3) == [
+        (entry["feature"], entry["total_gain"]) for entry in ranked[:3]
+    ]
+    with pytest.raises(ValueError, match="top must be at least 1"):
+        report.feature_importance(run.evaluation, top=0)
 
-    ranked = report.feature_importance(path, columns, top=2)
 
-    assert ranked[0][0] == "marital.status=Married"
-    assert len(ranked) <= 2
-    with pytest.raises(ValueError, match="5 features but the schema lists 4"):
-        report.feature_importance(path, columns[:4])
+@pytest.mark.parametrize(
+    ("importance", "problem"),
+    [
+        (None, "evaluation.json has no feature_importance"),
+        ({"age": 1.0}, "feature_importance is not a list"),
+        ([{"total_gain": 1.0}], r"feature_importance\[0\] has no feature name"),
+        ([{"feature": "age", "total_gain": "NaN"}], r"feature_importance\[0\].total_gain is"),
+    ],
+)
+def test_unusable_importance_is_refused_naming_the_entry(
+    run: Run, importance: Any, problem: str
+) -> None:
+    evaluation = {**run.evaluation, "feature_importance": importance}
+    with pytest.raises(ValueError, match=problem):
+        report.feature_importance(evaluation)
 
 
 def test_every_chart_is_a_real_png(rendered: list[Path]) -> None:

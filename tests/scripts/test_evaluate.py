@@ -15,9 +15,17 @@ from include.adult_income import gate
 from tests.scripts.conftest import train_seed_model
 
 
-def run(evaluate: ModuleType, model_dir: Path, test_dir: Path, out: Path) -> int:
+def run(evaluate: ModuleType, model_dir: Path, test_dir: Path, out: Path, *extra: str) -> int:
     return evaluate.main(
-        ["--model-dir", str(model_dir), "--test-dir", str(test_dir), "--output-dir", str(out)]
+        [
+            "--model-dir",
+            str(model_dir),
+            "--test-dir",
+            str(test_dir),
+            "--output-dir",
+            str(out),
+            *extra,
+        ]
     )
 
 
@@ -188,20 +196,42 @@ def test_missing_model_and_bad_test_data(
     assert "not a readable tar archive" in capsys.readouterr().err
 
 
-def test_the_booster_is_exported_as_json_for_the_report(
+def test_feature_importance_names_the_schemas_columns_largest_gain_first(
     evaluate: ModuleType, processed: Path, model_dir: Path, tmp_path: Path
 ) -> None:
-    # The report reads this, not xgboost-model, whose 1.7-1 binary format xgboost 3 refuses.
+    columns = json.loads((processed / "schema" / "schema.json").read_text())["feature_columns"]
+    args = ["--schema-dir", str(processed / "schema")]
+    assert run(evaluate, model_dir, processed / "test", tmp_path, *args) == 0
+    ranked = json.loads((tmp_path / "evaluation.json").read_text())["feature_importance"]
+    names = [entry["feature"] for entry in ranked]
+    gains = [entry["total_gain"] for entry in ranked]
+    assert len(set(names)) == len(names) > 15
+    assert set(names) <= set(columns), set(names) - set(columns)
+    assert gains == sorted(gains, reverse=True) and gains[-1] > 0
+
+
+def test_feature_importance_maps_f_index_to_that_column(evaluate: ModuleType) -> None:
+    # Only column 3 decides the label: an off-by-one in the f<i> mapping names another one.
+    import numpy as np
     import xgboost as xgb
 
-    assert run(evaluate, model_dir, processed / "test", tmp_path) == 0
-    exported = tmp_path / "model.json"
-    assert exported.read_bytes()[:1] == b"{"
-    booster = xgb.Booster()
-    booster.load_model(str(exported))
-    assert booster.num_features() == len(
-        json.loads((processed / "schema" / "schema.json").read_text())["feature_columns"]
+    rng = np.random.default_rng(0)
+    features = rng.random((400, 5))
+    labels = (features[:, 3] > 0.5).astype(float)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2},
+        xgb.DMatrix(features, label=labels),
+        num_boost_round=5,
     )
+    columns = ["age", "capital.gain", "sex=Female", "marital.status=Married", "race=White"]
+
+    ranked = evaluate.feature_importance(booster, columns)
+
+    assert ranked[0]["feature"] == "marital.status=Married"
+    # without a schema, xgboost's own names
+    assert evaluate.feature_importance(booster, None)[0]["feature"] == "f3"
+    with pytest.raises(evaluate.InputError, match=r"5 features but schema\.json lists 4"):
+        evaluate.feature_importance(booster, columns[:4])
 
 
 CHAMPION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/adult-income-xgboost/1"
