@@ -36,6 +36,10 @@ BUILD_TIMEOUT_S = 900
 RESULT_PREFIX = "CLIENT-RESULT "
 
 
+# How a client script starts: client_clock installs the SDK's polling clock, then runs it.
+CLOCKED_START = "import client_clock, sys; client_clock.main(sys.argv[1:])"
+
+
 class ClientFailed(AssertionError):
     """A client script exited non-zero; the message carries its output's last lines."""
 
@@ -153,8 +157,10 @@ class ClientRun:
     """One client script running as a subprocess; ``result()`` waits for what it reported.
 
     The script reports with ``report(value)`` from tests/emulator/clients/client_support.py,
-    copied beside it into ``workdir`` so that the script imports nothing of the project. Its
-    output goes to files in ``workdir`` (a pipe could fill up while nobody reads it).
+    copied beside it into ``workdir`` so that the script imports nothing of the project. It
+    starts through client_clock.py (copied too), so that the SDK's polling sleeps are short and
+    its clock counts them whole. Its output goes to files in ``workdir`` (a pipe could fill up
+    while nobody reads it).
     """
 
     def __init__(
@@ -169,12 +175,13 @@ class ClientRun:
         self.name = script.name
         self.args = args
         shutil.copy(script, workdir / script.name)
-        shutil.copy(Path(script).parent / "client_support.py", workdir / "client_support.py")
+        for helper in ("client_support.py", "client_clock.py"):
+            shutil.copy(Path(script).parent / helper, workdir / helper)
         self._stdout = workdir / "client.stdout"
         self._stderr = workdir / "client.stderr"
         with self._stdout.open("w") as stdout, self._stderr.open("w") as stderr:
             self._process = subprocess.Popen(
-                [str(interpreter), script.name, *args],
+                [str(interpreter), "-c", CLOCKED_START, script.name, *args],
                 cwd=workdir,
                 env=client_environment(endpoint_url, workdir),
                 stdout=stdout,

@@ -1,10 +1,11 @@
 """Fixtures of the client tests: every client script, started together against one emulator.
 
-The scripts spend most of their time in the SDKs' own polling sleeps (``Model.deploy`` polls
-every 30 s, ``fit(logs=True)`` describes the job every 30 s), so ``clients`` starts all of a
-test module's scripts (its ``CLIENT_SCRIPTS``) at once on first use and each test waits for its
-own; they use names of their own, so they do not meet, and the SDK 2 and SDK 3 modules can run
-on two test workers at once. Each works in a directory of its own, with the job scripts it
+The scripts would spend most of their time in the SDKs' own polling sleeps (``Model.deploy``
+polls every 30 s, ``fit(logs=True)`` describes the job every 30 s); they start through
+client_clock.py, whose clock lets those loops run as written without the waits. ``clients``
+starts all of a test module's scripts (its ``CLIENT_SCRIPTS``) at once on first use and each
+test waits for its own; they use names of their own, so they do not meet, and the SDK 2 and
+SDK 3 modules can run on two test workers at once. Each works in a directory of its own, with the job scripts it
 uploads.
 """
 
