@@ -5,8 +5,8 @@ polls every 30 s, ``fit(logs=True)`` describes the job every 30 s); they start t
 client_clock.py, whose clock lets those loops run as written without the waits. ``clients``
 starts all of a test module's scripts (its ``CLIENT_SCRIPTS``) at once on first use and each
 test waits for its own; they use names of their own, so they do not meet, and the SDK 2 and
-SDK 3 modules can run on two test workers at once. Each works in a directory of its own, with the job scripts it
-uploads.
+SDK 3 modules can run on two test workers at once. Each works in a directory of its own, with
+the job scripts it uploads.
 """
 
 from __future__ import annotations
