@@ -3,9 +3,8 @@
 Charts: ROC curve, precision-recall curve, calibration (predicted vs observed per bin),
 confusion matrix and the booster's feature importance (total gain, named after the schema's
 feature columns, as evaluate.py ranks them in the container's own xgboost). report.html refers
-to the PNGs by relative path and needs nothing else (inline
-CSS, no script, no remote resource), so the folder can be uploaded to S3 as it is and opened
-from a local copy.
+to the PNGs by relative path and needs nothing else (inline CSS, no script, no remote
+resource), so the folder can be uploaded to S3 as it is and opened from a local copy.
 
 matplotlib is imported inside the function that draws: Airflow tasks import this module, and
 only the task that draws the report should pay for it.
