@@ -29,8 +29,8 @@ from typing import Any
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
-# Two workers share two cores: xgboost's OpenMP threads sleep while they wait rather than spin
-# on a core the other worker needs (the emulator's jobs do the same: emulator/sagemaker/jobs.py).
+# The test workers share two cores: xgboost's OpenMP threads sleep while they wait rather than
+# spin on a core another worker needs (the emulator's jobs do the same: emulator/sagemaker/jobs.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import boto3
@@ -41,13 +41,14 @@ from emulator.process import EmulatorProcess
 from emulator.server import EmulatorServer
 from tests.support.offline_account import OfflineAccount, new_account
 from tests.support.response_shapes import ResponseShapeChecker
+from tools.dag_test import LONG_LIVED_GC_THRESHOLDS
 from tools.offline import ensure_airflow_db, offline_environment
 
 # The cyclic collector's default thresholds (700, 10, 10) re-scan the hundreds of thousands of
 # objects a worker holds (Airflow, the provider, moto, botocore's models) every few hundred
-# allocations: raised, the emulator and hosting modules ran in 65 s instead of 78 s. As in
-# tools/dag_test.py, which a DAG run's Airflow process runs.
-gc.set_threshold(50_000, 50, 100)
+# allocations: raised, the emulator and hosting modules ran in 65 s instead of 78 s. The same
+# thresholds as a DAG run's Airflow process (tools/dag_test.py).
+gc.set_threshold(*LONG_LIVED_GC_THRESHOLDS)
 
 # Every SageMaker response a test's `aws` clients receive is checked against botocore's output
 # shape (tests/support/response_shapes.py); a test fails on what the emulator got wrong.
