@@ -12,7 +12,7 @@ sources at the version branches/tags named in each row (requirements.txt for the
 Python SDK's ``image_uri_config/sklearn.json`` / ``xgboost.json``.
 
 Building (``environment_for``): on first use, an environment per (repository, tag) is created
-with uv (``uv venv`` + ``uv pip install --only-binary :all:``) under
+with uv (``uv venv`` + ``uv pip install --only-binary :all: --compile-bytecode``) under
 ``$EMULATOR_ENV_CACHE`` (default ``~/.cache/adult-income-emulator/envs``) as
 ``<repo>-<tag>-<hash>``; the hash covers the spec and the interpreter used, so a change of either
 builds a new one. Later jobs reuse it. Concurrent first uses build once: an ``fcntl`` lock per
@@ -66,7 +66,8 @@ FALLBACK_PYTHON = "3.11"
 # "Newest release of a major line" must not drift as PyPI grows: resolve as of this date.
 EXCLUDE_NEWER = "2026-01-01T00:00:00Z"
 # Part of every environment's hash: bump it when build() changes what an environment holds.
-BUILD_RECIPE = 2
+# 3: packages are installed with their bytecode compiled.
+BUILD_RECIPE = 3
 UV_TIMEOUT_S = 900
 STDERR_LINES = 8
 
@@ -535,7 +536,11 @@ def build(spec: Spec, target: Path, python: str, python_version: str, exact: boo
     if created.returncode != 0:
         raise EnvironmentFailure(f"uv venv failed:\n{_stderr_tail(created)}")
     venv_python = str(target / "bin" / "python")
+    # --compile-bytecode: as pip compiles in the images; jobs run with PYTHONDONTWRITEBYTECODE
+    # (jobs.py), so without it every job compiled pandas, scikit-learn and xgboost from source,
+    # more than a second of CPU each.
     install = ["pip", "install", "--python", venv_python, "--only-binary", ":all:", "--quiet"]
+    install += ["--compile-bytecode"]
     requirements = [f"{name}=={version}" for name, version in spec.packages]
     without_wheel: set[str] = set()
     result = _uv([*install, *requirements])

@@ -5,7 +5,10 @@ set -euo pipefail
 python="$1"; venv="$2"; uv_version="$3"
 lock=requirements.lock
 stamp="$venv/.lock-sha256"
-want=$(sha256sum "$lock" | cut -d' ' -f1)
+# The recipe is part of the stamp: a venv synced by an earlier recipe (without bytecode) is
+# synced again.
+recipe="compile-bytecode"
+want="$(sha256sum "$lock" | cut -d' ' -f1) $recipe"
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -17,5 +20,8 @@ fi
 if [[ ! -x "$venv/bin/uv" ]]; then
   "$venv/bin/python" -m pip install --quiet "uv==$uv_version"
 fi
-"$venv/bin/uv" pip sync --quiet --python "$venv/bin/python" --require-hashes "$lock"
+# --compile-bytecode: every process of a run (each test worker, each DAG run, the emulator)
+# otherwise compiles the modules it imports from source whenever .pyc files cannot be written
+# (PYTHONDONTWRITEBYTECODE is often set), which was a second of CPU per process.
+"$venv/bin/uv" pip sync --quiet --compile-bytecode --python "$venv/bin/python" --require-hashes "$lock"
 echo "$want" > "$stamp"

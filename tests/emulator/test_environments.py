@@ -161,6 +161,10 @@ def test_a_real_build_is_made_once_and_reused(tmp_path: Path) -> None:
         check=True,
     )
     assert ran.stdout.split() == [first.packages["pandas"], first.packages["scikit-learn"]]
+    # Installed with its bytecode, as pip leaves it in the image: jobs (which may not write
+    # .pyc files) do not compile pandas from source each time.
+    compiled = list(first.path.glob("lib/python3.*/site-packages/pandas/__pycache__/*.pyc"))
+    assert any(path.name.startswith("__init__.") for path in compiled)
     assert first.description().startswith(
         "[emulator] environment sagemaker-scikit-learn:1.2-1: Python 3."
     )

@@ -4,10 +4,11 @@ The project pins SDK 3 in its venv, so SDK 2 client code runs in an environment 
 built with uv from ``tests/support/sagemaker_sdk2/requirements.lock`` (hashes checked) on first
 use, under the same cache root as the emulator's job environments
 (``$EMULATOR_ENV_CACHE``, default ``~/.cache/adult-income-emulator/envs``), as
-``client-sagemaker-sdk2-<hash>``; the hash covers the lock and the interpreter, so a new lock
-builds a new environment. Later test runs reuse it. Two test processes that start together
-build it once: an ``fcntl`` lock around the build, which goes into a temporary directory
-renamed into place, with its marker written last (as emulator/environments.py does for jobs).
+``client-sagemaker-sdk2-<hash>``; the hash covers the lock, the interpreter and the build
+recipe, so a new lock builds a new environment. Later test runs reuse it. Two test processes that
+start together build it once: an ``fcntl`` lock around the build, which goes into a temporary
+directory renamed into place, with its marker written last (as emulator/environments.py does for
+jobs).
 
 Client scripts run in it as subprocesses (``run_client``) against an emulator's URL, reached
 the way a user points boto3 at an endpoint: ``AWS_ENDPOINT_URL`` plus region and credentials.
@@ -32,6 +33,9 @@ LOCK_FILE = Path(__file__).parent / "sagemaker_sdk2" / "requirements.lock"
 PYTHON = "3.11"
 MARKER = "client-env.json"
 BUILD_TIMEOUT_S = 900
+# Part of the environment's hash: bump it when _build() changes what the environment holds.
+# 2: packages are installed with their bytecode compiled (client scripts start in seconds).
+BUILD_RECIPE = 2
 # What a client script prints last, on a line of its own, is its result for the test to check.
 RESULT_PREFIX = "CLIENT-RESULT "
 
@@ -53,7 +57,8 @@ def _interpreter() -> tuple[str, str]:
 
 def environment_dir(cache: Path | None = None) -> Path:
     _, version = _interpreter()
-    digest = hashlib.sha256(LOCK_FILE.read_bytes() + version.encode()).hexdigest()[:12]
+    recipe = f"{version} {BUILD_RECIPE}".encode()
+    digest = hashlib.sha256(LOCK_FILE.read_bytes() + recipe).hexdigest()[:12]
     return (cache or environments.cache_root()) / f"client-sagemaker-sdk2-{digest}"
 
 
@@ -76,6 +81,7 @@ def _build(target: Path, python: str) -> None:
             "pip",
             "install",
             "--quiet",
+            "--compile-bytecode",
             "--python",
             str(target / "bin" / "python"),
             "--require-hashes",

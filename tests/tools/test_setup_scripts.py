@@ -51,8 +51,10 @@ class VenvSetup:
         self.python = write_command(root / "system", "python3", FAKE_PYTHON)
         self.uv = write_command(root / "system", "uv", FAKE_UV)
 
-    def lock_hash(self) -> str:
-        return hashlib.sha256((self.root / "requirements.lock").read_bytes()).hexdigest()
+    def stamp(self) -> str:
+        """What the venv records once synced: the lock's hash and the sync's recipe."""
+        lock_hash = hashlib.sha256((self.root / "requirements.lock").read_bytes()).hexdigest()
+        return f"{lock_hash} compile-bytecode\n"
 
     def run(self, **env: str) -> subprocess.CompletedProcess[str]:
         self.calls.write_text("")
@@ -75,7 +77,10 @@ def setup(tmp_path: Path) -> VenvSetup:
     return VenvSetup(tmp_path)
 
 
-SYNC = "uv pip sync --quiet --python {venv}/bin/python --require-hashes requirements.lock"
+SYNC = (
+    "uv pip sync --quiet --compile-bytecode --python {venv}/bin/python --require-hashes "
+    "requirements.lock"
+)
 
 
 def test_a_missing_venv_is_created_with_the_pinned_uv_and_synced(setup: VenvSetup) -> None:
@@ -87,7 +92,7 @@ def test_a_missing_venv_is_created_with_the_pinned_uv_and_synced(setup: VenvSetu
         f"python -m pip install --quiet uv=={UV_VERSION}",
         SYNC.format(venv=setup.venv),
     ]
-    assert (setup.venv / ".lock-sha256").read_text() == setup.lock_hash() + "\n"
+    assert (setup.venv / ".lock-sha256").read_text() == setup.stamp()
 
 
 def test_an_up_to_date_venv_is_left_alone(setup: VenvSetup) -> None:
@@ -102,7 +107,17 @@ def test_a_changed_lock_syncs_the_existing_venv_again(setup: VenvSetup) -> None:
     result = setup.run()
     assert result.returncode == 0, result.stderr
     assert setup.logged() == [SYNC.format(venv=setup.venv)]
-    assert (setup.venv / ".lock-sha256").read_text() == setup.lock_hash() + "\n"
+    assert (setup.venv / ".lock-sha256").read_text() == setup.stamp()
+
+
+def test_a_venv_synced_by_an_earlier_recipe_is_synced_again(setup: VenvSetup) -> None:
+    assert setup.run().returncode == 0
+    lock_hash = setup.stamp().split()[0]
+    (setup.venv / ".lock-sha256").write_text(lock_hash + "\n")  # synced without bytecode
+    result = setup.run()
+    assert result.returncode == 0, result.stderr
+    assert setup.logged() == [SYNC.format(venv=setup.venv)]
+    assert (setup.venv / ".lock-sha256").read_text() == setup.stamp()
 
 
 def test_a_failed_sync_fails_and_is_tried_again_next_time(setup: VenvSetup) -> None:
