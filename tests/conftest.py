@@ -15,6 +15,7 @@ emulator process running for the module.
 from __future__ import annotations
 
 import copy
+import fcntl
 import gc
 import io
 import os
@@ -405,11 +406,20 @@ def trained_model(aws, bucket, tmp_path_factory: pytest.TempPathFactory) -> Trai
 
 
 @pytest.fixture(scope="session")
-def migrated_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An AIRFLOW_HOME whose metadata DB `airflow db migrate` brought to this Airflow's schema."""
-    home = tmp_path_factory.mktemp("airflow-migrated")
-    # The emulator's URL is only read by tasks, and none runs here.
-    ensure_airflow_db(offline_environment("http://127.0.0.1:9", home))
+def migrated_airflow_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """An AIRFLOW_HOME whose metadata DB `airflow db migrate` brought to this Airflow's schema.
+
+    Migrated once per test session (seconds of CPU): pytest-xdist's workers share the base
+    temporary directory's parent, and the first worker to need the DB migrates it under a lock
+    while the others wait, then find it current (ensure_airflow_db's stamp)."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    home = shared / "airflow-migrated"
+    with (shared / "airflow-migrated.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # The emulator's URL is only read by tasks, and none runs here.
+        ensure_airflow_db(offline_environment("http://127.0.0.1:9", home))
     return home
 
 
