@@ -406,14 +406,14 @@ def trained_model(aws, bucket, tmp_path_factory: pytest.TempPathFactory) -> Trai
 
 
 @pytest.fixture(scope="session")
-def migrated_airflow_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def migrated_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An AIRFLOW_HOME whose metadata DB `airflow db migrate` brought to this Airflow's schema.
 
     Migrated once per test session (seconds of CPU): pytest-xdist's workers share the base
     temporary directory's parent, and the first worker to need the DB migrates it under a lock
     while the others wait, then find it current (ensure_airflow_db's stamp)."""
     shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker's base is <the session's base>/gwN
         shared = shared.parent
     home = shared / "airflow-migrated"
     with (shared / "airflow-migrated.lock").open("a") as lock:

@@ -1,14 +1,21 @@
-"""Human approval through Airflow itself: a DAG run with ``human_approval`` waits in
-``awaiting_input`` until a person answers in the Airflow UI's Required Actions, in headless
-Chromium (Debian's, driven by Playwright) against the emulator.
+"""The pipeline operated from Airflow's UI as a person does: headless Chromium (Debian's, driven
+by Playwright) on Airflow's API server with the project's plugin, against the emulator.
 
-The run goes as `make airflow`'s would, but under `airflow dags test` (tools/dag_test) in the
+Three runs of the DAG with ``human_approval`` wait in ``awaiting_input`` until a person answers
+in the UI's Required Actions: an approval deploys version 1 (the champion), a rejection deploys
+nothing, and no answer in time leaves version 3 pending. The model-registry page then shows the
+three versions those runs made, with their metrics and statuses, version 1 as the champion
+each later run was measured against; a person approves version 3 there, a viewer cannot.
+
+The tests of this module run in order on one local account: the registry's tests read the
+versions the approval tests made (each DAG run is asserted from both sides, and made once).
+
+The runs go as `make airflow`'s would, but under `airflow dags test` (tools/dag_test) in the
 background: Airflow 3.3's test loop keeps a run alive while a Human-in-the-loop task awaits
-input, until a response recorded through an API server on the same metadata DB resumes it. The
-API server is the plugin browser test's (tests/plugins/test_model_registry_browser.py): its login,
-its users, its Chromium.
+input, until a response recorded through the API server on the same metadata DB resumes it.
 
-Set HUMAN_APPROVAL_SCREENSHOT=docs/human-approval.png to refresh the README's screenshot.
+Set HUMAN_APPROVAL_SCREENSHOT=docs/human-approval.png or
+MODEL_REGISTRY_SCREENSHOT=docs/model-registry.png to refresh the README's screenshots.
 """
 
 from __future__ import annotations
@@ -31,26 +38,15 @@ from typing import Any
 import pytest
 
 from include.adult_income import tasks
-from tests.plugins import test_model_registry_browser as registry_browser
-from tests.plugins.test_model_registry_browser import (
-    CHROMIUM,
-    DAG_ID,
-    GROUP,
-    PASSWORDS,
-    Stack,
-    api_server,
-    log_in,
-)
+from tests.support.airflow_ui import CHROMIUM, PASSWORDS, api_server, chromium, log_in
 from tests.support.offline_account import OfflineAccount
 from tests.support.processes import stop_session
 from tools.offline import OFFLINE_BUCKET, OFFLINE_PREFIX, aws_client, seed_input
 
 pytestmark = pytest.mark.e2e
 
-# The plugin browser test's fixtures: one Chromium for the module, a fresh page per test.
-browser = registry_browser.browser
-page = registry_browser.page
-
+DAG_ID = "adult_income_pipeline"
+GROUP = "adult-income-xgboost"
 APPROVAL_TASK = tasks.APPROVAL_TASK
 # How long a DAG run may take to reach the question, and then to finish, on a loaded machine.
 RUN_TIMEOUT = 900.0
@@ -84,6 +80,32 @@ class Environment:
     env: dict[str, str]
 
 
+@pytest.fixture(scope="module")
+def environment(account: OfflineAccount) -> Iterator[Environment]:
+    """The emulator and Airflow's API server on the metadata DB the DAG runs use."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make system-tools` installs Debian's chromium")
+    with api_server(account.state_dir, account.emulator_url) as base_url:
+        yield Environment(account.state_dir, account.emulator_url, base_url, account.environment())
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium for the module."""
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page, logged out, for each test."""
+    browser.clear_cookies()
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    page.close()
+
+
 @dataclass
 class BackgroundRun:
     run_id: str
@@ -93,15 +115,6 @@ class BackgroundRun:
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-6000:]
-
-
-@pytest.fixture(scope="module")
-def environment(account: OfflineAccount) -> Iterator[Environment]:
-    """The emulator and Airflow's API server on the metadata DB the DAG runs use."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make system-tools` installs Debian's chromium")
-    with api_server(account.state_dir, account.emulator_url) as base_url:
-        yield Environment(account.state_dir, account.emulator_url, base_url, account.environment())
 
 
 @contextlib.contextmanager
@@ -203,13 +216,9 @@ def required_action(page: Any, environment: Environment, run: BackgroundRun) -> 
     return page
 
 
-def as_stack(environment: Environment) -> Stack:
-    return Stack(base_url=environment.base_url, emulator_url=environment.emulator_url, summaries=[])
-
-
 def open_question(page: Any, environment: Environment, run: BackgroundRun) -> Any:
     """Logged in as the admin, on the run's Required Action tab of the approval task."""
-    log_in(page, as_stack(environment), "admin")
+    log_in(page, environment.base_url, "admin")
     return required_action(page, environment, run)
 
 
@@ -252,7 +261,8 @@ def test_an_approval_given_in_the_ui_lets_the_deploy_run(
 ) -> None:
     from playwright.sync_api import expect
 
-    conf = {"human_approval": True, "deploy": True}
+    # Smaller trees and fewer rounds than the defaults: a champion the later runs beat.
+    conf = {"human_approval": True, "deploy": True, "num_round": 20, "max_depth": 3}
     with run_in_background(environment, "2026-11-10", conf) as run:
         wait_until_awaiting_input(environment, run)
         # asked, and waiting: registered pending, nothing deployed yet
@@ -351,7 +361,7 @@ def test_a_rejection_given_in_the_ui_deploys_nothing(page: Any, environment: Env
         if os.environ.get("HUMAN_APPROVAL_SCREENSHOT"):
             image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 820})
             Path(os.environ["HUMAN_APPROVAL_SCREENSHOT"]).write_bytes(image)
-        page.locator("input[name=element_note]").fill("not better than the champion")
+        page.locator("input[name=element_note]").fill("keep version 1 until the data review")
         page.get_by_test_id("hitl-option-Reject").click()
         assert wait_until_finished(run) == 0, run.log_tail()
         states = task_states(environment, run, tasks.DEPLOY_GATE_TASK, tasks.DEPLOY_TASK)
@@ -359,7 +369,7 @@ def test_a_rejection_given_in_the_ui_deploys_nothing(page: Any, environment: Env
     package = sagemaker.describe_model_package(ModelPackageName=version["ModelPackageArn"])
     assert package["ModelApprovalStatus"] == "Rejected"
     assert package["ApprovalDescription"] == (
-        "rejected by admin in Airflow: not better than the champion"
+        "rejected by admin in Airflow: keep version 1 until the data review"
     )
     assert states == {tasks.DEPLOY_GATE_TASK: "skipped", tasks.DEPLOY_TASK: "skipped"}
     summary = summary_of(environment, run)
@@ -411,3 +421,168 @@ def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
     )
     expect(page.get_by_test_id("hitl-option-Approve")).to_be_disabled()
     expect(page.locator("body")).not_to_contain_text("Response received")
+
+
+# --- the model-registry page (plugins/model_registry) over the versions the runs above made ----
+
+
+def registered_runs(environment: Environment) -> list[dict[str, Any]]:
+    """The summaries of the runs that registered a version, in version order: the approved,
+    the rejected and the unanswered run of the tests above."""
+    s3 = aws_client("s3", environment.emulator_url)
+    paginator = s3.get_paginator("list_objects_v2")
+    summaries = []
+    for listing in paginator.paginate(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/"):
+        for item in listing.get("Contents", []):
+            if item["Key"].endswith("/summary.json"):
+                body = s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
+                summaries.append(json.loads(body))
+    registered = [summary for summary in summaries if summary["model_package_arn"]]
+    registered.sort(key=lambda summary: int(summary["model_package_arn"].rsplit("/", 1)[1]))
+    assert [(summary["approval"] or {}).get("decision") for summary in registered] == [
+        "approved",
+        "rejected",
+        "timed_out",
+    ], "the registry's tests read the versions the approval tests make: run the whole module"
+    return registered
+
+
+def registry_frame(page: Any, environment: Environment) -> Any:
+    page.goto(f"{environment.base_url}/plugin/model-registry")
+    return page.frame_locator("iframe[title='Model registry']")
+
+
+def version_row(frame: Any, version: int) -> Any:
+    return frame.locator(f"section[data-group='{GROUP}'] tr.version[data-version='{version}']")
+
+
+def roc_auc(environment: Environment, summary: dict[str, Any]) -> str:
+    """The ROC AUC the run's evaluation.json holds (summary.json carries only accuracy)."""
+    bucket, _, key = summary["evaluation_uri"].removeprefix("s3://").partition("/")
+    s3 = aws_client("s3", environment.emulator_url)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return f"{json.loads(body)['metrics']['roc_auc']['value']:.4f}"
+
+
+def test_the_registry_page_lists_the_versions_the_runs_made_with_their_metrics(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    runs = registered_runs(environment)
+    log_in(page, environment.base_url, "admin")
+    page.goto(environment.base_url)
+    # the navigation has it (Browse menu)
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Model registry").click()
+    frame = page.frame_locator("iframe[title='Model registry']")
+    expect(frame.locator(f"section[data-group='{GROUP}'] tr.version")).to_have_count(3)
+    for version, summary in enumerate(runs, start=1):
+        row = version_row(frame, version)
+        assert summary["model_package_arn"].endswith(f"/{GROUP}/{version}")
+        expect(row.locator("td.accuracy")).to_have_text(f"{summary['accuracy']:.4f}")
+        expect(row.locator("td.roc-auc")).to_have_text(roc_auc(environment, summary))
+        expect(row.locator("a.dag-run")).to_have_text(summary["run_id"])
+        expect(row).to_contain_text(summary["training_job"])
+    approved, rejected, pending = (version_row(frame, version) for version in (1, 2, 3))
+    expect(approved.locator(".status")).to_have_text("Approved")
+    expect(approved.locator(".champion")).to_have_text("champion")
+    expect(approved).to_contain_text(runs[0]["endpoint"])
+    expect(rejected.locator(".status")).to_have_text("Rejected")
+    expect(pending.locator(".status")).to_have_text("PendingManualApproval")
+    for row in (rejected, pending):
+        expect(row.locator(".champion")).to_have_count(0)
+    # the unanswered run scored the champion (version 1) on its own test set
+    champion = runs[2]["champion"]
+    assert champion["model_package_arn"] == runs[0]["model_package_arn"]
+    expect(pending.locator("td.champion-comparison")).to_contain_text(
+        f"v1: accuracy {champion['accuracy']:.4f}, AUC {champion['roc_auc']:.4f}"
+    )
+    # the UI's navigation and the page's content (it ends well above the window's bottom)
+    image = page.screenshot(clip={"x": 0, "y": 0, "width": 1600, "height": 460})
+    assert image.startswith(b"\x89PNG")
+    if os.environ.get("MODEL_REGISTRY_SCREENSHOT"):
+        Path(os.environ["MODEL_REGISTRY_SCREENSHOT"]).write_bytes(image)
+
+
+def test_approving_from_the_registry_page_makes_the_version_the_champion(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    runs = registered_runs(environment)
+    log_in(page, environment.base_url, "admin")
+    frame = registry_frame(page, environment)
+    row = version_row(frame, 3)
+    row.locator("input[name=note]").fill("reviewed the report: better than version 1")
+    row.locator("button.approve").click()
+    # the page reloads with the registry's answer
+    expect(version_row(frame, 3).locator(".status")).to_have_text("Approved")
+    expect(version_row(frame, 3).locator(".champion")).to_have_text("champion")
+    expect(version_row(frame, 1).locator(".champion")).to_have_count(0)
+    package = aws_client("sagemaker", environment.emulator_url).describe_model_package(
+        ModelPackageName=runs[2]["model_package_arn"]
+    )
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ApprovalDescription"] == "reviewed the report: better than version 1"
+
+
+def test_a_viewer_reads_the_registry_page_but_cannot_approve(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, environment.base_url, "reader")
+    frame = registry_frame(page, environment)
+    expect(frame.locator(f"section[data-group='{GROUP}'] tr.version")).to_have_count(3)
+    expect(frame.locator("button.approve")).to_have_count(0)
+    # and the API refuses the viewer's POST made from the page itself
+    status = page.frames[-1].evaluate(
+        """async (url) => (await fetch(url, {method: "POST", credentials: "same-origin",
+             headers: {"Content-Type": "application/json"},
+             body: JSON.stringify({status: "Rejected"})})).status""",
+        f"{environment.base_url}/model-registry/api/groups/{GROUP}/versions/1/approval",
+    )
+    assert status == 403
+
+
+def test_the_registry_pages_dag_run_link_opens_that_run_in_the_airflow_ui(
+    page: Any, environment: Environment
+) -> None:
+    run_id = registered_runs(environment)[0]["run_id"]
+    log_in(page, environment.base_url, "admin")
+    frame = registry_frame(page, environment)
+    version_row(frame, 1).locator("a.dag-run").click()
+    page.wait_for_url(lambda url: f"/dags/{DAG_ID}/runs/" in url)
+    assert urllib.request.unquote(page.url).endswith(f"/dags/{DAG_ID}/runs/{run_id}")
+
+
+def test_run_view_shows_the_runs_summary_and_opens_its_report(
+    page: Any, environment: Environment
+) -> None:
+    from playwright.sync_api import expect
+
+    summary = registered_runs(environment)[2]
+    log_in(page, environment.base_url, "admin")
+    run = urllib.request.quote(summary["run_id"], safe="")
+    # the plugin's tab on the DAG run's page (external view, destination dag_run)
+    page.goto(f"{environment.base_url}/dags/{DAG_ID}/runs/{run}")
+    page.get_by_role("link", name="Model report").click()
+    page.wait_for_url(lambda url: url.endswith("/plugin/model-report"))
+    frame = page.frame_locator("iframe[title='Model report']")
+    expect(frame.locator(".decision")).to_have_text("registered")
+    expect(frame.locator("body")).to_contain_text(summary["model_package_arn"])
+    expect(frame.locator("body")).to_contain_text(f"{summary['accuracy']:.4f}")
+    expect(frame.locator(".champion-comparison")).to_contain_text(
+        f"accuracy {summary['champion']['accuracy']:.4f}"
+    )
+    # report.html opens in place of the summary, with its charts
+    frame.locator("a.report").click()
+    expect(frame.locator("img[src='feature_importance.png']")).to_be_visible()
+    expect(frame.locator("body")).to_contain_text(summary["run_id"])
+    report = next(f for f in page.frames if f.url.endswith("/report/report.html"))
+    # every chart arrives through the plugin (the report's relative links) and decodes
+    report.wait_for_function(
+        "() => document.images.length === 5"
+        " && [...document.images].every(image => image.complete && image.naturalWidth > 100)"
+    )
