@@ -17,7 +17,8 @@ PIPELINE ?= main
 # fixtures (and DAG runs) are made once, and files go out in collection order, the modules that
 # take minutes first (tests/conftest.py). Three on the 2-core machine it is measured on: the
 # tests also wait (on jobs, polls, a browser), and with two workers the cores were idle a
-# quarter of the time (10 min 30 s wall with two, 7 min 50 s with three).
+# quarter of the time (10 min 30 s wall with two, 7 min 50 s with three); a fourth adds only
+# contention (the same tree: 5 min 21 s with three, 5 min 27 s with four).
 TEST_WORKERS ?= 3
 
 .PHONY: venv system-tools test lint format run airflow bench lock reset clean

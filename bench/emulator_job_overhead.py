@@ -10,6 +10,12 @@ script's own run time (measured inside the script), and each job environment's f
    side by side in the same run, plus the emulator's own environment (the explicit opt-in) as
    the baseline. The top-level numbers are the project's preprocessing image, scikit-learn 1.2-1.
 
+3. Library imports: in each built environment, the CPU a fresh interpreter spends importing
+   the image's frameworks as a job starts them (``PYTHONDONTWRITEBYTECODE=1``, as jobs run),
+   side by side: from the bytecode the build compiled, and from source (``-X pycache_prefix``
+   pointing at an empty directory, Python 3.8+), which every job paid when environments were
+   built without bytecode.
+
 Run: `.venv/bin/python -m bench.emulator_job_overhead`. Goal: median under 0.3 s once built.
 """
 
@@ -80,6 +86,46 @@ def first_build(spec: environments.Spec, cache: Path) -> dict[str, Any]:
         "python": report["python"],
         "exact": not report["notes"],
     }
+
+
+IMPORT_REPEATS = 3
+# Distribution name -> the module a script imports, where they differ.
+MODULE_NAMES = {"scikit-learn": "sklearn"}
+
+
+def import_cpu_s(python: str, modules: list[str], from_source: bool) -> float:
+    """Median CPU seconds (user + sys) of a fresh ``python`` importing ``modules``, as a job
+    starts (PYTHONDONTWRITEBYTECODE=1); ``from_source``: with no bytecode to read."""
+    samples = []
+    for _ in range(IMPORT_REPEATS):
+        with tempfile.TemporaryDirectory() as empty:
+            options = ["-X", f"pycache_prefix={empty}"] if from_source else []
+            command = [python, *options, "-W", "ignore", "-c", f"import {', '.join(modules)}"]
+            before = os.times()
+            subprocess.run(
+                command,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                check=True,
+                capture_output=True,
+            )
+            after = os.times()
+        samples.append(
+            after.children_user
+            - before.children_user
+            + after.children_system
+            - before.children_system
+        )
+    return round(statistics.median(samples), 2)
+
+
+def library_imports(spec: environments.Spec) -> dict[str, Any]:
+    """The frameworks' import CPU in ``spec``'s built environment, from bytecode and source."""
+    built = environments.ensure(spec)
+    modules = [MODULE_NAMES.get(name, name) for name, _ in spec.packages]
+    row: dict[str, Any] = {"import_cpu_s": import_cpu_s(built.python, modules, False)}
+    if tuple(int(part) for part in built.python_version.split(".")[:2]) >= (3, 8):
+        row["import_cpu_from_source_s"] = import_cpu_s(built.python, modules, True)
+    return row
 
 
 def run_jobs(sagemaker: Any, s3: Any, image: str, count: int, label: str) -> dict[str, Any]:
@@ -185,6 +231,7 @@ def measure_jobs(specs: list[environments.Spec], builds: dict[str, dict[str, Any
             if "error" not in row:
                 label = f"{spec.repository.removeprefix('sagemaker-')}-{spec.tag.replace('.', '-')}"
                 row.update(run_jobs(sagemaker, s3, spec.image, JOBS_PER_ENVIRONMENT, label))
+                row.update(library_imports(spec))
             rows.append(row)
         os.environ[environments.MODE_VARIABLE] = "emulator"  # the opt-in, as the baseline
         try:

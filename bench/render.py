@@ -112,6 +112,10 @@ the remainder is the Amazon provider's SageMaker operator modules (botocore mode
 """  # noqa: RUF001
 
 
+def seconds_or_dash(value: float | None) -> str:
+    return "—" if value is None else f"{value} s"
+
+
 def overhead_section(result: dict[str, Any]) -> str:
     environments = result.get("environments") or []
     own = result.get("emulator_own_environment")
@@ -127,6 +131,8 @@ def overhead_section(result: dict[str, Any]) -> str:
                 f"{row['first_build_s']} s",
                 f"{row['overhead_median_s']} s",
                 f"{row['overhead_p90_s']} s",
+                seconds_or_dash(row.get("import_cpu_s")),
+                seconds_or_dash(row.get("import_cpu_from_source_s")),
             ]
         )
     if own:
@@ -137,6 +143,8 @@ def overhead_section(result: dict[str, Any]) -> str:
                 "none",
                 f"{own['overhead_median_s']} s",
                 f"{own['overhead_p90_s']} s",
+                "—",
+                "—",
             ]
         )
     per_environment = (
@@ -146,10 +154,23 @@ once built):
 
 {
             table(
-                ["image", "interpreter", "first build", "overhead median", "overhead p90"],
+                [
+                    "image",
+                    "interpreter",
+                    "first build",
+                    "overhead median",
+                    "overhead p90",
+                    "frameworks' import CPU",
+                    "the same from source",
+                ],
                 rows,
             )
         }
+
+Frameworks' import CPU: a fresh interpreter of the environment importing the image's libraries
+(pandas, scikit-learn, xgboost, ...) as a job starts, with `PYTHONDONTWRITEBYTECODE=1` as jobs
+run, from the bytecode the build compiled; "from source" is the same with no bytecode to read
+(Python 3.8 and later), what every job paid before environments were built with it.
 
 First build: each environment built into an empty `EMULATOR_ENV_CACHE` in a temporary
 directory, one at a time, in a process of its own; uv's download cache:

@@ -47,6 +47,13 @@ def test_document_comes_from_the_results_files(tmp_path: Path, monkeypatch) -> N
         "## Quality",
     ):
         assert heading in text
+    # each job environment's import CPU, from bytecode beside from source (Python 3.8+ only)
+    assert "| frameworks' import CPU | the same from source |" in text
+    overhead = json.loads((results / "emulator_job_overhead.json").read_text())
+    for row in overhead["environments"]:
+        source = row.get("import_cpu_from_source_s")
+        shown = "—" if source is None else f"{source} s"
+        assert f"| {row['import_cpu_s']} s | {shown} |" in text, row["image"]
     for plot in ("end_to_end.png", "invoke_endpoint.png", "scale.png", "quality.png"):
         assert (tmp_path / "bench" / plot).stat().st_size > 5_000
         assert f"](bench/{plot})" in text
