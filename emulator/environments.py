@@ -540,7 +540,7 @@ def build(spec: Spec, target: Path, python: str, python_version: str, exact: boo
     # (jobs.py), so without it every job compiled pandas, scikit-learn and xgboost from source,
     # more than a second of CPU each.
     install = ["pip", "install", "--python", venv_python, "--only-binary", ":all:", "--quiet"]
-    install += ["--compile-bytecode"]
+    install.append("--compile-bytecode")
     requirements = [f"{name}=={version}" for name, version in spec.packages]
     without_wheel: set[str] = set()
     result = _uv([*install, *requirements])
