@@ -193,17 +193,24 @@ def wait_until_finished(run: BackgroundRun) -> int:
         raise AssertionError(f"the run did not finish after the answer:\n{run.log_tail()}") from exc
 
 
+def run_summaries(environment: Environment) -> list[dict[str, Any]]:
+    """Every summary.json the account's runs wrote, as their summary tasks wrote them."""
+    s3 = aws_client("s3", environment.emulator_url)
+    paginator = s3.get_paginator("list_objects_v2")
+    summaries = []
+    for listing in paginator.paginate(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/"):
+        for item in listing.get("Contents", []):
+            if item["Key"].endswith("/summary.json"):
+                body = s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
+                summaries.append(json.loads(body))
+    return summaries
+
+
 def summary_of(environment: Environment, run: BackgroundRun) -> dict[str, Any]:
     """summary.json as the run's summary task wrote it."""
-    s3 = aws_client("s3", environment.emulator_url)
-    listing = s3.list_objects_v2(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/")
-    for item in listing.get("Contents", []):
-        if item["Key"].endswith("/summary.json"):
-            summary = json.loads(
-                s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
-            )
-            if summary["run_id"] == run.run_id:
-                return summary
+    for summary in run_summaries(environment):
+        if summary["run_id"] == run.run_id:
+            return summary
     raise AssertionError(f"no summary.json for {run.run_id}:\n{run.log_tail()}")
 
 
@@ -429,14 +436,7 @@ def test_no_answer_in_time_leaves_the_version_pending_and_deploys_nothing(
 def registered_runs(environment: Environment) -> list[dict[str, Any]]:
     """The summaries of the runs that registered a version, in version order: the approved,
     the rejected and the unanswered run of the tests above."""
-    s3 = aws_client("s3", environment.emulator_url)
-    paginator = s3.get_paginator("list_objects_v2")
-    summaries = []
-    for listing in paginator.paginate(Bucket=OFFLINE_BUCKET, Prefix=f"{OFFLINE_PREFIX}/runs/"):
-        for item in listing.get("Contents", []):
-            if item["Key"].endswith("/summary.json"):
-                body = s3.get_object(Bucket=OFFLINE_BUCKET, Key=item["Key"])["Body"].read()
-                summaries.append(json.loads(body))
+    summaries = run_summaries(environment)
     registered = [summary for summary in summaries if summary["model_package_arn"]]
     registered.sort(key=lambda summary: int(summary["model_package_arn"].rsplit("/", 1)[1]))
     assert [(summary["approval"] or {}).get("decision") for summary in registered] == [
