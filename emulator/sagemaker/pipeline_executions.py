@@ -21,9 +21,6 @@ from emulator.sagemaker.pipelines import KIND as PIPELINE
 from emulator.sagemaker.pipelines import get_pipeline
 from emulator.sagemaker.registry import action
 
-RUNNING = {"Executing", "Stopping"}
-
-
 EXECUTIONS = Resource(
     KIND,
     missing="Pipeline execution '{name}' does not exist.",
@@ -183,10 +180,12 @@ def describe_definition_for_execution(engine: Engine, params: dict[str, Any]) ->
 def stop_pipeline_execution(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     arn = params["PipelineExecutionArn"]
     record = get_execution(engine, arn)
-    if record["PipelineExecutionStatus"] not in RUNNING:
+    if record["PipelineExecutionStatus"] != "Executing":
+        # AWS's wording, which the Amazon provider's hook matches to tell "already finished"
+        # from other ValidationExceptions (SageMakerHook.stop_pipeline).
         raise ValidationError(
-            f"Pipeline execution {arn} is {record['PipelineExecutionStatus']}; only an "
-            "executing pipeline can be stopped."
+            "Only pipelines with 'Executing' status can be stopped. Pipeline execution "
+            f"{arn} is in {record['PipelineExecutionStatus']!r} status."
         )
     engine.store.update(KIND, arn, lambda r: r.update(PipelineExecutionStatus="Stopping"))
     engine.stop_job(KIND, arn)

@@ -365,6 +365,24 @@ def test_stop_ends_the_execution_stopped(aws, bucket) -> None:
     assert steps_of(aws, arn)["Score"]["StepStatus"] == "Stopped"
 
 
+def test_stopping_a_finished_execution_answers_as_aws_does(aws, pipeline, connection) -> None:
+    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+    name, params = pipeline
+    arn = start(aws, name, Score="8", **params)
+    assert wait_execution(aws, arn)["PipelineExecutionStatus"] == "Succeeded"
+    with pytest.raises(ClientError) as refused:
+        aws("sagemaker").stop_pipeline_execution(
+            PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    # The provider's hook tells "no longer running" by this wording and then just describes.
+    hook = SageMakerHook(aws_conn_id=connection)
+    assert hook.stop_pipeline(arn, fail_if_not_running=False) == "Succeeded"
+    with pytest.raises(ClientError, match="Only pipelines with 'Executing' status"):
+        hook.stop_pipeline(arn, fail_if_not_running=True)
+
+
 def transform_step(model: str, source: str, output: dict) -> dict:
     return {
         "Name": "Batch",
