@@ -25,6 +25,7 @@ from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
 from emulator.sagemaker.jobs import confined, now
 from emulator.sagemaker.lifecycle import Resource, hosting_errors
+from emulator.sagemaker.log_streams import LogFollower
 from emulator.sagemaker.registry import action, runtime_route
 
 KIND = "Endpoint"
@@ -64,6 +65,8 @@ class Deployment:
 
     config_name: str
     variants: list[Variant] = field(default_factory=list)
+    # One per variant, started before its workers so a model that fails to load logs too.
+    followers: list[LogFollower] = field(default_factory=list)
 
     def pick(self, target: str | None) -> Variant:
         if target:
@@ -79,6 +82,8 @@ class Deployment:
     def stop(self) -> None:
         for variant in self.variants:
             variant.pool.stop()
+        for follower in self.followers:
+            follower.stop()
 
 
 def start_deployment(
@@ -96,6 +101,9 @@ def start_deployment(
             variant_dir = confined(root, spec["VariantName"])
             served = hosting.prepare_model(engine, spec["ModelName"], variant_dir)
             count = int(spec.get("InitialInstanceCount", 1))
+            group = f"{LOG_GROUP}/{endpoint}"
+            follower = LogFollower(engine, group, spec["VariantName"], variant_dir / "logs")
+            deployment.followers.append(follower.start())
             pool = hosting.WorkerPool.start(served, count, variant_dir / "logs")
             model = engine.store.find("Model", spec["ModelName"]) or {}
             image = hosting.container_of(model).get("Image", "") if model else ""

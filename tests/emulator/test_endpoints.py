@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import tarfile
 import threading
 import time
@@ -307,6 +309,39 @@ def test_a_model_that_cannot_load_fails_the_endpoint_with_a_reason(aws, bucket) 
         invoke(aws, model, "1,2", "text/csv")
     with pytest.raises(ClientError, match="Cannot update failed endpoint"):
         sagemaker.update_endpoint(EndpointName=model, EndpointConfigName=model)
+    # The container's output is in CloudWatch Logs even though it never served.
+    logged = endpoint_log(aws, model, lambda events: "booster" in "".join(events))
+    assert [stream.split("/")[0] for stream in logged] == ["v"]
+
+
+def endpoint_log(aws, endpoint: str, done, timeout: float = 30) -> dict[str, list[str]]:
+    """Stream -> messages of /aws/sagemaker/Endpoints/<endpoint>, once ``done(messages)``."""
+    logs = aws("logs")
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, list[str]] = {}
+        with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
+            for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+                name = stream["logStreamName"]
+                events = logs.get_log_events(
+                    logGroupName=group, logStreamName=name, startFromHead=True
+                )["events"]
+                found[name] = [event["message"] for event in events]
+        if found and all(done(messages) for messages in found.values()):
+            return found
+        assert time.monotonic() < deadline, f"{group} holds {found}"
+        time.sleep(0.5)
+
+
+def test_each_instance_logs_to_its_own_stream_as_sagemaker_names_it(aws, builtin_endpoint) -> None:
+    logged = endpoint_log(aws, builtin_endpoint, lambda events: len(events) > 0)
+    assert len(logged) == 2  # two instances
+    for stream, messages in logged.items():
+        variant, instance = stream.split("/")
+        assert variant == "AllTraffic"
+        assert re.fullmatch(r"i-[0-9a-f]{17}", instance), instance
+        assert messages[0].startswith("[emulator] environment sagemaker-xgboost:")
 
 
 def test_update_swaps_the_model_without_refusing_requests(aws, trained_model, test_rows) -> None:
