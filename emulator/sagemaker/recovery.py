@@ -9,7 +9,8 @@ emulator's process (its jobs die with it), so:
 - pipeline executions that were Executing (or Stopping) come back Failed (Stopped), their
   running steps with them;
 - endpoints that were InService are served again, from the same endpoint config, and stay
-  InService; endpoints that were Creating or Updating finish what they were doing.
+  InService; endpoints that were Creating or Updating finish what they were doing;
+- notebook instances that were Pending, Stopping, Updating or Deleting finish that at once.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def interrupted_execution(record: dict[str, Any]) -> None:
 
 def recover(engine: Engine) -> dict[str, int]:
     """Settle what the previous emulator left under way; returns counts by what was done."""
-    counts = {"jobs": 0, "executions": 0, "endpoints": 0}
+    counts = {"jobs": 0, "executions": 0, "endpoints": 0, "notebook instances": 0}
     with engine.store.lock:
         for kind, (status_key, end_key) in JOB_KINDS.items():
             for record in engine.store.all(kind):
@@ -100,6 +101,9 @@ def recover(engine: Engine) -> dict[str, int]:
         config = pending or record["EndpointConfigName"]
         endpoint_module.begin(engine, record["EndpointName"], config, record["Generation"])
         counts["endpoints"] += 1
+    from emulator.sagemaker import notebook_instances
+
+    counts["notebook instances"] = notebook_instances.recovered(engine)
     if any(counts.values()):
         log.info("restart: %s", counts)
     return counts
