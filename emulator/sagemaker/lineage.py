@@ -558,6 +558,11 @@ def job_created(engine: Engine, kind: str, job_name: str) -> None:
         if engine.store.find(TRIAL_COMPONENT, key_of(name)) is not None:
             return  # a user's trial component took the name first
         engine.store.create(TRIAL_COMPONENT, key_of(name), record)
+        trial_name = job.get("ExperimentConfig", {}).get("TrialName")
+        if trial_name:  # the job's component joins the trial its ExperimentConfig names
+            from emulator.sagemaker import trials
+
+            trials.join_by_name(engine, trial_name, record)
         for uri, artifact_type in artifacts:
             associate(engine, artifact_for(engine, uri, artifact_type), arn, "ContributedTo")
 

@@ -1,5 +1,5 @@
 """Trial components through boto3: a user's own (create, update, delete) beside the jobs' ones,
-ListTrialComponents' SourceArn filter, sorting and pages; experiments are not emulated."""
+ListTrialComponents' SourceArn filter, sorting and pages, a missing experiment refused."""
 
 from __future__ import annotations
 
