@@ -1,17 +1,22 @@
 """Notebook instances through boto3: the status moving Pending -> InService -> Stopping ->
 Stopped -> Deleting -> gone, AWS's refusals from the wrong status, Describe's filled-in
-members, Update, List and tags, and the Amazon provider's four notebook operators."""
+members, Update, List and tags, the Amazon provider's four notebook operators, and a restart
+finishing a transition under way."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import botocore.waiter
 import pytest
 from botocore.exceptions import ClientError
+
+from emulator.sagemaker import recovery
+from emulator.sagemaker.engine import Engine
 
 ROLE = "arn:aws:iam::123456789012:role/notebook"
 
@@ -208,3 +213,32 @@ def test_provider_notebook_operators(aws, connection, quick_waiters) -> None:
     with pytest.raises(ClientError) as error:
         sagemaker.describe_notebook_instance(NotebookInstanceName=name)
     assert error.value.response["Error"]["Message"] == "RecordNotFound"
+
+
+def test_a_restart_finishes_the_transitions_under_way(tmp_path: Path) -> None:
+    engine = Engine(tmp_path)
+    try:
+        created = recovery.now()
+        for name, status in (("starting", "Pending"), ("going", "Deleting"), ("up", "InService")):
+            engine.store.create(
+                "NotebookInstance",
+                name,
+                {
+                    "NotebookInstanceName": name,
+                    "NotebookInstanceArn": engine.arn("notebook-instance", name),
+                    "NotebookInstanceStatus": status,
+                    "CreationTime": created,
+                    "LastModifiedTime": created,
+                    "Generation": 3,
+                },
+            )
+        counts = recovery.recover(engine)
+        started = engine.store.snapshot("NotebookInstance", "starting")
+        gone = engine.store.find("NotebookInstance", "going")
+        up = engine.store.snapshot("NotebookInstance", "up")
+    finally:
+        engine.shutdown()
+    assert counts["notebook instances"] == 2
+    assert started["NotebookInstanceStatus"] == "InService"
+    assert gone is None
+    assert up["NotebookInstanceStatus"] == "InService"
