@@ -51,6 +51,11 @@ ENDPOINTS = Resource(
 ENDPOINTS.register("DescribeEndpoint", "ListEndpoints")
 
 
+def log_group(endpoint: str) -> str:
+    """Where SageMaker sends the endpoint's container logs (one stream per instance)."""
+    return f"{LOG_GROUP}/{endpoint}"
+
+
 @dataclass
 class Variant:
     name: str
@@ -101,10 +106,10 @@ def start_deployment(
             variant_dir = confined(root, spec["VariantName"])
             served = hosting.prepare_model(engine, spec["ModelName"], variant_dir)
             count = int(spec.get("InitialInstanceCount", 1))
-            group = f"{LOG_GROUP}/{endpoint}"
-            follower = LogFollower(engine, group, spec["VariantName"], variant_dir / "logs")
+            logs = variant_dir / "logs"
+            follower = LogFollower(engine, log_group(endpoint), spec["VariantName"], logs)
             deployment.followers.append(follower.start())
-            pool = hosting.WorkerPool.start(served, count, variant_dir / "logs")
+            pool = hosting.WorkerPool.start(served, count, logs)
             model = engine.store.find("Model", spec["ModelName"]) or {}
             image = hosting.container_of(model).get("Image", "") if model else ""
             summary = {
@@ -277,7 +282,7 @@ def invoke_endpoint(engine: Engine, endpoint: str, request: Request) -> Response
         original = answer.body.decode(errors="replace")
         kind = "client" if 400 <= answer.status < 500 else "server"
         log_stream = (
-            f"arn:aws:logs:{engine.region}:{engine.account_id}:log-group:{LOG_GROUP}/{endpoint}"
+            f"arn:aws:logs:{engine.region}:{engine.account_id}:log-group:{log_group(endpoint)}"
         )
         return runtime_error(
             "ModelError",

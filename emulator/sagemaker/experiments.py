@@ -14,7 +14,7 @@ from typing import Any
 
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.lineage import LineageEntity, key_of
+from emulator.sagemaker.lineage import LineageEntity, key_of, with_source
 from emulator.sagemaker.registry import action
 
 KIND = "Experiment"
@@ -65,7 +65,4 @@ def delete_experiment(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
 def list_experiments(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
         records = [dict(r) for r in engine.store.all(KIND)]
-    for record in records:
-        if "Source" in record:
-            record["ExperimentSource"] = record["Source"]
-    return EXPERIMENTS.list(engine, params, records)
+    return EXPERIMENTS.list(engine, params, with_source(records, "ExperimentSource"))

@@ -66,6 +66,15 @@ def key_of(name: str) -> str:
     return name.lower()
 
 
+def with_source(records: list[dict[str, Any]], member: str) -> list[dict[str, Any]]:
+    """List summaries answer the stored ``Source`` as ``member`` (ExperimentSource,
+    TrialSource, TrialComponentSource); ``records`` are copies, changed in place."""
+    for record in records:
+        if "Source" in record:
+            record[member] = record["Source"]
+    return records
+
+
 def name_from(name_or_arn: str) -> str:
     """``DescribeX`` takes a name or an ARN; the store key either way."""
     return key_of(name_or_arn.rsplit("/", 1)[-1])

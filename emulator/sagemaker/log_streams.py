@@ -11,7 +11,6 @@ every ``INTERVAL_S``; ``stop`` sends what is left, the unfinished last line incl
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
 import time
@@ -100,6 +99,5 @@ class LogFollower:
         """Stop following, after sending everything the instances wrote."""
         self._stopped.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            with contextlib.suppress(RuntimeError):
-                self._thread.join(timeout=5)
+            self._thread.join(timeout=5)
         self.send_new(final=True)

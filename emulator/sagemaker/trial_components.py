@@ -62,7 +62,6 @@ def list_trial_components(engine: Engine, params: dict[str, Any]) -> dict[str, A
                 r for r in records if r.get("Source", {}).get("SourceArn") == params["SourceArn"]
             ]
         components = [lineage.job_status(engine, r) for r in records]
-    for component in components:
-        if "Source" in component:
-            component["TrialComponentSource"] = component["Source"]
-    return TRIAL_COMPONENTS.list(engine, params, components)
+    return TRIAL_COMPONENTS.list(
+        engine, params, lineage.with_source(components, "TrialComponentSource")
+    )

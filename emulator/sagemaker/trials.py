@@ -17,7 +17,7 @@ from typing import Any
 from emulator.sagemaker import lineage
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
-from emulator.sagemaker.experiments import EXPERIMENTS
+from emulator.sagemaker.experiments import EXPERIMENTS, trials_of
 from emulator.sagemaker.lineage import LineageEntity, key_of
 from emulator.sagemaker.registry import action
 
@@ -61,7 +61,7 @@ def linked(engine: Engine, component: dict[str, Any]) -> list[dict[str, Any]]:
     return [t for t in engine.store.all(KIND) if key in t.get("_Components", [])]
 
 
-def join(engine: Engine, trial: dict[str, Any], component: dict[str, Any]) -> None:
+def join(trial: dict[str, Any], component: dict[str, Any]) -> None:
     key = key_of(component["TrialComponentName"])
     if key not in trial.setdefault("_Components", []):
         trial["_Components"].append(key)
@@ -72,7 +72,7 @@ def join_by_name(engine: Engine, trial_name: str, component: dict[str, Any]) -> 
     with engine.store.lock:
         trial = engine.store.find(KIND, key_of(trial_name))
         if trial is not None:
-            join(engine, trial, component)
+            join(trial, component)
 
 
 def both(engine: Engine, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -85,7 +85,7 @@ def both(engine: Engine, params: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 def associate_trial_component(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
         trial, component = both(engine, params)
-        join(engine, trial, component)
+        join(trial, component)
         return {"TrialComponentArn": component["TrialComponentArn"], "TrialArn": trial["TrialArn"]}
 
 
@@ -116,8 +116,6 @@ def component_keys(engine: Engine, params: dict[str, Any]) -> set[str] | None:
     if params.get("TrialName"):
         return set(TRIALS.get(engine, params["TrialName"]).get("_Components", []))
     if params.get("ExperimentName"):
-        from emulator.sagemaker.experiments import trials_of
-
         experiment = EXPERIMENTS.get(engine, params["ExperimentName"])
         return {key for trial in trials_of(engine, experiment) for key in trial["_Components"]}
     return None
@@ -126,17 +124,13 @@ def component_keys(engine: Engine, params: dict[str, Any]) -> set[str] | None:
 @action("ListTrials")
 def list_trials(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        records = engine.store.all(KIND)
         if params.get("ExperimentName"):
-            experiment = EXPERIMENTS.get(engine, params["ExperimentName"])
-            key = key_of(experiment["ExperimentName"])
-            records = [r for r in records if key_of(r["ExperimentName"]) == key]
+            records = trials_of(engine, EXPERIMENTS.get(engine, params["ExperimentName"]))
+        else:
+            records = engine.store.all(KIND)
         if params.get("TrialComponentName"):
             component = lineage.TRIAL_COMPONENTS.get(engine, params["TrialComponentName"])
             wanted = key_of(component["TrialComponentName"])
             records = [r for r in records if wanted in r.get("_Components", [])]
         records = [lineage.public(r) for r in records]
-    for record in records:
-        if "Source" in record:
-            record["TrialSource"] = record["Source"]
-    return TRIALS.list(engine, params, records)
+    return TRIALS.list(engine, params, lineage.with_source(records, "TrialSource"))
