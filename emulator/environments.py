@@ -14,9 +14,11 @@ Python SDK's ``image_uri_config/sklearn.json`` / ``xgboost.json``.
 Building (``environment_for``): on first use, an environment per (repository, tag) is created
 with uv (``uv venv`` + ``uv pip install --only-binary :all: --compile-bytecode``) under
 ``$EMULATOR_ENV_CACHE`` (default ``~/.cache/adult-income-emulator/envs``) as
-``<repo>-<tag>-<hash>``; the hash covers the spec and the interpreter used, so a change of either
-builds a new one. Later jobs reuse it. Concurrent first uses build once: an ``fcntl`` lock per
-environment around the build, which goes into a temporary directory renamed into place, with
+``<repo>-<tag>-<hash>``; the hash covers the spec, the image's package set (image_packages) and
+the interpreter used, so a change of any builds a new one. The frameworks go in first, wheels
+only; then the rest of the image's set with the frameworks held (``install_image_packages``).
+Later jobs reuse it. Concurrent first uses build once: an ``fcntl`` lock per environment around
+the build, which goes into a temporary directory renamed into place, with
 ``emulator-env.json`` (what was installed) written last.
 
 Interpreter: the container's Python minor version if this machine has it (``~/.pyenv/versions``,
@@ -58,6 +60,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emulator import image_packages
+
 CACHE_VARIABLE = "EMULATOR_ENV_CACHE"
 MODE_VARIABLE = "EMULATOR_JOB_ENVIRONMENT"
 DEFAULT_CACHE = Path("~/.cache/adult-income-emulator/envs")
@@ -66,8 +70,8 @@ FALLBACK_PYTHON = "3.11"
 # "Newest release of a major line" must not drift as PyPI grows: resolve as of this date.
 EXCLUDE_NEWER = "2026-01-01T00:00:00Z"
 # Part of every environment's hash: bump it when build() changes what an environment holds.
-# 3: packages are installed with their bytecode compiled.
-BUILD_RECIPE = 3
+# 3: packages are installed with their bytecode compiled. 4: the image's whole package set.
+BUILD_RECIPE = 4
 UV_TIMEOUT_S = 900
 STDERR_LINES = 8
 
@@ -92,6 +96,11 @@ class Spec:
     @property
     def image(self) -> str:
         return f"{self.repository}:{self.tag}"
+
+    @property
+    def packages_file(self) -> Path:
+        """The rest of the image's package set (image_packages); may not exist for a test spec."""
+        return image_packages.packages_file(self.repository, self.tag)
 
 
 def _sklearn(tag: str, python: str, source: str, **pins: str) -> Spec:
@@ -301,6 +310,8 @@ def cache_root() -> Path:
 
 
 def spec_hash(spec: Spec, python_version: str) -> str:
+    path = spec.packages_file
+    image_set = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
     payload = json.dumps(
         [
             BUILD_RECIPE,
@@ -310,6 +321,7 @@ def spec_hash(spec: Spec, python_version: str) -> str:
             spec.packages,
             python_version,
             EXCLUDE_NEWER,
+            image_set,
         ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
@@ -465,6 +477,63 @@ def nearest_requirements(spec: Spec, python: str) -> tuple[list[str], set[str]]:
     return requirements, without_wheel
 
 
+def _on_index(requirement: str, python: str) -> bool:
+    """Whether the index has a release for ``requirement`` alone (sdists count)."""
+    args = ["pip", "compile", "-", "--python", python, "--no-deps", "--no-header", "--quiet"]
+    return _uv(args, stdin=requirement + "\n").returncode == 0
+
+
+def install_image_packages(
+    spec: Spec, venv_python: str, frameworks: dict[str, str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Install the rest of the image's packages; (the image's requirements, what was asked of
+    uv instead where they could not be had, notes on what was left out).
+
+    Together first, the frameworks held at what is installed. If uv finds no solution, each
+    requirement becomes its first candidate the index has (image_packages.candidates), and
+    the set is tried again; failing that, one at a time, and what installs in no form is left
+    out with uv's reason in a note: a job needing it fails as it would on a machine without it.
+    """
+    path = spec.packages_file
+    if not path.is_file():
+        return [], [], []
+    wanted = image_packages.image_requirements(path, {name for name, _ in spec.packages})
+    with tempfile.TemporaryDirectory(prefix="emulator-env-") as scratch:
+        constraints = Path(scratch) / "frameworks.txt"
+        constraints.write_text("".join(f"{n}=={v}\n" for n, v in frameworks.items()))
+        # Sources are allowed here (unlike the frameworks): psutil, retrying and the toolkits
+        # are published as sdists only, and the images pip-install them from source too.
+        install = ["pip", "install", "--python", venv_python, "--quiet", "--compile-bytecode"]
+        install += ["-c", str(constraints)]
+        if _uv([*install, *wanted]).returncode == 0:
+            return wanted, wanted, []
+        notes: list[str] = []
+        chosen: list[str] = []
+        for requirement in wanted:
+            option = next(
+                (o for o in image_packages.candidates(requirement) if _on_index(o, venv_python)),
+                None,
+            )
+            if option is None:
+                notes.append(f"{requirement} left out — not on the package index")
+            else:
+                chosen.append(option)
+        if _uv([*install, *chosen]).returncode == 0:
+            return wanted, chosen, notes
+        installed: list[str] = []
+        for requirement in chosen:
+            result = None
+            for option in image_packages.candidates(requirement):
+                result = _uv([*install, option])
+                if result.returncode == 0:
+                    installed.append(option)
+                    break
+            else:
+                reason = _stderr_tail(result).splitlines()[-1:] if result else []
+                notes.append(f"{requirement} left out — {' '.join(reason) or 'uv failed'}")
+        return wanted, installed, notes
+
+
 # --- environments -------------------------------------------------------------------------------
 
 
@@ -477,17 +546,27 @@ class Environment:
     python_version: str
     packages: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The toolkits and clients of the rest of the image's set (image_packages.KEY_PACKAGES).
+    key_packages: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     own: bool = False
+    # A built-in algorithm the emulator plays itself (STAND_INS): what it plays.
+    stand_in: str | None = None
 
     def description(self) -> str:
+        if self.stand_in:
+            return (
+                f"[emulator] environment {self.image}: the emulator's own {self.stand_in} "
+                f"(the algorithm's container is not public), with Python {self.python_version}"
+            )
         if self.own:
             return (
                 f"[emulator] environment {self.image}: WARNING {MODE_VARIABLE}=emulator: the "
                 f"emulator's OWN Python {self.python_version} and libraries, not the image's "
                 f"({self.python})"
             )
-        versions = ", ".join(f"{name} {self.packages[name]}" for name in self.packages)
+        named = {**self.packages, **self.key_packages}
+        versions = ", ".join(f"{name} {version}" for name, version in named.items())
         how = f"nearest: {'; '.join(self.notes)}" if self.notes else "exact"
         python = f"Python {self.python_version}"
         return f"[emulator] environment {self.image}: {python}, {versions} ({how})"
@@ -508,6 +587,7 @@ def _from_marker(spec: Spec, directory: Path) -> Environment | None:
         python_version=data["python_version"],
         packages=data["packages"],
         notes=data["notes"],
+        key_packages=data.get("key_packages", {}),
         path=directory,
     )
 
@@ -523,6 +603,13 @@ def _locked(lock_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _frozen(venv_python: str) -> dict[str, str]:
+    """Installed distributions, by normalized name, at their versions."""
+    frozen = _uv(["pip", "freeze", "--python", venv_python])
+    pairs = (line.split("==", 1) for line in frozen.stdout.splitlines() if "==" in line)
+    return {image_packages.normalize(name): version.strip() for name, version in pairs}
 
 
 def build(spec: Spec, target: Path, python: str, python_version: str, exact: bool) -> None:
@@ -558,14 +645,28 @@ def build(spec: Spec, target: Path, python: str, python_version: str, exact: boo
             raise EnvironmentFailure(
                 f"uv pip install {' '.join(requirements)} failed:\n{_stderr_tail(result)}"
             )
-    frozen = _uv(["pip", "freeze", "--python", venv_python])
-    installed = dict(line.split("==", 1) for line in frozen.stdout.splitlines() if "==" in line)
     short = ".".join(python_version.split(".")[:2])
+    packages = {
+        name: version
+        for name, version in _frozen(venv_python).items()
+        if name in dict(spec.packages)
+    }
+    image_set, asked, image_notes = install_image_packages(spec, venv_python, packages)
+    installed = _frozen(venv_python)
     packages = {name: installed.get(name, "?") for name, _ in spec.packages}
     for name, version in spec.packages:
         note = nearest_note(name, version, packages[name], short, name in without_wheel)
         if note:
             notes.append(note)
+    notes += image_packages.version_notes(image_set, installed) + image_notes
+    site_packages = next(target.glob("lib/python3*/site-packages"))
+    minor = tuple(int(part) for part in short.split("."))
+    patched = image_packages.apply_container_patches(site_packages, (minor[0], minor[1]))
+    for relative in patched:  # the bytecode compiled at install is of the unpatched source
+        subprocess.run(
+            [venv_python, "-m", "py_compile", str(site_packages / relative)], check=False
+        )
+    key = {name: installed[name] for name in image_packages.KEY_PACKAGES if name in installed}
     marker = {
         "image": spec.image,
         "source": spec.source,
@@ -573,6 +674,11 @@ def build(spec: Spec, target: Path, python: str, python_version: str, exact: boo
         "python_version": python_version,
         "packages": packages,
         "requirements": requirements,
+        "image_packages_file": spec.packages_file.name if image_set else None,
+        "image_requirements": image_set,
+        "image_requirements_installed": asked,
+        "key_packages": key,
+        "patched": patched,
         "notes": notes,
         "installed": installed,
         "build_seconds": round(time.monotonic() - started, 1),
@@ -618,8 +724,39 @@ def emulator_own(image: str) -> Environment:
     return Environment(image=image, python=sys.executable, python_version=_own_version(), own=True)
 
 
+# Built-in algorithms whose containers are not public: the emulator's own implementation of the
+# documented contract runs with its own Python (no user code runs in these images).
+# repository -> (what it plays, the tags AWS publishes).
+STAND_INS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "knn": ("k-NN algorithm (emulator/algorithms/knn_builtin.py)", ("1", "latest")),
+}
+
+
+def stand_in_for(image: str) -> Environment | None:
+    """The emulator's own environment for a built-in algorithm's image, or None."""
+    repository, tag = parse_image(image)
+    if repository not in STAND_INS:
+        return None
+    what, tags = STAND_INS[repository]
+    if tag not in tags:
+        raise EnvironmentFailure(
+            f"ClientError: image {image!r}: tag {tag or '(none)'!r} of {repository} is not "
+            f"emulated; supported tags: {', '.join(tags)}"
+        )
+    return Environment(
+        image=f"{repository}:{tag}",
+        python=sys.executable,
+        python_version=_own_version(),
+        own=True,
+        stand_in=what,
+    )
+
+
 def environment_for(image: str) -> Environment:
     """The environment jobs of ``image`` run with (EnvironmentFailure says why none)."""
+    stand_in = stand_in_for(image)
+    if stand_in is not None:
+        return stand_in
     if os.environ.get(MODE_VARIABLE, "").strip().lower() == "emulator":
         repository, tag = parse_image(image)
         return emulator_own(f"{repository}:{tag}")

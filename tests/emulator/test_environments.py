@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import environments
+from emulator import environments, image_packages
 from tests.conftest import (
     CODE_DIR,
     processing_input,
@@ -125,8 +126,15 @@ def test_the_description_names_interpreter_versions_and_exactness() -> None:
 # --- building -----------------------------------------------------------------------------------
 
 
-def test_a_real_build_is_made_once_and_reused(tmp_path: Path) -> None:
+def test_a_real_build_is_made_once_and_reused(tmp_path: Path, monkeypatch) -> None:
     spec = environments.SPECS[("sagemaker-scikit-learn", "1.2-1")]
+    # The image's frameworks with two of the rest of its set: the whole set is a minute of
+    # building, which test_image_packages and the per-image job tests cover.
+    images = tmp_path / "images" / spec.repository
+    images.mkdir(parents=True)
+    (images / f"{spec.tag}.txt").write_text("six==1.15.0\nretrying==1.3.3\n")
+    monkeypatch.setattr(image_packages, "IMAGES_DIR", tmp_path / "images")
+    tmp_path = tmp_path / "cache"
     calls: list[Path] = []
 
     def counting(*args) -> None:
@@ -154,7 +162,7 @@ def test_a_real_build_is_made_once_and_reused(tmp_path: Path) -> None:
         [
             first.python,
             "-c",
-            "import pandas, sklearn; print(pandas.__version__, sklearn.__version__)",
+            "import pandas, sklearn, retrying; print(pandas.__version__, sklearn.__version__)",
         ],
         capture_output=True,
         text=True,
@@ -314,3 +322,55 @@ def test_an_unknown_tag_fails_the_job_naming_the_supported_tags(aws, bucket) -> 
     assert job["ProcessingJobStatus"] == "Failed"
     assert "supported tags" in job["FailureReason"] and "1.2-1" in job["FailureReason"]
     assert not any(line == "never" for line in log)
+
+
+IMAGE_SET_SCRIPT = b"""
+import sys
+
+import boto3
+import botocore
+import psutil
+import requests
+import sagemaker_containers
+import sagemaker_inference
+
+toolkit = sys.argv[1]
+if toolkit == "sagemaker-training":
+    import sagemaker_training
+versions = "requests=%s boto3=%s botocore=%s psutil=%s" % (
+    requests.__version__, boto3.__version__, botocore.__version__, psutil.__version__
+)
+print(versions)
+with open("/opt/ml/processing/output/result.txt", "w") as handle:
+    handle.write(versions)
+"""
+
+
+@pytest.mark.parametrize("key", sorted(environments.SPECS), ids="{0[0]}:{0[1]}".format)
+def test_a_processing_script_imports_what_its_image_ships(aws, bucket, key) -> None:
+    """requests, boto3 and the toolkits, as a script written for the container finds them."""
+    repository, tag = key
+    toolkit = "sagemaker-training" if repository == "sagemaker-scikit-learn" else "none"
+    image = f"{REGISTRY}/{repository}:{tag}"
+    name, job, log = run_processing(
+        aws, bucket, image, IMAGE_SET_SCRIPT, {"x.csv": b"a\n"}, [toolkit]
+    )
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    result = aws("s3").get_object(Bucket=bucket, Key=f"{name}/out/result.txt")["Body"].read()
+    versions = dict(item.split("=") for item in result.decode().split())
+    pins = {
+        image_packages.requirement_name(req): image_packages.exact_pin(req)
+        for req in image_packages.read_requirements(environments.SPECS[key].packages_file)
+    }
+    # Exact where the index has the image's release (all of these do, at every tag).
+    assert versions["boto3"] == pins["boto3"] and versions["requests"] == pins["requests"]
+    header = next(line for line in log if line.startswith("[emulator] environment "))
+    assert f"boto3 {versions['boto3']}" in header and f"requests {versions['requests']}" in header
+
+
+def test_a_builtin_algorithm_the_emulator_plays_runs_with_its_own_python() -> None:
+    knn = environments.environment_for(f"{REGISTRY.replace('683313688378', '382416733822')}/knn:1")
+    assert knn.stand_in is not None and knn.python == sys.executable
+    assert "k-NN" in knn.description() and "WARNING" not in knn.description()
+    with pytest.raises(environments.EnvironmentFailure, match="supported tags: 1, latest"):
+        environments.environment_for("382416733822.dkr.ecr.us-east-1.amazonaws.com/knn:2")
