@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator import environments
-from emulator.algorithms import model_server
+from emulator.algorithms import knn_builtin, model_server
 from emulator.archives import UnsafeArchive, safe_extract
 from emulator.sagemaker import images, jobs, models
 from emulator.sagemaker.errors import ValidationError
@@ -100,10 +100,10 @@ def prepare_model(engine: Engine, model_name: str, directory: Path) -> ServedMod
         raise HostingFailure(f'Could not find model "{model_name}".')
     container = container_of(model)
     image = container.get("Image", "")
-    if images.repository(image) not in images.SUPPORTED:
+    if images.repository(image) not in (*images.SUPPORTED, *images.BUILTIN_ALGORITHMS):
         raise HostingFailure(
             f"image {image!r} is not emulated for hosting; supported: "
-            + ", ".join(images.SUPPORTED)
+            + ", ".join((*images.SUPPORTED, *images.BUILTIN_ALGORITHMS))
         )
     if directory.exists():
         shutil.rmtree(directory)
@@ -113,6 +113,8 @@ def prepare_model(engine: Engine, model_name: str, directory: Path) -> ServedMod
         fetch_archive(engine, container["ModelDataUrl"], model_dir, "ModelDataUrl")
     environment = container.get("Environment", {})
     program = environment.get("SAGEMAKER_PROGRAM") or None
+    if images.repository(image) in images.BUILTIN_ALGORITHMS:
+        program = None  # an algorithm's own container runs no inference script
     code_dir = None
     if program:
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
@@ -129,7 +131,7 @@ def prepare_model(engine: Engine, model_name: str, directory: Path) -> ServedMod
                     f"SAGEMAKER_SUBMIT_DIRECTORY {submit!r} must be an s3:// URI or under "
                     "/opt/ml/model"
                 ) from exc
-    elif images.repository(image) != "sagemaker-xgboost":
+    elif images.repository(image) not in ("sagemaker-xgboost", *images.BUILTIN_ALGORITHMS):
         raise HostingFailure(
             f"image {image!r} needs SAGEMAKER_PROGRAM (an inference script) to serve a model"
         )
@@ -154,9 +156,14 @@ class ModelWorker:
             handle.write(runtime.description() + "\n")
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
+        # A built-in algorithm the emulator plays has its own server; the rest, model_server.
+        if images.repository(served.image) == "knn":
+            server = [knn_builtin.__file__, "serve"]
+        else:
+            server = [model_server.__file__]
         command = [
             runtime.python,
-            model_server.__file__,
+            *server,
             "--model-dir",
             str(served.model_dir),
             "--request-fd",

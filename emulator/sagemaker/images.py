@@ -6,6 +6,7 @@
 | sagemaker-xgboost, processing / script    | entrypoint / training script, likewise            |
 | sagemaker-xgboost, training, no program   | built-in XGBoost algorithm (emulator/algorithms)  |
 | sagemaker-xgboost, hosting / transform    | the XGBoost model server contract                 |
+| knn (built-in k-NN): training, hosting    | emulator/algorithms/knn_builtin.py                |
 | anything else                             | refused: the job fails and names these images     |
 
 The image environment: its tag's Python and pinned libraries, built on first use (see
@@ -17,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SUPPORTED = ("sagemaker-scikit-learn", "sagemaker-xgboost")
+# Built-in algorithms (no user code) the emulator plays from their documented contracts.
+BUILTIN_ALGORITHMS = ("knn",)
 
 
 @dataclass(frozen=True)

@@ -572,6 +572,10 @@ def job_created(engine: Engine, kind: str, job_name: str) -> None:
             from emulator.sagemaker import trials
 
             trials.join_by_name(engine, trial_name, record)
+        else:  # or the trial SageMaker makes for it (a tuning job's, an experiment's)
+            from emulator.sagemaker import service_experiments
+
+            service_experiments.for_job_component(engine, job, job_name, members["Source"], record)
         for uri, artifact_type in artifacts:
             associate(engine, artifact_for(engine, uri, artifact_type), arn, "ContributedTo")
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from emulator.sagemaker import lineage, protocol
+from emulator.sagemaker import lineage, protocol, service_experiments
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import SageMakerError
 from emulator.sagemaker.jobs import log, now
@@ -414,15 +414,34 @@ class ExecutionRun:
             raise StepFailure(f"{kind} job {job_name} ended {status}: {job.get('FailureReason')}")
 
     # scheduling
+    def experiment_config(self) -> dict[str, str]:
+        """The definition's PipelineExperimentConfig, resolved (the SDK's default names the
+        pipeline and the execution id); empty when the definition has none."""
+        config = self.definition.get("PipelineExperimentConfig") or {}
+        resolved = {
+            key: self.evaluator.resolve(config[key])
+            for key in ("ExperimentName", "TrialName")
+            if config.get(key)
+        }
+        return {key: str(value) for key, value in resolved.items()}
+
     def run(self) -> None:
         try:
             self.definition = parse_definition(
                 self.engine.store.find(KIND, self.arn)["_definition"]
             )
             check_definition(self.definition)
+            experiment = self.experiment_config()
         except (ExpressionError, StepFailure) as exc:
             self.finish("Failed", f"Invalid pipeline definition: {exc}")
             return
+        if experiment:
+            self.engine.store.update(
+                KIND, self.arn, lambda record: record.update(PipelineExperimentConfig=experiment)
+            )
+            service_experiments.for_pipeline_execution(
+                self.engine, experiment.get("ExperimentName"), experiment.get("TrialName"), self.arn
+            )
         active = list(self.definition["Steps"])
         done: set[str] = set()
         failures: list[str] = []

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import archives, environments
-from emulator.algorithms import xgboost_builtin
+from emulator.algorithms import knn_builtin, xgboost_builtin
 from emulator.sagemaker import images, jobs, training_metrics
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
@@ -130,10 +130,20 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
             environment,
             f"image {repository}: script mode, {program} with the image's environment",
         )
+    if repository == "knn":
+        command = ["python3", knn_builtin.__file__, "train"]
+        for option, directory in (
+            ("--config-dir", "input/config"),
+            ("--data-dir", "input/data"),
+            ("--model-dir", "model"),
+            ("--output-dir", "output"),
+        ):
+            command += [option, f"/opt/ml/{directory}"]
+        return command, environment, "image knn: built-in k-NN algorithm"
     if repository != "sagemaker-xgboost":
         raise jobs.JobFailure(
             f"ClientError: image {image!r} is not emulated for training; supported: the "
-            "built-in XGBoost algorithm and script mode on " + ", ".join(images.SUPPORTED)
+            "built-in XGBoost and k-NN algorithms and script mode on " + ", ".join(images.SUPPORTED)
         )
     command = [
         "python3",  # the image environment's interpreter, as in script mode

@@ -90,11 +90,33 @@ def read_series(
         return {}
 
 
+# The metric definitions SageMaker holds for built-in algorithms other than XGBoost (whose
+# round lines are read above), by image repository: what the algorithm's log lines say.
+BUILTIN_DEFINITIONS: dict[str, tuple[dict[str, str], ...]] = {
+    "knn": (
+        {"Name": "test:accuracy", "Regex": r"#test_score \(algo-1\) : \('accuracy', (\S+?)\)"},
+        {"Name": "test:mse", "Regex": r"#test_score \(algo-1\) : \('mse', (\S+?)\)"},
+    ),
+}
+
+
+def builtin_metric_names(repository: str) -> set[str]:
+    return {definition["Name"] for definition in BUILTIN_DEFINITIONS.get(repository, ())}
+
+
+def definitions_of(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The job's MetricDefinitions, and its built-in algorithm's when it runs one."""
+    specification = record.get("AlgorithmSpecification", {})
+    image = specification.get("TrainingImage", "")
+    repository = image.split("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    return [*specification.get("MetricDefinitions", []), *BUILTIN_DEFINITIONS.get(repository, ())]
+
+
 def final_metric_data_list(
     log_file: Path, record: dict[str, Any], moment: dt.datetime
 ) -> list[dict[str, Any]]:
     """DescribeTrainingJob's FinalMetricDataList: each metric's last value."""
-    definitions = record.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    definitions = definitions_of(record)
     return [
         {"MetricName": name, "Value": values[-1][1], "Timestamp": moment}
         for name, values in read_series(log_file, definitions).items()

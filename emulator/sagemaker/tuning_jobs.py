@@ -40,7 +40,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.algorithms import xgboost_builtin
-from emulator.sagemaker import images, jobs, protocol, training_jobs, training_metrics
+from emulator.sagemaker import (
+    images,
+    jobs,
+    protocol,
+    service_experiments,
+    training_jobs,
+    training_metrics,
+)
 from emulator.sagemaker import tuning_strategies as strategies
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, SageMakerError, ValidationError
@@ -206,7 +213,8 @@ def hyperband_rungs(config: dict[str, Any], static: dict[str, str]) -> strategie
 
 def check_objective_metric(plan: Plan, definition: dict[str, Any]) -> None:
     """The objective must be a metric the training jobs emit: one of their MetricDefinitions,
-    or a metric of the built-in XGBoost algorithm (``validation:auc``, ``train:logloss``...)."""
+    or a metric of their built-in algorithm (XGBoost's ``validation:auc``, ``train:logloss``...;
+    k-NN's ``test:accuracy`` and ``test:mse``)."""
     specification = definition["AlgorithmSpecification"]
     image = specification.get("TrainingImage")
     if not image:
@@ -218,10 +226,13 @@ def check_objective_metric(plan: Plan, definition: dict[str, Any]) -> None:
     if plan.metric in defined:
         return
     script_mode = "sagemaker_program" in definition.get("StaticHyperParameters", {})
-    if not script_mode and images.repository(image) == "sagemaker-xgboost":
+    repository = images.repository(image)
+    if not script_mode and repository == "sagemaker-xgboost":
         data, _, metric = plan.metric.partition(":")
         if data in {"train", "validation"} and metric.split("@")[0] in xgboost_builtin.METRICS:
             return
+    if not script_mode and plan.metric in training_metrics.builtin_metric_names(repository):
+        return
     raise ValidationError(
         f"The objective metric for the hyperparameter tuning job, [{plan.metric}], isn't valid "
         f"for the [{image}] algorithm. Choose a valid objective metric"
@@ -330,6 +341,7 @@ def create_tuning_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as error:
         raise ValidationError(f"TrainingJobDefinition: {error.message}") from error
     TUNING_JOBS.create(engine, record, params.get("Tags", []))
+    service_experiments.for_tuning_job(engine, name, arn)
     tuning = TuningRun(engine, name, plan)
     engine.register_stopper(KIND, name, tuning.stopped.set)
     threading.Thread(target=tuning.run_guarded, name=f"tuning-{name}", daemon=True).start()
@@ -569,9 +581,7 @@ class TuningRun:
             seed=plan.seed,
         )
         record = engine.store.snapshot(KIND, name)
-        self.definitions = record["TrainingJobDefinition"]["AlgorithmSpecification"].get(
-            "MetricDefinitions", []
-        )
+        self.definitions = training_metrics.definitions_of(record["TrainingJobDefinition"])
         self.trials: dict[str, int] = {}  # training job -> the strategy's trial
         self.observed: set[str] = set()
         self.stop_requested: set[str] = set()
@@ -603,6 +613,7 @@ class TuningRun:
             raise TuningFailure(f"CreateTrainingJob refused {job_name}: {error.message}") from error
         arn = record["HyperParameterTuningJobArn"]
         self.engine.store.update(TRAINING, job_name, lambda job: job.update(TuningJobArn=arn))
+        service_experiments.for_tuning_training_job(self.engine, self.name, job_name)
         self.engine.store.update(
             KIND,
             self.name,
