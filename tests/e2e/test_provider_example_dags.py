@@ -1,0 +1,126 @@
+"""The Amazon provider's own SageMaker example DAGs, run offline through `airflow dags test`.
+
+The DAGs in tests/provider_dags/system/amazon/aws/ are the system tests of
+apache-airflow-providers-amazon 9.39.0 (the pinned provider), copied from its source
+distribution (``pip download --no-binary :all: --no-deps apache-airflow-providers-amazon==9.39.0``,
+``tests/system/amazon/aws/``) with their Apache-2.0 headers, together with that directory's
+``utils/__init__.py``. They run as published; what differs from a run against AWS is only
+configuration, never a DAG file:
+
+- ``tests_common`` (Airflow's own test helpers, not in the sdist) is our stand-in with the same
+  three names: ``version_compat.AIRFLOW_V_3_0_PLUS``, ``watcher``, ``system_tests.get_test_run``;
+- ``airflow_local_settings.py``, a cluster policy, makes operators check and sensors poke every
+  second (the DAGs wait 10-60 s between polls, as jobs on AWS take minutes) and botocore's
+  waiters poll every second; the calls are the DAGs' own;
+- the variables the DAGs read from the environment or SSM: ``ROLE_ARN`` (any role; the emulator
+  enforces no IAM) and ``SYSTEM_TESTS_ENV_ID`` (a fresh one per run), the AWS connection and
+  ``AWS_ENDPOINT_URL`` pointing every client, the DAGs' plain boto3 ones included, at the emulator.
+
+Each run must end green with every task succeeded: the trigger-rule teardown tasks included,
+and the watcher (which fails the run when any task failed) skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.offline_account import OfflineAccount
+
+# Minutes in all: among the modules that go out first (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVIDER_DAGS = ROOT / "tests" / "provider_dags"
+DAGS_FOLDER = PROVIDER_DAGS / "system" / "amazon" / "aws"
+ROLE_ARN = "arn:aws:iam::123456789012:role/ProviderExampleRole"
+RUN_TIMEOUT_S = 600
+
+
+def run_example(
+    account: OfflineAccount, dag_id: str, branches_not_taken: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Run the DAG once; the state of each of its tasks. The run must succeed, and every task
+    with it but the watcher and ``branches_not_taken``, which must be skipped."""
+    run_after = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    env = account.environment()
+    env.update(
+        {
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "PYTHONPATH": os.pathsep.join([str(PROVIDER_DAGS), env["PYTHONPATH"]]),
+            "ROLE_ARN": ROLE_ARN,
+            "SYSTEM_TESTS_ENV_ID": f"env{uuid.uuid4().hex[:8]}",
+        }
+    )
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.dag_test",
+            dag_id,
+            run_after.date().isoformat(),
+            "--run-after",
+            run_after.isoformat(),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    with sqlite3.connect(account.state_dir / "airflow" / "airflow.db") as db:
+        (run_id,) = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+        states = dict(
+            db.execute(
+                "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                (dag_id, run_id),
+            ).fetchall()
+        )
+    not_succeeded = {task: state for task, state in states.items() if state != "success"}
+    skipped = dict.fromkeys({"watcher", *branches_not_taken}, "skipped")
+    assert ran.returncode == 0 and not_succeeded == skipped, (
+        f"{dag_id}: exit {ran.returncode}, not succeeded: {not_succeeded}\n"
+        f"{ran.stdout[-6000:]}\n{ran.stderr[-3000:]}"
+    )
+    return states
+
+
+def test_example_sagemaker_condition(account: OfflineAccount) -> None:
+    # Each condition operator skips the branch it does not take.
+    not_taken = frozenset({"retrain_model", "should_not_run", "logical_fail"})
+    states = run_example(account, "example_sagemaker_condition", not_taken)
+    assert {"deploy_model", "should_run", "logical_pass"} <= set(states)
+
+
+def test_example_sagemaker_notebook(account: OfflineAccount) -> None:
+    run_example(account, "example_sagemaker_notebook")
+    sagemaker = account.client("sagemaker")
+    # The DAG deletes its instance at the end: nothing is left.
+    assert sagemaker.list_notebook_instances()["NotebookInstances"] == []
+
+
+def test_example_sagemaker_endpoint(account: OfflineAccount) -> None:
+    states = run_example(account, "example_sagemaker_endpoint")
+    assert {"train_model", "create_model", "deploy_endpoint", "call_endpoint"} <= set(states)
+    sagemaker = account.client("sagemaker")
+    # Its teardown deleted the endpoint; the k-NN training job remains, as on AWS.
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    (job,) = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    assert job["TrainingJobStatus"] == "Completed"
+
+
+def test_example_sagemaker_pipeline(account: OfflineAccount) -> None:
+    run_example(account, "example_sagemaker_pipeline")
+    sagemaker = account.client("sagemaker")
+    # Its teardown deleted the pipeline and the experiment its executions made.
+    assert sagemaker.list_pipelines()["PipelineSummaries"] == []
+    assert sagemaker.list_experiments()["ExperimentSummaries"] == []
