@@ -2,8 +2,10 @@
 
 - Built-in XGBoost (a sagemaker-xgboost image, no ``sagemaker_program`` hyperparameter):
   emulator/algorithms/xgboost_builtin.py plays the algorithm container.
-- Script mode (``sagemaker_program`` + ``sagemaker_submit_directory``): the user's script runs
-  with the SageMaker training toolkit's SM_* variables and ``--name value`` arguments.
+- Script mode (``sagemaker_program`` + ``sagemaker_submit_directory``): the image's training
+  toolkit, played by emulator/algorithms/training_toolkit.py, installs the source dir's
+  requirements.txt and runs the entry point with the SM_* variables and ``--name value``
+  arguments (sagemaker-training for scikit-learn images, sagemaker-containers for XGBoost).
 Either way /opt/ml/model is packed as ``{S3OutputPath}/{job}/output/model.tar.gz``.
 """
 
@@ -12,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
 
 from emulator import archives, environments
-from emulator.algorithms import knn_builtin, xgboost_builtin
+from emulator.algorithms import knn_builtin, training_toolkit, xgboost_builtin
 from emulator.sagemaker import images, jobs, training_metrics
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ValidationError
@@ -88,48 +92,7 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
     hyperparameters = record.get("HyperParameters", {})
     environment = dict(record.get("Environment", {}))
     if "sagemaker_program" in hyperparameters:
-        if repository not in images.SUPPORTED:
-            raise jobs.JobFailure(f"ClientError: image {image!r} is not emulated")
-        program = json.loads(hyperparameters["sagemaker_program"])
-        # The toolkit JSON-decodes each value (the SDK sends '"binary:logistic"'), keeping
-        # the text of one that is not JSON.
-        user = {k: decoded(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
-        args: list[str] = []
-        for key, value in user.items():
-            args += [f"--{key}", str(value)]
-        channels = [c["ChannelName"] for c in record.get("InputDataConfig", [])]
-        environment.update(
-            {
-                "SM_MODEL_DIR": "/opt/ml/model",
-                "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
-                "SM_OUTPUT_DIR": "/opt/ml/output",
-                "SM_INPUT_DIR": "/opt/ml/input",
-                "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
-                "SM_CHANNELS": json.dumps(channels),
-                "SM_HPS": json.dumps(user),
-                "SM_USER_ARGS": json.dumps(args),
-                "SM_HOSTS": json.dumps(["algo-1"]),
-                "SM_CURRENT_HOST": "algo-1",
-                "SM_NUM_GPUS": "0",
-                "SM_NUM_CPUS": "2",
-                "SM_MODULE_NAME": program.removesuffix(".py"),
-                "SM_MODULE_DIR": "/opt/ml/code",
-                "SM_TRAINING_ENV": json.dumps(
-                    {
-                        "hyperparameters": user,
-                        "channel_input_dirs": {c: f"/opt/ml/input/data/{c}" for c in channels},
-                    }
-                ),
-                **{f"SM_CHANNEL_{c.upper()}": f"/opt/ml/input/data/{c}" for c in channels},
-                **{f"SM_HP_{k.upper()}": str(v) for k, v in user.items()},
-            }
-        )
-        return (
-            # python3: the image environment's interpreter, set by run_training_job.
-            ["python3", f"/opt/ml/code/{program}", *args],
-            environment,
-            f"image {repository}: script mode, {program} with the image's environment",
-        )
+        return script_mode_command(record, sandbox, repository, environment)
     if repository == "knn":
         command = ["python3", knn_builtin.__file__, "train"]
         for option, directory in (
@@ -163,11 +126,68 @@ def command_for(record: dict[str, Any], sandbox: Path) -> tuple[list[str], dict[
     return command, environment, f"image {repository}: built-in XGBoost algorithm"
 
 
-def decoded(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+# Which training toolkit each framework container's ``train`` runs (its requirements files).
+TOOLKIT_OF_IMAGE = {
+    "sagemaker-scikit-learn": "sagemaker-training",
+    "sagemaker-xgboost": "sagemaker-containers",
+}
+# The images' own packages that are on no package index (sagemaker_xgboost_container), as the
+# emulator's stand-ins: on PYTHONPATH of every job and model server of the image.
+CONTAINER_PACKAGES = Path(__file__).resolve().parents[1] / "container_packages"
+
+
+def container_pythonpath(repository: str) -> dict[str, str]:
+    """PYTHONPATH holding the image's own packages, for the images that ship some."""
+    if repository == "sagemaker-xgboost":
+        return {"PYTHONPATH": str(CONTAINER_PACKAGES)}
+    return {}
+
+
+def pip_configuration() -> dict[str, str]:
+    """This machine's pip settings, so ``requirements.txt`` reaches the index pip here reaches
+    (a job's HOME is its sandbox, where pip would find no configuration)."""
+    settings = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    if "PIP_CONFIG_FILE" not in settings:
+        for candidate in (Path("~/.config/pip/pip.conf"), Path("~/.pip/pip.conf")):
+            if candidate.expanduser().is_file():
+                settings["PIP_CONFIG_FILE"] = str(candidate.expanduser())
+                break
+    return settings
+
+
+def script_mode_command(
+    record: dict[str, Any], sandbox: Path, repository: str, environment: dict[str, str]
+) -> tuple[list[str], dict[str, str], str]:
+    """The framework container's ``train``: its training toolkit (training_toolkit.py), which
+    sets the SM_* variables, installs requirements.txt and runs the entry point."""
+    image = record["AlgorithmSpecification"].get("TrainingImage", "")
+    toolkit = TOOLKIT_OF_IMAGE.get(repository)
+    if toolkit is None:
+        raise jobs.JobFailure(f"ClientError: image {image!r} is not emulated")
+    hyperparameters = training_toolkit.decode_hyperparameters(record["HyperParameters"])
+    program = hyperparameters["sagemaker_program"]
+    environment = {
+        **pip_configuration(),
+        **container_pythonpath(repository),
+        # What SageMaker sets in every training container.
+        "TRAINING_JOB_NAME": record["TrainingJobName"],
+        "TRAINING_JOB_ARN": record["TrainingJobArn"],
+        **environment,
+    }
+    command = [
+        "python3",  # the image environment's interpreter, set by run_training_job
+        training_toolkit.__file__,
+        "--toolkit",
+        toolkit,
+        "--base",
+        "/opt/ml",
+        # Outside the sandbox: pip's installs are the job's, never the shared image's.
+        "--overlay",
+        str(sandbox.parent / "python-overlay"),
+        "--job-name",
+        record["TrainingJobName"],
+    ]
+    return command, environment, f"image {repository}: script mode, {program} via {toolkit}"
 
 
 def prepare_inputs(engine: Engine, record: dict[str, Any], sandbox: Path) -> None:
@@ -188,25 +208,55 @@ def prepare_inputs(engine: Engine, record: dict[str, Any], sandbox: Path) -> Non
         jobs.download_prefix(s3, source["S3Uri"], target)
     hyperparameters = record.get("HyperParameters", {})
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(
-        json.dumps(
-            {
-                c["ChannelName"]: {"ContentType": c.get("ContentType", "")}
-                for c in record.get("InputDataConfig", [])
-            }
-        )
-    )
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-    )
+    (config / "inputdataconfig.json").write_text(json.dumps(input_data_config(record)))
+    (config / "resourceconfig.json").write_text(json.dumps(resource_config(record)))
+    # The toolkit's code directory exists even when the job names no source directory.
+    (sandbox / "code").mkdir(exist_ok=True)
     submit = hyperparameters.get("sagemaker_submit_directory")
     if submit:
-        uri = json.loads(submit)
+        uri = training_toolkit.decode_hyperparameters({"uri": submit})["uri"]
         code_dir = sandbox / "code"
         archive_dir = sandbox.parent / "submit"
         jobs.download_prefix(s3, uri, archive_dir)
         for archive in archive_dir.glob("*.tar.gz"):
             safe_extract(archive, code_dir)
+
+
+def input_data_config(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """inputdataconfig.json as SageMaker writes it: each channel's settings (ContentType only
+    when the channel names one)."""
+    described = {}
+    for channel in record.get("InputDataConfig", []):
+        source = channel.get("DataSource", {}).get("S3DataSource", {})
+        entry = {
+            "TrainingInputMode": channel.get("InputMode")
+            or record["AlgorithmSpecification"].get("TrainingInputMode", "File"),
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+        }
+        if channel.get("ContentType"):
+            entry["ContentType"] = channel["ContentType"]
+        described[channel["ChannelName"]] = entry
+    return described
+
+
+def resource_config(record: dict[str, Any]) -> dict[str, Any]:
+    """resourceconfig.json of the one instance a job runs on here."""
+    instance_type = record.get("ResourceConfig", {}).get("InstanceType", "local")
+    return {
+        "current_host": "algo-1",
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1"],
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": instance_type,
+                "hosts": ["algo-1"],
+            }
+        ],
+        "network_interface_name": "eth0",
+    }
 
 
 def safe_extract(archive: Path, target: Path) -> None:
@@ -257,7 +307,7 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
             (sandbox / directory).mkdir(parents=True, exist_ok=True)
         set_secondary(engine, name, "Training", "Training in progress")
         try:
-            code = jobs.run_process(
+            code = run_in_container(
                 command,
                 sandbox=sandbox,
                 environment=environment,
@@ -279,6 +329,15 @@ def run_training_job(engine: Engine, name: str, control: jobs.RunningProcess) ->
         set_secondary(engine, name, "Uploading", "Uploading generated training model")
         upload_model(engine, record, name, sandbox, run)
         run.fields["FinalMetricDataList"] = metrics_of(log_file, record)
+
+
+def run_in_container(command: list[str], *, sandbox: Path, **options: Any) -> int:
+    """jobs.run_process, then the job's Python overlay (what its requirements.txt installed) is
+    thrown away with the container it stands for."""
+    try:
+        return jobs.run_process(command, sandbox=sandbox, **options)
+    finally:
+        shutil.rmtree(sandbox.parent / "python-overlay", ignore_errors=True)
 
 
 def metrics_of(log_file: Path, record: dict[str, Any]) -> list[dict[str, Any]]:

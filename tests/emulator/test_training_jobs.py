@@ -285,9 +285,274 @@ def test_script_mode_runs_the_users_script_with_sm_variables(aws, bucket, data_p
     assert model == {"epochs": 3, "rows": 18097, "channels": ["train"]}
 
 
-# Writes SageMaker's failure file, then dies of something else: the file must win over the
-# traceback the log ends with.
-SCRIPT_MODE_FAILURE = b"""
+# --- the training toolkits' contract (sagemaker-training, sagemaker-containers) -------------
+SKLEARN_1_2_1 = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+
+def source_archive(files: dict[str, bytes | str]) -> bytes:
+    """sourcedir.tar.gz of ``files`` (name -> content), as the SDK uploads a source dir."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive.getvalue()
+
+
+def toolkit_job(
+    aws,
+    bucket: str,
+    data_prefix: str,
+    files: dict[str, bytes | str],
+    program: str,
+    image: str,
+    hyperparameters: dict[str, str] | None = None,
+) -> dict:
+    """A script-mode job of ``program`` from a source dir of ``files``; its final description."""
+    name = f"toolkit-{uuid.uuid4().hex[:8]}"
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/sourcedir.tar.gz", Body=source_archive(files))
+    request = training_request(
+        name,
+        bucket,
+        data_prefix,
+        {
+            **(hyperparameters or {}),
+            "sagemaker_program": json.dumps(program),
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{name}/sourcedir.tar.gz"),
+        },
+        image,
+    )
+    request["InputDataConfig"] = request["InputDataConfig"][:1]
+    aws("sagemaker").create_training_job(**request)
+    return wait_for(
+        lambda: aws("sagemaker").describe_training_job(TrainingJobName=name),
+        "TrainingJobStatus",
+        timeout=300,
+    )
+
+
+def model_json(aws, bucket: str, job: dict, member: str = "seen.json") -> Any:
+    """``member`` of the job's model.tar.gz, parsed as JSON."""
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix(f"s3://{bucket}/")
+    body = aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        return json.load(tar.extractfile(member))
+
+
+# What an entry point sees: its arguments, the SM_* variables, how it was run, the config files.
+RECORD_WHAT_IT_SEES = """
+import json, os, sys
+seen = {
+    "argv": sys.argv[1:],
+    "as_module": __spec__ is not None,
+    "cwd": os.getcwd(),
+    "python": list(sys.version_info[:2]),
+    "env": {k: v for k, v in os.environ.items() if k.startswith("SM_")},
+    "inputdataconfig": json.load(open("/opt/ml/input/config/inputdataconfig.json")),
+    "resourceconfig": json.load(open("/opt/ml/input/config/resourceconfig.json")),
+}
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w") as handle:
+    json.dump(seen, handle)
+"""
+# The SDK JSON-encodes every hyperparameter: None arrives as "null".
+TOOLKIT_HYPERPARAMETERS = {
+    "epochs": "3",
+    "source_dir": "null",
+    "flag": "true",
+    "lr": "0.1",
+    "x": '"short"',
+    "layers": "[1, 2]",
+    "raw": "not json",
+}
+
+
+@pytest.mark.parametrize(
+    ("image", "as_module", "python"),
+    [
+        # sagemaker-training runs a .py program as a script; sagemaker-containers as a module.
+        (SKLEARN_1_2_1, False, [3, 9]),
+        (XGBOOST_IMAGE, True, [3, 9]),
+    ],
+)
+def test_hyperparameters_and_sm_variables_arrive_as_the_toolkit_passes_them(
+    aws, bucket, data_prefix, image: str, as_module: bool, python: list[int]
+) -> None:
+    job = toolkit_job(
+        aws,
+        bucket,
+        data_prefix,
+        {"train.py": RECORD_WHAT_IT_SEES},
+        "train.py",
+        image,
+        TOOLKIT_HYPERPARAMETERS,
+    )
+    seen = model_json(aws, bucket, job)
+    # Sorted by name, "-x" for one letter, null empty, True as Python writes it, a list by str().
+    assert seen["argv"] == [
+        "--epochs", "3", "--flag", "True", "--layers", "[1, 2]", "--lr", "0.1",
+        "--raw", "not json", "--source_dir", "", "-x", "short",
+    ]  # fmt: skip
+    assert seen["as_module"] is as_module
+    assert seen["cwd"] == "/opt/ml/code"
+    assert seen["python"] == python
+    env = seen["env"]
+    assert env["SM_HP_SOURCE_DIR"] == ""  # null: empty, not "None"
+    assert env["SM_HP_EPOCHS"] == "3"
+    assert env["SM_HP_FLAG"] == "true"  # JSON, compact
+    assert env["SM_HP_LAYERS"] == "[1,2]"
+    assert env["SM_HP_X"] == "short"
+    assert json.loads(env["SM_HPS"])["source_dir"] is None
+    assert "sagemaker_program" not in json.loads(env["SM_HPS"])
+    assert env["SM_USER_ENTRY_POINT"] == "train.py"
+    assert env["SM_MODULE_NAME"] == "train"
+    assert env["SM_MODULE_DIR"].startswith(f"s3://{bucket}/") and env["SM_MODULE_DIR"].endswith(
+        "/sourcedir.tar.gz"
+    )
+    assert env["SM_CHANNELS"] == '["train"]'
+    assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+    assert env["SM_MODEL_DIR"] == "/opt/ml/model"
+    assert env["SM_OUTPUT_DATA_DIR"] == "/opt/ml/output/data"
+    assert env["SM_CURRENT_HOST"] == "algo-1"
+    assert json.loads(env["SM_USER_ARGS"]) == seen["argv"]
+    assert json.loads(env["SM_TRAINING_ENV"])["hyperparameters"]["epochs"] == 3
+    assert seen["inputdataconfig"] == {
+        "train": {
+            "TrainingInputMode": "File",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": "None",
+            "ContentType": "text/csv",  # only because the channel names one
+        }
+    }
+    assert seen["resourceconfig"]["hosts"] == ["algo-1"]
+    assert seen["resourceconfig"]["current_instance_type"] == "ml.m5.large"
+
+
+def test_a_source_dir_with_setup_py_runs_as_a_package_in_the_scikit_learn_image(
+    aws, bucket, data_prefix
+) -> None:
+    setup = "from setuptools import setup\nsetup(name='mine', py_modules=['train'])\n"
+    job = toolkit_job(
+        aws,
+        bucket,
+        data_prefix,
+        {"train.py": RECORD_WHAT_IT_SEES, "setup.py": setup},
+        "train.py",
+        SKLEARN_1_2_1,
+    )
+    assert model_json(aws, bucket, job)["as_module"] is True
+
+
+SHELL_ENTRY_POINT = """#!/bin/sh
+set -e
+python record.py "$@"
+"""
+RECORD_FROM_SHELL = """
+import json, os, sys
+seen = {"python": list(sys.version_info[:2]), "argv": sys.argv[1:], "cwd": os.getcwd(),
+        "hp": os.environ["SM_HP_MESSAGE"]}
+json.dump(seen, open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w"))
+"""
+
+
+def test_a_shell_entry_point_runs_with_sh_from_the_code_dir_and_the_images_python(
+    aws, bucket, data_prefix
+) -> None:
+    # What SDK 2's RepackModel step runs: _repack_script_launcher.sh, which calls `python`.
+    job = toolkit_job(
+        aws,
+        bucket,
+        data_prefix,
+        {"launch.sh": SHELL_ENTRY_POINT, "record.py": RECORD_FROM_SHELL},
+        "launch.sh",
+        SKLEARN_1_2_1,
+        {"message": json.dumps("two words")},
+    )
+    seen = model_json(aws, bucket, job)
+    assert seen == {
+        "python": [3, 9],  # sagemaker-scikit-learn:1.2-1's Python, not the emulator's 3.11
+        "argv": ["--message", "two words"],  # quoted for the shell, one argument each
+        "cwd": "/opt/ml/code",
+        "hp": "two words",
+    }
+
+
+def tiny_wheel(name: str, source: str) -> bytes:
+    """A pure-Python wheel of one module ``name``: installable with no index at all."""
+    import zipfile
+
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": source,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{dist}/RECORD"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, content in files.items():
+            archive.writestr(path, content)
+    return buffer.getvalue()
+
+
+USES_ITS_REQUIREMENT = """
+import json, os, sys
+import toolkit_dep_probe, numpy
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w") as handle:
+    json.dump({"value": toolkit_dep_probe.VALUE, "from": toolkit_dep_probe.__file__}, handle)
+"""
+
+
+@pytest.mark.parametrize("image", [SKLEARN_1_2_1, XGBOOST_IMAGE])
+def test_requirements_txt_is_installed_for_the_job_alone(
+    aws, bucket, data_prefix, image: str
+) -> None:
+    wheel = "toolkit_dep_probe-1.0-py3-none-any.whl"
+    job = toolkit_job(
+        aws,
+        bucket,
+        data_prefix,
+        {
+            "train.py": USES_ITS_REQUIREMENT,
+            # numpy is in the image already (satisfied, not fetched); the wheel is not.
+            "requirements.txt": f"numpy\n./{wheel}\n",
+            wheel: tiny_wheel("toolkit_dep_probe", "VALUE = 42\n"),
+        },
+        "train.py",
+        image,
+    )
+    seen = model_json(aws, bucket, job)
+    assert seen["value"] == 42
+    # The shared image environment, which every later job starts from, is unchanged.
+    python = environments.environment_for(image).python
+    probe = subprocess.run(
+        [python, "-c", "import toolkit_dep_probe"], capture_output=True, text=True, check=False
+    )
+    assert probe.returncode != 0 and "No module named 'toolkit_dep_probe'" in probe.stderr
+
+
+def test_a_requirement_that_cannot_be_installed_fails_the_job_before_the_entry_point(
+    aws, bucket, data_prefix
+) -> None:
+    job = toolkit_job(
+        aws,
+        bucket,
+        data_prefix,
+        {"train.py": "raise SystemExit('must not run')\n", "requirements.txt": "./missing.whl\n"},
+        "train.py",
+        SKLEARN_1_2_1,
+    )
+    assert job["TrainingJobStatus"] == "Failed"
+    reason = job["FailureReason"]
+    assert reason.startswith("AlgorithmError: InstallRequirementsError:\nExitCode 1\n"), reason
+    assert "must not run" not in reason
+
+
+# Writes SageMaker's failure file, then dies of something else.
+SCRIPT_MODE_FAILURE = """
 import os
 with open(os.path.join(os.environ["SM_OUTPUT_DIR"], "failure"), "w") as handle:
     handle.write("Exception during training: channel train has no label column")
@@ -296,21 +561,35 @@ raise RuntimeError("cleanup failed")
 
 
 @pytest.mark.parametrize(
-    ("script", "lead"),
+    ("image", "script", "lead"),
     [
+        # sagemaker-training keeps a failure file the script wrote...
         (
+            SKLEARN_1_2_1,
             SCRIPT_MODE_FAILURE,
-            "AlgorithmError: Exception during training: channel train has no label column",
+            "AlgorithmError: Exception during training: channel train has no label column; "
+            "exit code 1. ",
         ),
-        (b"raise ValueError('boom')\n", "AlgorithmError: ValueError: boom"),
+        # ... and else writes its own, with the script's exit code and command.
+        (
+            SKLEARN_1_2_1,
+            "raise SystemExit(3)\n",
+            'AlgorithmError: ExecuteUserScriptError:\nExitCode 3\nErrorMessage ""\nCommand "',
+        ),
+        # sagemaker-containers (the XGBoost images) writes its own over the script's.
+        (XGBOOST_IMAGE, SCRIPT_MODE_FAILURE, 'AlgorithmError: ExecuteUserScriptError:\nCommand "'),
     ],
 )
-def test_script_mode_failure_reason_leads_with_the_failure_file_else_the_error_line(
-    aws, bucket, data_prefix, script: bytes, lead: str
+def test_a_failing_entry_point_fails_the_job_as_its_toolkit_reports_it(
+    aws, bucket, data_prefix, image: str, script: str, lead: str
 ) -> None:
-    job = script_mode(aws, bucket, data_prefix, script)
+    job = toolkit_job(aws, bucket, data_prefix, {"train.py": script}, "train.py", image)
     assert job["TrainingJobStatus"] == "Failed"
-    assert job["FailureReason"].startswith(f"{lead}; exit code 1. "), job["FailureReason"]
+    reason = job["FailureReason"]
+    assert reason.startswith(lead), reason
+    assert "exit code 1" in reason  # the toolkit's own exit, whatever the script's was
+    if "RuntimeError" in script:
+        assert "RuntimeError: cleanup failed" in reason  # the log's last lines follow
 
 
 # --- the built-in algorithm per container version (aws/sagemaker-xgboost-container) ----------
