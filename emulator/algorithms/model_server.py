@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import io
 import json
 import os
 import pickle
@@ -287,9 +288,14 @@ class UnsupportedFormatError(Exception):
         )
 
 
+NPY = "application/x-npy"
+
+
 def default_input_fn(body: bytes | str, content_type: str | None) -> Any:
-    """The toolkit's decoder: JSON and CSV into arrays; no content type is not one of them."""
+    """The toolkit's decoder: JSON, CSV and NPY into arrays; no content type is none of them."""
     kind = media_type(content_type) if content_type is not None else None
+    if kind == NPY:
+        return np.load(io.BytesIO(body if isinstance(body, bytes) else body.encode()))
     text = body.decode("utf-8") if isinstance(body, bytes) else body
     if kind == "text/csv":
         return parse_csv(text)
@@ -302,12 +308,13 @@ def default_predict_fn(data: Any, model: Any) -> Any:
     import xgboost as xgb
 
     if isinstance(model, xgb.Booster):
-        return model.predict(xgb.DMatrix(data))
+        matrix = data if isinstance(data, xgb.DMatrix) else xgb.DMatrix(data)
+        return model.predict(matrix, validate_features=False)
     return model.predict(data)
 
 
 def default_output_fn(prediction: Any, accept: str) -> Any:
-    """The toolkit's encoder: a JSON list, or CSV rows."""
+    """The toolkit's encoder: a JSON list, CSV rows or an NPY array."""
     kind = media_type(accept)
     array = np.asarray(prediction)
     if kind == "application/json":
@@ -317,7 +324,49 @@ def default_output_fn(prediction: Any, accept: str) -> Any:
         return "".join(
             (",".join(map(str, r)) if isinstance(r, list) else str(r)) + "\n" for r in rows
         )
+    if kind == NPY:
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return buffer.getvalue()
     raise UnsupportedFormatError(accept)
+
+
+# --- the XGBoost container's script-mode defaults (sagemaker-containers' Transformer) ---------
+class UnsupportedMediaType(UnsupportedFormatError):
+    """The XGBoost container's answer to a body its default input_fn cannot decode: 415."""
+
+    status_code = 415
+
+
+class NotAcceptable(UnsupportedFormatError):
+    """... and to an Accept its default output_fn cannot encode: 406."""
+
+    status_code = 406
+
+
+def xgboost_input_fn(body: bytes | str, content_type: str | None) -> Any:
+    """The XGBoost container's default: its encoder.decode, CSV or LIBSVM into a DMatrix."""
+    from sagemaker_xgboost_container import encoder  # the emulator's stand-in, on PYTHONPATH
+
+    try:
+        return encoder.decode(body, content_type or "")
+    except encoder.UnsupportedFormatError as exc:
+        raise UnsupportedMediaType(content_type) from exc
+
+
+def xgboost_output_fn(prediction: Any, accept: str) -> Any:
+    try:
+        return default_output_fn(prediction, accept)
+    except UnsupportedFormatError as exc:
+        raise NotAcceptable(accept) from exc
+
+
+def missing_model_fn(model_dir: str) -> Any:
+    # Both toolkits' default model_fn: a framework container cannot guess how to load a model.
+    raise NotImplementedError(
+        "Please provide a model_fn implementation. See documentation for model_fn at "
+        "https://github.com/aws/sagemaker-python-sdk"
+    )
 
 
 def toolkit_accept(accept: str | None) -> str:
@@ -341,10 +390,17 @@ def load_script(code_dir: Path, program: str) -> Any:
 
 
 class Handlers:
-    """The four inference handlers, each from the script when it defines it."""
+    """The inference handlers: the script's own, the image's defaults for the rest."""
 
-    def __init__(self, program: str | None, code_dir: Path | None, image_tag: str = "") -> None:
+    def __init__(
+        self,
+        program: str | None,
+        code_dir: Path | None,
+        image_tag: str = "",
+        image_repository: str = "sagemaker-xgboost",
+    ) -> None:
         self.builtin = program is None
+        self.transform_fn: Callable | None = None
         if program is None:
             self.model_fn: Callable = builtin_model_fn
             self.input_fn: Callable = lambda body, kind: builtin_input_fn(body, kind, image_tag)
@@ -353,12 +409,22 @@ class Handlers:
             return
         assert code_dir is not None
         script = load_script(code_dir, program)
-        if not hasattr(script, "model_fn"):
-            raise RuntimeError(f"{program} defines no model_fn")
-        self.model_fn = script.model_fn
-        self.input_fn = getattr(script, "input_fn", default_input_fn)
+        self.model_fn = getattr(script, "model_fn", missing_model_fn)
+        self.transform_fn = getattr(script, "transform_fn", None)
+        overridden = [n for n in ("input_fn", "predict_fn", "output_fn") if hasattr(script, n)]
+        if self.transform_fn is not None and overridden:
+            # Both toolkits refuse the mix when the model server starts.
+            raise ValueError(
+                "Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn"
+            )
+        xgboost = image_repository == "sagemaker-xgboost"
+        self.input_fn = getattr(
+            script, "input_fn", xgboost_input_fn if xgboost else default_input_fn
+        )
         self.predict_fn = getattr(script, "predict_fn", default_predict_fn)
-        self.output_fn = getattr(script, "output_fn", default_output_fn)
+        self.output_fn = getattr(
+            script, "output_fn", xgboost_output_fn if xgboost else default_output_fn
+        )
 
     def invoke(
         self, model: Any, body: bytes, content_type: str | None, accept: str | None
@@ -371,13 +437,25 @@ class Handlers:
         # as text for exactly JSON and CSV, the accept type defaulted.
         accept = toolkit_accept(accept)
         payload: bytes | str = body.decode("utf-8") if content_type in TOOLKIT_UTF8_TYPES else body
-        prediction = self.predict_fn(self.input_fn(payload, content_type), model)
-        output = self.output_fn(prediction, accept)
-        if isinstance(output, tuple):  # toolkit handlers may return (body, content type)
-            output, accept = output
-        if isinstance(output, str):
-            output = output.encode()
-        return bytes(output), accept
+        if self.transform_fn is not None:
+            output = self.transform_fn(model, payload, content_type, accept)
+        else:
+            prediction = self.predict_fn(self.input_fn(payload, content_type), model)
+            output = self.output_fn(prediction, accept)
+        return response_of(output, accept)
+
+
+def response_of(output: Any, accept: str) -> tuple[bytes, str]:
+    """A handler's answer as body and content type: ``(body, content type)``, a Flask-style
+    response (the XGBoost container's ``worker.Response``), text or bytes."""
+    if isinstance(output, tuple):
+        output, accept = output
+    elif hasattr(output, "get_data"):
+        accept = getattr(output, "mimetype", None) or accept
+        output = output.get_data()
+    if isinstance(output, str):
+        output = output.encode()
+    return bytes(output), accept
 
 
 def media_type(value: str | None) -> str:
@@ -419,13 +497,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--program", default=None)
     parser.add_argument("--code-dir", type=Path, default=None)
     parser.add_argument("--image-tag", default="", help="the container version it plays")
+    parser.add_argument("--image-repository", default="sagemaker-xgboost")
     parser.add_argument("--request-fd", type=int, required=True)
     parser.add_argument("--response-fd", type=int, required=True)
     args = parser.parse_args(argv)
     requests = os.fdopen(args.request_fd, "rb")
     responses = os.fdopen(args.response_fd, "wb")
     try:
-        handlers = Handlers(args.program, args.code_dir, args.image_tag)
+        handlers = Handlers(args.program, args.code_dir, args.image_tag, args.image_repository)
         model = handlers.model_fn(str(args.model_dir))
     except Exception as exc:
         traceback.print_exc()

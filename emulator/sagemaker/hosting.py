@@ -175,6 +175,8 @@ class ModelWorker:
             command += ["--program", served.program, "--code-dir", str(served.code_dir)]
         # The container version decides details of its serving (LIBSVM indexes, say).
         command += ["--image-tag", environments.parse_image(served.image)[1]]
+        if served.program:  # the image decides the default handlers of an inference script
+            command += ["--image-repository", images.repository(served.image)]
         log_file.parent.mkdir(parents=True, exist_ok=True)
         root = str(Path(model_server.__file__).resolve().parents[2])
         environment = {
@@ -182,7 +184,13 @@ class ModelWorker:
             **jobs.SHARED_CORES_ENVIRONMENT,
             **served.environment,
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": root,
+            # The image's own packages (sagemaker_xgboost_container) beside the model server.
+            "PYTHONPATH": os.pathsep.join(
+                [
+                    root,
+                    *images.container_pythonpath(images.repository(served.image)).values(),
+                ]
+            ),
         }
         try:
             # Under the jobs' init, forked by the spawner thread: the worker dies with its pool,

@@ -16,6 +16,7 @@ emulator/environments.py); an unknown tag fails the job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 SUPPORTED = ("sagemaker-scikit-learn", "sagemaker-xgboost")
 # Built-in algorithms (no user code) the emulator plays from their documented contracts.
@@ -43,3 +44,15 @@ def processing_runtime(image: str) -> Runtime:
         error=f"ClientError: image {image!r} is not emulated; supported images: "
         + ", ".join(SUPPORTED),
     )
+
+
+# The images' own packages that are on no package index (sagemaker_xgboost_container), as the
+# emulator's stand-ins: on PYTHONPATH of every job and model server of the image.
+CONTAINER_PACKAGES = Path(__file__).resolve().parents[1] / "container_packages"
+
+
+def container_pythonpath(repository: str) -> dict[str, str]:
+    """PYTHONPATH holding the image's own packages, for the images that ship some."""
+    if repository == "sagemaker-xgboost":
+        return {"PYTHONPATH": str(CONTAINER_PACKAGES)}
+    return {}

@@ -131,16 +131,6 @@ TOOLKIT_OF_IMAGE = {
     "sagemaker-scikit-learn": "sagemaker-training",
     "sagemaker-xgboost": "sagemaker-containers",
 }
-# The images' own packages that are on no package index (sagemaker_xgboost_container), as the
-# emulator's stand-ins: on PYTHONPATH of every job and model server of the image.
-CONTAINER_PACKAGES = Path(__file__).resolve().parents[1] / "container_packages"
-
-
-def container_pythonpath(repository: str) -> dict[str, str]:
-    """PYTHONPATH holding the image's own packages, for the images that ship some."""
-    if repository == "sagemaker-xgboost":
-        return {"PYTHONPATH": str(CONTAINER_PACKAGES)}
-    return {}
 
 
 def pip_configuration() -> dict[str, str]:
@@ -168,7 +158,7 @@ def script_mode_command(
     program = hyperparameters["sagemaker_program"]
     environment = {
         **pip_configuration(),
-        **container_pythonpath(repository),
+        **images.container_pythonpath(repository),
         # What SageMaker sets in every training container.
         "TRAINING_JOB_NAME": record["TrainingJobName"],
         "TRAINING_JOB_ARN": record["TrainingJobArn"],

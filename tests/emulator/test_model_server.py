@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -79,3 +83,102 @@ def test_a_script_s_input_fn_gets_what_the_toolkit_hands_it(tmp_path, monkeypatc
     assert body == b"(('str', 'text/csv'), 'text/csv')"  # text for exactly JSON and CSV
     body, _ = handlers.invoke(None, b"x", "text/csv; charset=utf-8", "text/csv")
     assert body == b"(('bytes', 'text/csv; charset=utf-8'), 'text/csv')"
+
+
+# --- transform_fn, the images' default handlers and the XGBoost container's encoder ----------
+@pytest.fixture()
+def container_packages(monkeypatch) -> None:
+    """The XGBoost image's own packages importable, as on its model servers' PYTHONPATH."""
+    from emulator.sagemaker import images
+
+    monkeypatch.syspath_prepend(str(images.CONTAINER_PACKAGES))
+
+
+def tiny_booster() -> Any:
+    import xgboost as xgb
+
+    features = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.5], [1.0, 0.2]] * 5)
+    labels = np.array([0, 1, 0, 1] * 5)
+    matrix = xgb.DMatrix(features, label=labels)
+    return xgb.train({"objective": "binary:logistic"}, matrix, num_boost_round=3)
+
+
+def test_transform_fn_gets_the_model_the_body_and_both_types(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", raising=False)
+    (tmp_path / "serve.py").write_text(
+        "def model_fn(model_dir):\n    return 'the model'\n"
+        "def transform_fn(model, body, content_type, accept):\n"
+        "    return repr((model, body, content_type, accept)), 'text/plain'\n"
+    )
+    handlers = Handlers("serve.py", tmp_path, image_repository="sagemaker-scikit-learn")
+    assert handlers.invoke("the model", b"1,2", "text/csv", None) == (
+        b"('the model', '1,2', 'text/csv', 'application/json')",
+        "text/plain",  # the content type transform_fn answered with
+    )
+
+
+def test_transform_fn_with_input_fn_is_refused_when_the_server_starts(tmp_path) -> None:
+    (tmp_path / "serve.py").write_text(
+        "def model_fn(d):\n    return 1\n"
+        "def transform_fn(m, b, c, a):\n    return b\n"
+        "def input_fn(b, c):\n    return b\n"
+    )
+    with pytest.raises(ValueError, match="Cannot use transform_fn implementation with input_fn"):
+        Handlers("serve.py", tmp_path)
+
+
+def test_a_script_without_model_fn_fails_to_load_as_the_toolkits_default_does(tmp_path) -> None:
+    (tmp_path / "serve.py").write_text("def predict_fn(data, model):\n    return data\n")
+    handlers = Handlers("serve.py", tmp_path)
+    with pytest.raises(NotImplementedError, match="Please provide a model_fn implementation"):
+        handlers.model_fn(str(tmp_path))
+
+
+def test_the_xgboost_images_defaults_decode_to_a_dmatrix_and_encode_the_accept(
+    tmp_path, container_packages
+) -> None:
+    (tmp_path / "serve.py").write_text("def model_fn(model_dir):\n    raise AssertionError\n")
+    handlers = Handlers("serve.py", tmp_path, image_repository="sagemaker-xgboost")
+    booster = tiny_booster()
+    body, kind = handlers.invoke(booster, b"0,1\n1,0", "text/csv", "application/json")
+    assert kind == "application/json" and len(json.loads(body)) == 2
+    body, kind = handlers.invoke(booster, b"0:0 1:1\n0:1", "text/libsvm", "text/csv")
+    assert kind == "text/csv" and len(body.decode().splitlines()) == 2
+    body, kind = handlers.invoke(booster, b"0,1", "text/csv", "application/x-npy")
+    assert np.load(io.BytesIO(body)).shape == (1,)
+    # JSON is not one of the container's DMatrix decoders (415); nor is XML an encoder (406).
+    with pytest.raises(UnsupportedFormatError) as refused:
+        handlers.invoke(booster, b"[[0, 1]]", "application/json", "application/json")
+    assert refused.value.status_code == 415
+    with pytest.raises(UnsupportedFormatError) as refused:
+        handlers.invoke(booster, b"0,1", "text/csv", "application/xml")
+    assert refused.value.status_code == 406
+
+
+def test_the_scikit_learn_images_defaults_read_and_write_npy(tmp_path) -> None:
+    (tmp_path / "serve.py").write_text("def model_fn(model_dir):\n    raise AssertionError\n")
+    handlers = Handlers("serve.py", tmp_path, image_repository="sagemaker-scikit-learn")
+
+    class Doubler:
+        def predict(self, data):
+            return np.asarray(data) * 2
+
+    sent = io.BytesIO()
+    np.save(sent, np.array([[1.0, 2.0]]))
+    body, kind = handlers.invoke(Doubler(), sent.getvalue(), "application/x-npy", "text/csv")
+    assert (body, kind) == (b"2.0,4.0\n", "text/csv")
+
+
+def test_the_xgboost_container_encoder_stand_in(container_packages) -> None:
+    from sagemaker_xgboost_container import encoder
+
+    tabbed = encoder.csv_to_dmatrix("1\t2\n3\t")  # delimiter sniffed; an empty field is NaN
+    assert (tabbed.num_row(), tabbed.num_col()) == (2, 2)
+    sparse = encoder.libsvm_to_dmatrix(b"1 0:1.5 2:3\n0 1:2")
+    assert (sparse.num_row(), sparse.num_col()) == (2, 3)
+    assert encoder.decode(b"1,2", "text/csv; charset=utf-8").num_col() == 2
+    assert encoder.json_to_jsonlines({"predictions": [{"score": 1}, {"score": 0}]}) == (
+        b'{"score": 1}\n{"score": 0}\n'
+    )
+    with pytest.raises(encoder.UnsupportedFormatError):
+        encoder.decode(b"{}", "application/json")

@@ -27,7 +27,8 @@ TRAIN_METRICS = load_script("train").METRIC_DEFINITIONS
 SLOW_SCRIPT = b"""
 import argparse, time
 parser = argparse.ArgumentParser()
-parser.add_argument("--x", type=float, default=0.0)
+# The training toolkits pass a one-letter hyperparameter as "-x", not "--x".
+parser.add_argument("-x", "--x", type=float, default=0.0)
 parser.add_argument("--quality", default="good")
 parser.add_argument("--rounds", type=int, default=5)
 parser.add_argument("--pause", type=float, default=1.0)
