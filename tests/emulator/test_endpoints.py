@@ -225,7 +225,9 @@ def test_default_handlers_without_content_type_answer_as_the_toolkit_does(
             EndpointName=default_handlers_endpoint, Body=b"1,2,3"
         )
     error = caught.value.response
-    assert error["OriginalStatusCode"] == 500
+    # The XGBoost container's script-mode Transformer (sagemaker-containers) answers its default
+    # decoder's UnsupportedFormatError with 415.
+    assert error["OriginalStatusCode"] == 415
     assert "Content type None is not supported by this framework" in error["OriginalMessage"]
 
 

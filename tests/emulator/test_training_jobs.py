@@ -801,3 +801,56 @@ def test_a_stopped_job_keeps_the_model_its_algorithm_saved_and_its_metrics(
     body = aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as archive:
         assert archive.getnames() == ["xgboost-model"]
+
+
+def test_sdk2s_repack_model_step_runs_its_launcher_and_repacks(aws, bucket) -> None:
+    """The training job SDK 2's _RepackModelStep creates: ``_repack_script_launcher.sh`` (which
+    runs ``python _repack_model.py`` with the SM_HP_* values) in scikit-learn 1.2-1, the model
+    archive in the ``training`` channel, ``dependencies`` and ``source_dir`` null. Run as a
+    Python script it was a SyntaxError; with "None" for null it copied all of /opt/ml/code."""
+    from tests.support.sdk2_environment import sdk2_python
+
+    workflow = next(Path(sdk2_python()).parent.parent.glob("lib/python*/site-packages/sagemaker"))
+    utils = (workflow / "workflow" / "_utils.py").read_text()
+    launcher = utils.split('LAUNCH_REPACK_SCRIPT_CMD = """', 1)[1].split('"""', 1)[0]
+    name = f"repack-{uuid.uuid4().hex[:8]}"
+    model = io.BytesIO()
+    with tarfile.open(fileobj=model, mode="w:gz") as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"model"))
+    aws("s3").put_object(Bucket=bucket, Key=f"{name}/model/model.tar.gz", Body=model.getvalue())
+    sources = {
+        "_repack_script_launcher.sh": launcher,
+        "_repack_model.py": (workflow / "workflow" / "_repack_model.py").read_text(),
+        "inference.py": "def model_fn(model_dir):\n    return None\n",
+        "unrelated.txt": "not part of the model",
+    }
+    aws("s3").put_object(
+        Bucket=bucket, Key=f"{name}/sourcedir.tar.gz", Body=source_archive(sources)
+    )
+    request = training_request(name, bucket, f"{name}/model", {}, SKLEARN_1_2_1, ("training",))
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
+        f"s3://{bucket}/{name}/model/model.tar.gz"
+    )
+    request["HyperParameters"] = {
+        "inference_script": json.dumps("inference.py"),
+        "model_archive": json.dumps(f"s3://{bucket}/{name}/model/model.tar.gz"),
+        "dependencies": "null",
+        "source_dir": "null",
+        "sagemaker_program": json.dumps("_repack_script_launcher.sh"),
+        "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{name}/sourcedir.tar.gz"),
+    }
+    aws("sagemaker").create_training_job(**request)
+    job = wait_for(
+        lambda: aws("sagemaker").describe_training_job(TrainingJobName=name),
+        "TrainingJobStatus",
+        timeout=300,
+    )
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix(f"s3://{bucket}/")
+    body = aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        members = sorted(m.name for m in tar.getmembers() if m.isfile())
+    # Only the inference script joins the model: a null source_dir is not the text "None".
+    assert members == ["code/inference.py", "xgboost-model"]
