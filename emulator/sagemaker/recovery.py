@@ -3,7 +3,7 @@
 Records come back from SQLite as they were last written. Nothing that was running survives the
 emulator's process (its jobs die with it), so:
 
-- jobs (processing, training, transform, hyperparameter tuning) that were InProgress come
+- jobs (processing, training, transform, hyperparameter tuning, AutoML) that were InProgress come
   back Failed, and Stopping ones Stopped, each with a FailureReason saying the emulator ended
   while they ran, so attach-or-create starts the next attempt instead of waiting for ever;
 - pipeline executions that were Executing (or Stopping) come back Failed (Stopped), their
@@ -34,6 +34,7 @@ JOB_KINDS = {
     "TransformJob": ("TransformJobStatus", "TransformEndTime"),
     # After the training jobs: its counters are then counted from what they came back as.
     "HyperParameterTuningJob": ("HyperParameterTuningJobStatus", "HyperParameterTuningEndTime"),
+    "AutoMLJob": ("AutoMLJobStatus", "EndTime"),
 }
 
 
@@ -44,6 +45,8 @@ def interrupted_job(record: dict[str, Any], status_key: str, end_key: str) -> No
     record[status_key] = "Stopped" if stopping else "Failed"
     record["FailureReason"] = REASON.format(what="job")
     record[end_key] = record["LastModifiedTime"] = moment
+    if "AutoMLJobSecondaryStatus" in record:
+        record["AutoMLJobSecondaryStatus"] = record[status_key]
     if "SecondaryStatus" in record:  # training jobs
         record["SecondaryStatus"] = record[status_key]
         transitions = record.get("SecondaryStatusTransitions") or []

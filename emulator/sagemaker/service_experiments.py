@@ -7,6 +7,7 @@ the Amazon provider's example DAGs delete them:
   the pipeline's name and the execution's id): the experiment, then a trial per execution;
 - a hyperparameter tuning job: the experiment ``<tuning job>-aws-tuning-job``, and for each of
   its training jobs the trial ``<training job>-aws-trial`` holding the job's trial component;
+  an AutoML job likewise, its experiment ``<automl job>-aws-auto-ml-job``;
 - a job whose ExperimentConfig names an experiment but no trial ("if not specified, a new trial
   is created"): the trial ``<job>-aws-trial`` in that experiment, holding the job's component.
 
@@ -24,6 +25,7 @@ from emulator.sagemaker.lineage import TRIAL_COMPONENT, key_of, trial_component_
 from emulator.sagemaker.trials import TRIALS, join
 
 TUNING_SUFFIX = "-aws-tuning-job"
+AUTOML_SUFFIX = "-aws-auto-ml-job"
 TRIAL_SUFFIX = "-aws-trial"
 
 
@@ -80,6 +82,11 @@ def for_tuning_job(engine: Engine, tuning_job_name: str, tuning_job_arn: str) ->
 
 def for_tuning_training_job(engine: Engine, tuning_job_name: str, job_name: str) -> None:
     """One of the tuning job's training jobs: its trial, holding the job's trial component."""
+    for_parent_training_job(engine, tuning_job_name + TUNING_SUFFIX, job_name)
+
+
+def for_parent_training_job(engine: Engine, experiment: str, job_name: str) -> None:
+    """A training job a tuning or AutoML job launched: its trial in that job's experiment."""
     job = engine.store.snapshot("TrainingJob", job_name)
     source = {"SourceArn": job["TrainingJobArn"], "SourceType": "SageMakerTrainingJob"}
     with engine.store.lock:
@@ -87,7 +94,7 @@ def for_tuning_training_job(engine: Engine, tuning_job_name: str, job_name: str)
             TRIAL_COMPONENT, key_of(trial_component_name("TrainingJob", job_name))
         )
         if component is not None:
-            join_made_trial(engine, job_name, tuning_job_name + TUNING_SUFFIX, source, component)
+            join_made_trial(engine, job_name, experiment, source, component)
 
 
 def for_job_component(
