@@ -152,6 +152,10 @@ def input_channels(configs: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def create(engine: Engine, params: dict[str, Any], settings: dict[str, Any]) -> dict[str, str]:
+    if settings["mode"] == "ENSEMBLING":
+        raise ValidationError(
+            "Mode ENSEMBLING is not emulated (the emulator's search is HYPERPARAMETER_TUNING's)."
+        )
     if params.get("ModelDeployConfig"):
         raise ValidationError("ModelDeployConfig (deploying the best candidate) is not emulated.")
     name = params["AutoMLJobName"]
@@ -188,6 +192,7 @@ def create_auto_ml_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]
         "output": params["OutputDataConfig"]["S3OutputPath"],
         "role": params["RoleArn"],
         "candidates_only": params.get("GenerateCandidateDefinitionsOnly", False),
+        "mode": config.get("Mode", "AUTO"),
     }
     return create(engine, params, settings)
 
@@ -210,6 +215,7 @@ def create_auto_ml_job_v2(engine: Engine, params: dict[str, Any]) -> dict[str, A
         "output": params["OutputDataConfig"]["S3OutputPath"],
         "role": params["RoleArn"],
         "candidates_only": tabular.get("GenerateCandidateDefinitionsOnly", False),
+        "mode": tabular.get("Mode", "AUTO"),
     }
     return create(engine, params, settings)
 

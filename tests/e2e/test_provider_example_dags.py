@@ -5,7 +5,20 @@ apache-airflow-providers-amazon 9.39.0 (the pinned provider), copied from its so
 distribution (``pip download --no-binary :all: --no-deps apache-airflow-providers-amazon==9.39.0``,
 ``tests/system/amazon/aws/``) with their Apache-2.0 headers, together with that directory's
 ``utils/__init__.py``. They run as published; what differs from a run against AWS is only
-configuration, never a DAG file:
+configuration, never a DAG file, except in ``example_sagemaker.py``, whose set-up installs the
+AWS CLI from the internet and builds and pushes a Docker image for its processing job. Its edits,
+each marked ``offline`` in the file:
+
+- no AWS CLI install and no Docker build: the processing job runs the SageMaker scikit-learn
+  1.2-1 image with ``ContainerEntrypoint`` ``python3 /opt/ml/processing/code/preprocessing.py``
+  and the script as a ``code`` processing input (``SKLEARN_IMAGES_BY_REGION``,
+  ``PREPROCESS_SCRIPT_KEY``, ``PREPROCESS_CODE_PATH``);
+- a task ``upload_preprocess_script`` (an S3CreateObjectOperator after ``upload_dataset``)
+  puts the script where that input reads it;
+- ``delete_ecr_repository`` calls BatchDeleteImage only when the repository has images (none
+  was pushed, and the call takes at least one).
+
+Everything else runs as published; the rest of the difference from AWS is configuration:
 
 - ``tests_common`` (Airflow's own test helpers, not in the sdist) is our stand-in with the same
   three names: ``version_compat.AIRFLOW_V_3_0_PLUS``, ``watcher``, ``system_tests.get_test_run``;
@@ -124,3 +137,15 @@ def test_example_sagemaker_pipeline(account: OfflineAccount) -> None:
     # Its teardown deleted the pipeline and the experiment its executions made.
     assert sagemaker.list_pipelines()["PipelineSummaries"] == []
     assert sagemaker.list_experiments()["ExperimentSummaries"] == []
+
+
+def test_example_sagemaker(account: OfflineAccount) -> None:
+    states = run_example(account, "example_sagemaker")
+    assert {"auto_ML", "await_auto_ML", "train_model", "tune_model", "test_model"} <= set(states)
+    sagemaker = account.client("sagemaker")
+    (automl,) = sagemaker.list_auto_ml_jobs()["AutoMLJobSummaries"]
+    assert automl["AutoMLJobStatus"] in {"Completed", "Stopped"}
+    # The teardown deleted the experiments, the package group and the model.
+    assert sagemaker.list_experiments()["ExperimentSummaries"] == []
+    assert sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert sagemaker.list_models()["Models"] == []

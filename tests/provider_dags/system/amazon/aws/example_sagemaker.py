@@ -89,6 +89,14 @@ KNN_IMAGES_BY_REGION = {
 
 SAMPLE_SIZE = 600
 
+# offline: the processing job's image and the script it runs (see AppSpecification below).
+SKLEARN_IMAGES_BY_REGION = {
+    "us-east-1": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+    "us-west-2": "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+}
+PREPROCESS_SCRIPT_KEY = "{env_id}/preprocessing/code/preprocessing.py"
+PREPROCESS_CODE_PATH = "/opt/ml/processing/code"
+
 # This script will be the entrypoint for the docker image which will handle preprocessing the raw data
 PREPROCESS_SCRIPT_TEMPLATE = dedent("""
     import numpy as np
@@ -292,6 +300,18 @@ def set_up(env_id, role_arn):
                     "S3CompressionType": "None",
                 },
             },
+            {  # offline: the preprocessing script, as a code input
+                "InputName": "code",
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket_name}/{PREPROCESS_SCRIPT_KEY.format(env_id=env_id)}",
+                    "LocalPath": PREPROCESS_CODE_PATH,
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            },
         ],
         "ProcessingOutputConfig": {
             "Outputs": [
@@ -320,7 +340,10 @@ def set_up(env_id, role_arn):
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": 600},
         "AppSpecification": {
-            "ImageUri": ecr_repository_uri,
+            # offline: the scikit-learn image runs the script (uploaded by upload_preprocess_script)
+            # where the published DAG builds and pushes a Docker image that runs it.
+            "ImageUri": SKLEARN_IMAGES_BY_REGION[region],
+            "ContainerEntrypoint": ["python3", f"{PREPROCESS_CODE_PATH}/preprocessing.py"],
         },
         "RoleArn": role_arn,
     }
@@ -454,8 +477,8 @@ def set_up(env_id, role_arn):
     preprocess_script = PREPROCESS_SCRIPT_TEMPLATE.format(
         input_path=processing_local_input_path, output_path=processing_local_output_path
     )
-    _install_aws_cli_if_needed()
-    _build_and_upload_docker_image(preprocess_script, ecr_repository_uri)
+    # offline: no AWS CLI download and no Docker build (the script goes to S3 instead).
+    ti_script = preprocess_script
 
     from tests_common.test_utils.version_compat import AIRFLOW_V_3_0_PLUS
 
@@ -466,6 +489,8 @@ def set_up(env_id, role_arn):
 
     ti = get_current_context()["ti"]
     ti.xcom_push(key="docker_image", value=ecr_repository_uri)
+    ti.xcom_push(key="preprocess_script", value=ti_script)  # offline
+    ti.xcom_push(key="preprocess_script_key", value=PREPROCESS_SCRIPT_KEY.format(env_id=env_id))
     ti.xcom_push(key="bucket_name", value=bucket_name)
     ti.xcom_push(key="raw_data_s3_key", value=raw_data_s3_key)
     ti.xcom_push(key="ecr_repository_name", value=ecr_repository_name)
@@ -512,10 +537,11 @@ def delete_ecr_repository(repository_name):
 
     # All images must be removed from the repo before it can be deleted.
     image_ids = client.list_images(repositoryName=repository_name)["imageIds"]
-    client.batch_delete_image(
-        repositoryName=repository_name,
-        imageIds=[{"imageDigest": image["imageDigest"]} for image in image_ids],
-    )
+    if image_ids:  # offline: no image was pushed, and BatchDeleteImage takes at least one
+        client.batch_delete_image(
+            repositoryName=repository_name,
+            imageIds=[{"imageDigest": image["imageDigest"]} for image in image_ids],
+        )
     client.delete_repository(repositoryName=repository_name)
 
 
@@ -584,6 +610,14 @@ with DAG(
         s3_bucket=test_setup["bucket_name"],
         s3_key=test_setup["raw_data_s3_key"],
         data=generate_data(),
+        replace=True,
+    )
+
+    upload_preprocess_script = S3CreateObjectOperator(  # offline: the script the job runs
+        task_id="upload_preprocess_script",
+        s3_bucket=test_setup["bucket_name"],
+        s3_key=test_setup["preprocess_script_key"],
+        data=test_setup["preprocess_script"],
         replace=True,
     )
 
@@ -746,6 +780,7 @@ with DAG(
         test_setup,
         create_bucket,
         upload_dataset,
+        upload_preprocess_script,  # offline
         # TEST BODY
         automl,
         await_automl,
