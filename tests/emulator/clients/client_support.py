@@ -131,3 +131,23 @@ def run_pipeline(
     execution = pipeline.start()
     execution.wait(delay=2, max_attempts=300)
     return pipeline, execution
+
+
+def write_wheel(directory: str, name: str, source: str, version: str = "1.0") -> str:
+    """A pure-Python wheel of one module ``name`` in ``directory`` (a user's own package, built
+    beforehand and shipped in a source dir); returns its file name."""
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": source,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: client_support\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{dist}/RECORD"])
+    wheel = f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, wheel), "w") as archive:
+        for path, content in files.items():
+            archive.writestr(path, content)
+    return wheel

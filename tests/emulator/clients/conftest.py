@@ -63,6 +63,10 @@ def clients(
             (bucket, data, f"sdk2-hosting-{tag}", f"sdk2-hosting-{tag}"),
         ),
         "sdk2_tuner": (sdk2, (bucket, data, f"sdk2-tuner-{tag}")),
+        "sdk2_framework_repack": (
+            sdk2,
+            (bucket, data, f"sdk2-repack-{tag}", f"sdk2-repack-{tag}"),
+        ),
         "sdk3_pipeline": (
             sys.executable,
             (bucket, data, f"sdk3-pipeline-{tag}", f"sdk3-pipeline-{tag}", ACCURACY_THRESHOLD),

@@ -7,12 +7,19 @@ accuracy, registered versions, predictions), and look at the emulator's side wit
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.slow
 
 # The client scripts this module's tests read the outcomes of (conftest.clients starts them).
-CLIENT_SCRIPTS = ("sdk2_pipeline_tutorial", "sdk2_estimator_hosting", "sdk2_tuner")
+CLIENT_SCRIPTS = (
+    "sdk2_pipeline_tutorial",
+    "sdk2_estimator_hosting",
+    "sdk2_tuner",
+    "sdk2_framework_repack",
+)
 
 
 def test_pipelines_tutorial_runs_end_to_end(aws, clients):
@@ -135,3 +142,71 @@ def test_hyperparameter_tuner_fit_best_training_job_analytics_and_best_estimator
     assert described["ResourceConfig"]["InstanceType"] == "ml.m5.large"
     assert best["model_data"] == described["ModelArtifacts"]["S3ModelArtifacts"]
     assert best["hyperparameters"]["eta"] == described["HyperParameters"]["eta"]
+
+
+def test_framework_estimator_repacked_model_and_transform_fn_in_a_pipeline(aws, clients):
+    """sdk2_framework_repack.py: XGBoost script mode with requirements.txt, the SDK's
+    RepackModel training jobs for a ModelStep's create and register, a TransformStep served by
+    the inference script's transform_fn."""
+    result = clients["sdk2_framework_repack"].result()
+    assert result["status"] == "Succeeded", result["failures"]
+    assert result["steps"] == {
+        "Train": "Succeeded",
+        "Model-RepackModel-0": "Succeeded",
+        "Model-CreateModel": "Succeeded",
+        "Register-RepackModel-0": "Succeeded",
+        "Register-RegisterModel": "Succeeded",
+        "Transform": "Succeeded",
+    }, result["failures"]
+    training = result["training"]
+
+    # train.py imported the package that requirements.txt named (a wheel in the source dir),
+    # installed for the job, in the 1.7-1 image's own xgboost.
+    trained = training["Train"]
+    assert trained["image"].endswith("/sagemaker-xgboost:1.7-1")
+    assert trained["hyperparameters"]["sagemaker_program"] == '"train.py"'
+    seen = trained["archive"]["json"]["requirement.json"]
+    assert seen["package"] == "adult_features" and seen["version"] == "1.0"
+    assert seen["xgboost"] == "1.7.4"
+    assert trained["archive"]["members"] == ["requirement.json", "xgboost-model"]
+
+    # Each RepackModel job (the SDK's SKLearn repacker) put the inference source dir under
+    # code/ beside the trained model, and the model and package serve that archive.
+    for step in ("Model-RepackModel-0", "Register-RepackModel-0"):
+        repacked = training[step]
+        assert "/sagemaker-scikit-learn:" in repacked["image"], repacked["image"]
+        assert repacked["hyperparameters"]["sagemaker_program"] == '"_repack_script_launcher.sh"'
+        # A source_dir given: _repack_model.py copies all of /opt/ml/code (the SDK's two files
+        # included) into code/.
+        assert repacked["archive"]["members"] == [
+            "code/_repack_model.py",
+            "code/_repack_script_launcher.sh",
+            "code/inference.py",
+            "requirement.json",
+            "xgboost-model",
+        ]
+    (model,) = result["models"].values()
+    container = model["container"]
+    assert model["isolated"] is True
+    assert container["ModelDataUrl"] == training["Model-RepackModel-0"]["model_data"]
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    (package,) = result["packages"]
+    assert package["version"] == 1 and package["status"] == "Approved"
+    (registered,) = package["containers"]
+    assert registered["ModelDataUrl"] == training["Register-RepackModel-0"]["model_data"]
+    assert registered["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+    # The batch output is what transform_fn wrote: one JSON line per input row, called with
+    # the content type the transform sent and the Transformer's accept.
+    transform = result["transform"]
+    assert transform["status"] == "Completed"
+    lines = [json.loads(line) for line in transform["lines"] if line.strip()]
+    assert len(lines) == transform["rows"]
+    for line in lines:
+        assert set(line) == {"score", "label", "content_type", "accept", "handler"}
+        assert line["handler"] == "transform_fn"
+        assert line["content_type"] == "text/csv"
+        assert line["accept"] == "application/jsonlines"
+        assert 0 <= line["score"] <= 1 and line["label"] == int(line["score"] > 0.5)
+    assert len({line["label"] for line in lines}) == 2
