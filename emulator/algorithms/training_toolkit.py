@@ -8,7 +8,10 @@ syntax or library here). Two toolkits, one per container family (``--toolkit``):
 - ``sagemaker-training`` (the scikit-learn containers, ``entry_point.run``): ``*.sh`` (or any
   name that is not ``*.py``) is a command run as ``/bin/sh -c "./<name> <args>"``; a source dir
   with ``setup.py`` is a package run as ``python -m <name>``; else ``python <name>.py <args>``.
-  ``requirements.txt`` is installed with ``python -m pip install -r requirements.txt`` first. A
+  ``requirements.txt`` is installed with ``python -m pip install -r requirements.txt`` first for
+  a script or package, never for a command (``entry_point.install``: SDK 2's RepackModel step
+  runs a ``.sh`` launcher for that reason, so a model's inference requirements are repacked,
+  not installed). A
   failing entry point is ``ExecuteUserScriptError:\\nExitCode N\\nErrorMessage ""\\nCommand
   "..."`` in /opt/ml/output/failure, written only when the script left no failure file of its own.
 - ``sagemaker-containers`` (the XGBoost containers, ``modules.run_module``): always ``python -m
@@ -293,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         part for part in (code_dir, env.get("PYTHONPATH", "")) if part
     )
     kind = entry_point_kind(code_dir, program, args.toolkit)
-    if os.path.exists(os.path.join(code_dir, "requirements.txt")):
+    # sagemaker-training installs requirements for a script or package only; a command installs
+    # its own (sagemaker-containers always runs a module, and installs them).
+    if kind != "command" and os.path.exists(os.path.join(code_dir, "requirements.txt")):
         install = [python, "-m", "pip", "install", "-r", "requirements.txt"]
         print(
             "Installing dependencies from requirements.txt:\n{}".format(" ".join(install)),

@@ -551,6 +551,27 @@ def test_a_requirement_that_cannot_be_installed_fails_the_job_before_the_entry_p
     assert "must not run" not in reason
 
 
+def test_a_shell_entry_point_leaves_requirements_txt_alone(aws, bucket, data_prefix) -> None:
+    """sagemaker-training installs requirements.txt for a Python script or package only (its
+    entry_point.install): SDK 2's RepackModel step runs a .sh launcher so that a model's
+    inference requirements are repacked with it, not installed in the repacking job."""
+    job = toolkit_job(
+        aws,
+        bucket,
+        data_prefix,
+        {
+            "launch.sh": SHELL_ENTRY_POINT,
+            "record.py": RECORD_FROM_SHELL,
+            # Installed, this would fail the job: the wheel is not there.
+            "requirements.txt": "./missing.whl\n",
+        },
+        "launch.sh",
+        SKLEARN_1_2_1,
+        {"message": json.dumps("repack")},
+    )
+    assert model_json(aws, bucket, job)["hp"] == "repack"
+
+
 # Writes SageMaker's failure file, then dies of something else.
 SCRIPT_MODE_FAILURE = """
 import os
