@@ -21,7 +21,12 @@ Two contracts, chosen by the model's environment as the XGBoost container choose
   None is not supported by this framework" included, as the toolkit answers it).
 
 The worker's environment holds the model container's ``Environment`` (and a transform job's),
-as the container's would.
+as the container's would. A ``requirements.txt`` beside the inference script is pip-installed
+(from the code directory) before the script is imported, as both containers' model servers do
+(sagemaker-containers' ``import_module``: ``pip install . -r requirements.txt``; the code
+directory itself is on sys.path instead, as in training): into the worker's own overlay
+(``--overlay``, training_toolkit.make_overlay) over the image's environment, which stays as it
+is. A failed install fails the model's load with the toolkit's ``InstallModuleError``.
 
 The worker talks to the emulator over two inherited pipes, never stdout (user code may print):
 a request is a JSON header line ``{"content_type", "accept", "length"}`` followed by ``length``
@@ -38,6 +43,8 @@ import io
 import json
 import os
 import pickle
+import site
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -491,6 +498,32 @@ def serve(handlers: Handlers, model: Any, requests: BinaryIO, responses: BinaryI
                 send(responses, 500, f"{type(exc).__name__}: {exc}".encode())
 
 
+class InstallModuleError(Exception):
+    """sagemaker-containers' error for a failed install of the inference code's requirements."""
+
+
+def install_requirements(code_dir: Path, overlay: Path) -> None:
+    """pip-install ``code_dir``'s requirements.txt into ``overlay`` and put what it installed
+    first on sys.path; nothing to do without one."""
+    if not (code_dir / "requirements.txt").is_file():
+        return
+    # Here, not at the top: the built-in algorithm's workers never need it.
+    from emulator.algorithms.training_toolkit import make_overlay
+
+    python = make_overlay(str(overlay))
+    command = [python, "-m", "pip", "install", "-r", "requirements.txt"]
+    print("Installing module with the following command:\n" + " ".join(command), flush=True)
+    # Its output goes to the worker's log (stdout), never to the response pipe.
+    code = subprocess.call(command, cwd=str(code_dir), stdout=sys.stdout, stderr=sys.stderr)
+    if code != 0:
+        raise InstallModuleError('ExitCode {}\nCommand "{}"'.format(code, " ".join(command)))
+    major, minor = sys.version_info[:2]
+    before = list(sys.path)
+    site.addsitedir(str(overlay / "lib" / f"python{major}.{minor}" / "site-packages"))
+    added = [path for path in sys.path if path not in before]
+    sys.path[:] = added + before
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True, type=Path)
@@ -498,12 +531,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code-dir", type=Path, default=None)
     parser.add_argument("--image-tag", default="", help="the container version it plays")
     parser.add_argument("--image-repository", default="sagemaker-xgboost")
+    parser.add_argument("--overlay", type=Path, default=None, help="the worker's own packages")
     parser.add_argument("--request-fd", type=int, required=True)
     parser.add_argument("--response-fd", type=int, required=True)
     args = parser.parse_args(argv)
     requests = os.fdopen(args.request_fd, "rb")
     responses = os.fdopen(args.response_fd, "wb")
     try:
+        if args.program and args.code_dir is not None and args.overlay is not None:
+            install_requirements(args.code_dir, args.overlay)
         handlers = Handlers(args.program, args.code_dir, args.image_tag, args.image_repository)
         model = handlers.model_fn(str(args.model_dir))
     except Exception as exc:

@@ -173,6 +173,9 @@ class ModelWorker:
         ]
         if served.program:
             command += ["--program", served.program, "--code-dir", str(served.code_dir)]
+            # What the code's requirements.txt installs, for this instance alone.
+            overlay = served.model_dir.parent / "python-overlays" / log_file.stem
+            command += ["--overlay", str(overlay)]
         # The container version decides details of its serving (LIBSVM indexes, say).
         command += ["--image-tag", environments.parse_image(served.image)[1]]
         if served.program:  # the image decides the default handlers of an inference script

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
 import tarfile
 import threading
 import time
@@ -522,3 +523,84 @@ def test_a_1_0_1_model_pickled_by_its_container_is_served(aws, bucket, tmp_path)
         np.testing.assert_allclose(served, 2 * features[:, 0] + features[:, 1], atol=0.6)
     finally:
         sagemaker.delete_endpoint(EndpointName=endpoint)
+
+
+# An inference script whose import needs what requirements.txt names (a wheel beside it).
+USES_A_SERVING_REQUIREMENT = b"""
+import serving_dep_probe
+
+
+def model_fn(model_dir):
+    return serving_dep_probe.VALUE
+
+
+def transform_fn(model, body, content_type, accept):
+    return '{"value": %d, "from": "%s"}' % (model, serving_dep_probe.__file__), accept
+"""
+
+
+def code_in_archive_model(aws, bucket, code: dict[str, bytes]) -> str:
+    """A model whose model.tar.gz holds the inference code under code/, as SDK 2 repacks it."""
+    name = f"reqs-{uuid.uuid4().hex[:6]}"
+    key = f"{name}/model.tar.gz"
+    files = {f"code/{path}": data for path, data in code.items()}
+    aws("s3").put_object(Bucket=bucket, Key=key, Body=tar_bytes(files))
+    aws("sagemaker").create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/{key}",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "serve.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+        },
+    )
+    return name
+
+
+def test_the_inference_codes_requirements_txt_is_installed_per_instance(aws, bucket) -> None:
+    """Both containers' model servers pip-install requirements.txt beside the inference script
+    before importing it (sagemaker-containers' import_module); each instance in its own
+    overlay, the image's shared environment unchanged."""
+    from emulator import environments
+    from tests.emulator.test_training_jobs import tiny_wheel
+
+    wheel = "serving_dep_probe-1.0-py3-none-any.whl"
+    model = code_in_archive_model(
+        aws,
+        bucket,
+        {
+            "serve.py": USES_A_SERVING_REQUIREMENT,
+            "requirements.txt": f"numpy\n./{wheel}\n".encode(),
+            wheel: tiny_wheel("serving_dep_probe", "VALUE = 7\n"),
+        },
+    )
+    endpoint = deploy(aws("sagemaker"), model, instances=2)
+    response = aws("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, Body=b"1", ContentType="text/csv", Accept="application/json"
+    )
+    answer = json.loads(response["Body"].read())
+    assert answer["value"] == 7
+    # Installed for the instance that answered (each has its own), not into the image.
+    assert "/python-overlays/instance-" in answer["from"], answer
+    python = environments.environment_for(XGBOOST_IMAGE).python
+    probe = subprocess.run(
+        [python, "-c", "import serving_dep_probe"], capture_output=True, text=True, check=False
+    )
+    assert probe.returncode != 0 and "No module named 'serving_dep_probe'" in probe.stderr
+
+
+def test_a_serving_requirement_that_cannot_be_installed_fails_the_endpoint(aws, bucket) -> None:
+    model = code_in_archive_model(
+        aws, bucket, {"serve.py": USES_A_SERVING_REQUIREMENT, "requirements.txt": b"./gone.whl\n"}
+    )
+    sagemaker = aws("sagemaker")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=model, ProductionVariants=one_variant(model, "v")
+    )
+    sagemaker.create_endpoint(EndpointName=model, EndpointConfigName=model)
+    described = wait_for_endpoint(sagemaker, model)
+    assert described["EndpointStatus"] == "Failed"
+    assert "InstallModuleError: ExitCode 1" in described["FailureReason"], described
