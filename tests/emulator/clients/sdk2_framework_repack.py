@@ -3,11 +3,12 @@
 A pipeline as SDK 2 users write one for script mode: ``sagemaker.xgboost.XGBoost`` (1.7-1)
 with ``entry_point="train.py"`` and a ``source_dir`` holding a ``requirements.txt`` (naming the
 user's own package, a wheel in that source dir) in a TrainingStep; an ``XGBoostModel`` with
-``entry_point="inference.py"`` (``model_fn`` and ``transform_fn``) and network isolation, which
-makes the SDK repack the trained model with the script (a ``RepackModel`` training job) in both
-a ModelStep of ``.create()`` and a ModelStep of ``.register()``; and a TransformStep whose
-Transformer uses the created model. Reports every step's status, the jobs' outputs, the
-repacked archive's members and the transform output. Runs in the SDK 2 environment.
+``entry_point="inference.py"`` (``model_fn`` and ``transform_fn``) and a ``source_dir`` whose
+requirements.txt names another wheel there, with network isolation, which makes the SDK repack
+the trained model with the source dir (a ``RepackModel`` training job) in both a ModelStep of
+``.create()`` and a ModelStep of ``.register()``; and a TransformStep whose Transformer uses
+the created model. Reports every step's status, the jobs' outputs, the repacked archive's
+members and the transform output. Runs in the SDK 2 environment.
 
 Usage: sdk2_framework_repack.py BUCKET DATA_CSV PIPELINE_NAME GROUP_NAME
 """
@@ -41,6 +42,7 @@ bucket, data_csv, pipeline_name, group_name = sys.argv[1:5]
 INSTANCE = "ml.m5.large"
 TRAIN_DIR = "job_scripts/xgboost_framework"
 INFERENCE_DIR = "job_scripts/xgboost_inference"
+SCORING_SOURCE = 'VERSION = "1.0"\n\n\ndef label_of(score):\n    return int(score > 0.5)\n'
 PACKAGE_SOURCE = (
     'VERSION = "1.0"\nFEATURES = ["age", "education", "gain", "loss", "hours", "married"]\n'
 )
@@ -48,8 +50,9 @@ PACKAGE_SOURCE = (
 session = sdk_session(PipelineSession, bucket, runtime=False)
 prefix = f"s3://{bucket}/{pipeline_name}"
 
-# The user's own package, built beforehand: requirements.txt names this wheel.
+# The user's own packages, built beforehand: each source dir's requirements.txt names its wheel.
 write_wheel(TRAIN_DIR, "adult_features", PACKAGE_SOURCE)
+write_wheel(INFERENCE_DIR, "adult_scoring", SCORING_SOURCE)
 
 frame = numeric_adult(data_csv)
 train, test = np.split(frame.sample(frac=1, random_state=5), [2400])

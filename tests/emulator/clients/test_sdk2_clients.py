@@ -177,11 +177,13 @@ def test_framework_estimator_repacked_model_and_transform_fn_in_a_pipeline(aws, 
         assert "/sagemaker-scikit-learn:" in repacked["image"], repacked["image"]
         assert repacked["hyperparameters"]["sagemaker_program"] == '"_repack_script_launcher.sh"'
         # A source_dir given: _repack_model.py copies all of /opt/ml/code (the SDK's two files
-        # included) into code/.
+        # included) into code/. The .sh launcher's job installs none of its requirements.
         assert repacked["archive"]["members"] == [
             "code/_repack_model.py",
             "code/_repack_script_launcher.sh",
+            "code/adult_scoring-1.0-py3-none-any.whl",
             "code/inference.py",
+            "code/requirements.txt",
             "requirement.json",
             "xgboost-model",
         ]
@@ -198,14 +200,15 @@ def test_framework_estimator_repacked_model_and_transform_fn_in_a_pipeline(aws, 
     assert registered["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
 
     # The batch output is what transform_fn wrote: one JSON line per input row, called with
-    # the content type the transform sent and the Transformer's accept.
+    # the content type the transform sent and the Transformer's accept, its labels from the
+    # package the model server installed from code/requirements.txt.
     transform = result["transform"]
     assert transform["status"] == "Completed"
     lines = [json.loads(line) for line in transform["lines"] if line.strip()]
     assert len(lines) == transform["rows"]
     for line in lines:
-        assert set(line) == {"score", "label", "content_type", "accept", "handler"}
-        assert line["handler"] == "transform_fn"
+        assert set(line) == {"score", "label", "content_type", "accept", "handler", "scoring"}
+        assert line["handler"] == "transform_fn" and line["scoring"] == "1.0"
         assert line["content_type"] == "text/csv"
         assert line["accept"] == "application/jsonlines"
         assert 0 <= line["score"] <= 1 and line["label"] == int(line["score"] > 0.5)

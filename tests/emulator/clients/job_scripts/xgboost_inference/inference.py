@@ -2,11 +2,14 @@
 
 ``transform_fn`` does the whole request itself (no input_fn/predict_fn/output_fn): CSV rows
 in, one JSON line per row out, each naming the content type and accept it was called with.
+Its labels come from the user's own ``adult_scoring`` package, a wheel beside this script that
+requirements.txt names: the model server installs it before importing this script.
 """
 
 import json
 import os
 
+import adult_scoring
 import numpy as np
 import xgboost as xgb
 
@@ -29,10 +32,11 @@ def transform_fn(model, request_body, content_type, accept):
         json.dumps(
             {
                 "score": round(float(score), 6),
-                "label": int(score > 0.5),
+                "label": adult_scoring.label_of(score),
                 "content_type": content_type,
                 "accept": accept,
                 "handler": "transform_fn",
+                "scoring": adult_scoring.VERSION,
             }
         )
         for score in scores
