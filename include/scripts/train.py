@@ -19,7 +19,10 @@ SIGTERM (StopTrainingJob, or a tuning job stopping the job early) ends training 
 current round and saves that model, so a stopped job still has one.
 
 A tuning job adds ``_tuning_objective_metric`` (e.g. ``validation:auc``): its metric is then
-evaluated too, last, so early stopping watches it, as the built-in container does.
+evaluated too, last, so early stopping watches it, as the built-in container does. The toolkit
+keeps that hyperparameter for itself (it is in neither the arguments nor ``SM_HPS``), so it is
+read from the job's ``hyperparameters.json`` in ``SM_INPUT_CONFIG_DIR``, as the built-in
+container reads it.
 
 Bad input (a missing channel, an unknown hyperparameter, an unreadable CSV) is written to
 ``/opt/ml/output/failure`` as ``ClientError: ...`` (SageMaker's FailureReason) and exits 1.
@@ -108,7 +111,27 @@ def hyperparameters(args: argparse.Namespace) -> Dict[str, object]:
         value = getattr(args, name)
         if value is not None:
             chosen[name] = convert(name, value)
+    objective = tuning_objective()
+    if objective and "_tuning_objective_metric" not in chosen:
+        chosen["_tuning_objective_metric"] = objective
     return chosen
+
+
+def tuning_objective() -> Optional[str]:
+    """A tuning job's objective from hyperparameters.json (the SDK may JSON-encode values)."""
+    config_dir = os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")
+    try:
+        with open(os.path.join(config_dir, "hyperparameters.json")) as handle:
+            value = json.load(handle).get("_tuning_objective_metric")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(value, str) or not value:
+        return None
+    with contextlib.suppress(ValueError):
+        decoded = json.loads(value)
+        if isinstance(decoded, str):
+            return decoded
+    return value
 
 
 def convert(name: str, value: object) -> object:

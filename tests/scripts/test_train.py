@@ -110,6 +110,21 @@ def test_the_tuning_objective_metric_is_evaluated_last(
     assert names == ["train-logloss", "train-auc", "validation-logloss", "validation-auc"]
 
 
+def test_a_tuning_jobs_objective_is_read_from_hyperparameters_json(
+    train_script, channels, tmp_path, monkeypatch, capsys
+) -> None:
+    # The toolkit passes neither an argument nor SM_HPS for _tuning_objective_metric: only the
+    # job's hyperparameters.json has it (JSON-encoded, as the SDK writes its values).
+    config = tmp_path / "config"
+    config.mkdir()
+    written = {**SEED, "num_round": "2", "_tuning_objective_metric": '"validation:auc"'}
+    (config / "hyperparameters.json").write_text(json.dumps(written))
+    monkeypatch.setenv("SM_INPUT_CONFIG_DIR", str(config))
+    assert run(train_script, channels, tmp_path, monkeypatch, {**SEED, "num_round": "2"}) == 0
+    last = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")][-1]
+    assert [part.split(":")[0] for part in last.split("\t")[1:]][-1] == "validation-auc"
+
+
 def test_arguments_override_sm_hps_and_early_stopping_watches_validation(
     train_script, channels, tmp_path, monkeypatch
 ) -> None:
