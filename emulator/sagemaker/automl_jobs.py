@@ -178,23 +178,45 @@ def create(engine: Engine, params: dict[str, Any], settings: dict[str, Any]) -> 
     return {"AutoMLJobArn": arn}
 
 
-@action("CreateAutoMLJob")
-def create_auto_ml_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
-    problem_settings(params.get("ProblemType"), params.get("AutoMLJobObjective"))
-    config = params.get("AutoMLJobConfig", {})
-    settings = {
-        "channels": input_channels(params["InputDataConfig"]),
-        "target": params["InputDataConfig"][0]["TargetAttributeName"],
-        "problem_type": params.get("ProblemType"),
+def job_settings(
+    params: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    target: str,
+    problem: dict[str, Any],
+    split: dict[str, Any],
+) -> dict[str, Any]:
+    """What the run needs, from either API's request: ``problem`` holds ProblemType,
+    CompletionCriteria, Mode and GenerateCandidateDefinitionsOnly (V2's TabularJobConfig)."""
+    problem_settings(problem.get("ProblemType"), params.get("AutoMLJobObjective"))
+    return {
+        "channels": input_channels(inputs),
+        "target": target,
+        "problem_type": problem.get("ProblemType"),
         "objective": params.get("AutoMLJobObjective", {}).get("MetricName"),
-        "criteria": config.get("CompletionCriteria", {}),
-        "validation_fraction": config.get("DataSplitConfig", {}).get("ValidationFraction", 0.2),
+        "criteria": problem.get("CompletionCriteria", {}),
+        "validation_fraction": split.get("ValidationFraction", 0.2),
         "output": params["OutputDataConfig"]["S3OutputPath"],
         "role": params["RoleArn"],
-        "candidates_only": params.get("GenerateCandidateDefinitionsOnly", False),
-        "mode": config.get("Mode", "AUTO"),
+        "candidates_only": problem.get("GenerateCandidateDefinitionsOnly", False),
+        "mode": problem.get("Mode", "AUTO"),
     }
-    return create(engine, params, settings)
+
+
+@action("CreateAutoMLJob")
+def create_auto_ml_job(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
+    config = params.get("AutoMLJobConfig", {})
+    problem = {
+        **{key: config[key] for key in ("CompletionCriteria", "Mode") if key in config},
+        **{
+            key: params[key]
+            for key in ("ProblemType", "GenerateCandidateDefinitionsOnly")
+            if key in params
+        },
+    }
+    inputs = params["InputDataConfig"]
+    target = inputs[0]["TargetAttributeName"]
+    split = config.get("DataSplitConfig", {})
+    return create(engine, params, job_settings(params, inputs, target, problem, split))
 
 
 @action("CreateAutoMLJobV2")
@@ -204,19 +226,13 @@ def create_auto_ml_job_v2(engine: Engine, params: dict[str, Any]) -> dict[str, A
     if tabular is None:
         kinds = ", ".join(problem)
         raise ValidationError(f"AutoMLProblemTypeConfig {kinds} is not emulated (tabular only).")
-    problem_settings(tabular.get("ProblemType"), params.get("AutoMLJobObjective"))
-    settings = {
-        "channels": input_channels(params["AutoMLJobInputDataConfig"]),
-        "target": tabular["TargetAttributeName"],
-        "problem_type": tabular.get("ProblemType"),
-        "objective": params.get("AutoMLJobObjective", {}).get("MetricName"),
-        "criteria": tabular.get("CompletionCriteria", {}),
-        "validation_fraction": params.get("DataSplitConfig", {}).get("ValidationFraction", 0.2),
-        "output": params["OutputDataConfig"]["S3OutputPath"],
-        "role": params["RoleArn"],
-        "candidates_only": tabular.get("GenerateCandidateDefinitionsOnly", False),
-        "mode": tabular.get("Mode", "AUTO"),
-    }
+    settings = job_settings(
+        params,
+        params["AutoMLJobInputDataConfig"],
+        tabular["TargetAttributeName"],
+        tabular,
+        params.get("DataSplitConfig", {}),
+    )
     return create(engine, params, settings)
 
 

@@ -10,7 +10,13 @@ import uuid
 import pytest
 
 from tests.conftest import ROLE, training_definition, wait_for
-from tests.emulator.algorithms.test_knn_builtin import KNN_IMAGE, REQUIRED, clusters, csv_text
+from tests.emulator.algorithms.test_knn_builtin import (
+    KNN_IMAGE,
+    REQUIRED,
+    clusters,
+    csv_text,
+    knn_tuning,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,28 +92,7 @@ def test_a_job_naming_a_missing_experiment_makes_nothing(aws, bucket, knn_prefix
 def test_a_tuning_job_has_an_experiment_with_a_trial_per_training_job(aws, bucket, knn_prefix):
     sagemaker = aws("sagemaker")
     name = f"svc-tune-{uuid.uuid4().hex[:6]}"
-    definition = training_definition(bucket, knn_prefix, KNN_IMAGE, ("train", "test"))
-    definition["StaticHyperParameters"] = {"predictor_type": "classifier", "feature_dim": "2"}
-    sagemaker.create_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=name,
-        HyperParameterTuningJobConfig={
-            "Strategy": "Random",
-            "HyperParameterTuningJobObjective": {"MetricName": "test:accuracy", "Type": "Maximize"},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
-            "ParameterRanges": {
-                "IntegerParameterRanges": [
-                    {"Name": "k", "MinValue": "1", "MaxValue": "5"},
-                    {"Name": "sample_size", "MinValue": "10", "MaxValue": "30"},
-                ]
-            },
-        },
-        TrainingJobDefinition=definition,
-    )
-    tuning = wait_for(
-        lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
-        "HyperParameterTuningJobStatus",
-        timeout=300,
-    )
+    tuning = knn_tuning(aws, bucket, knn_prefix, name, 2, k=(1, 5), sample=(10, 30))
     assert tuning["HyperParameterTuningJobStatus"] == "Completed", tuning.get("FailureReason")
     experiment = sagemaker.describe_experiment(ExperimentName=f"{name}-aws-tuning-job")
     assert experiment["Source"]["SourceArn"] == tuning["HyperParameterTuningJobArn"]

@@ -287,19 +287,21 @@ def test_a_transform_job_writes_one_answer_per_record(aws, bucket, knn_data, knn
     assert labels == [0.0, 1.0, 2.0]
 
 
-def test_a_tuning_job_maximizes_test_accuracy(aws, bucket, knn_data) -> None:
+def knn_tuning(
+    aws, bucket: str, prefix: str, name: str, jobs: int, k: tuple[int, int], sample: tuple[int, int]
+) -> dict:
+    """A Random tuning job of k-NN classifiers on test:accuracy, described once it ended."""
     sagemaker = aws("sagemaker")
-    name = f"knn-tune-{uuid.uuid4().hex[:6]}"
-    definition = training_definition(bucket, knn_data, KNN_IMAGE, ("train", "test"))
+    definition = training_definition(bucket, prefix, KNN_IMAGE, ("train", "test"))
     definition["StaticHyperParameters"] = {"predictor_type": "classifier", "feature_dim": "2"}
     ranges = [
-        {"Name": "k", "MinValue": "1", "MaxValue": "40"},
-        {"Name": "sample_size", "MinValue": "1", "MaxValue": "90"},
+        {"Name": "k", "MinValue": str(k[0]), "MaxValue": str(k[1])},
+        {"Name": "sample_size", "MinValue": str(sample[0]), "MaxValue": str(sample[1])},
     ]
     config = {
         "Strategy": "Random",
         "HyperParameterTuningJobObjective": {"MetricName": "test:accuracy", "Type": "Maximize"},
-        "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 3},
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": jobs},
         "ParameterRanges": {"IntegerParameterRanges": ranges},
     }
     sagemaker.create_hyper_parameter_tuning_job(
@@ -307,11 +309,16 @@ def test_a_tuning_job_maximizes_test_accuracy(aws, bucket, knn_data) -> None:
         HyperParameterTuningJobConfig=config,
         TrainingJobDefinition=definition,
     )
-    job = wait_for(
+    return wait_for(
         lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
         "HyperParameterTuningJobStatus",
         timeout=300,
     )
+
+
+def test_a_tuning_job_maximizes_test_accuracy(aws, bucket, knn_data) -> None:
+    name = f"knn-tune-{uuid.uuid4().hex[:6]}"
+    job = knn_tuning(aws, bucket, knn_data, name, 3, k=(1, 40), sample=(1, 90))
     assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
     best = job["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]
     assert best["MetricName"] == "test:accuracy" and best["Value"] > 0.3
