@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.conftest import (
     training_request,
     wait_for,
 )
+from tests.emulator.clients.client_support import write_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -480,22 +482,11 @@ def test_a_shell_entry_point_runs_with_sh_from_the_code_dir_and_the_images_pytho
 
 
 def tiny_wheel(name: str, source: str) -> bytes:
-    """A pure-Python wheel of one module ``name``: installable with no index at all."""
-    import zipfile
-
-    dist = f"{name}-1.0.dist-info"
-    files = {
-        f"{name}.py": source,
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-    }
-    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{dist}/RECORD"])
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path, content in files.items():
-            archive.writestr(path, content)
-    return buffer.getvalue()
+    """A pure-Python wheel of one module ``name``: installable with no index at all (the SDK
+    clients' own helper, which writes it to a directory)."""
+    with tempfile.TemporaryDirectory() as directory:
+        wheel = write_wheel(directory, name, source)
+        return (Path(directory) / wheel).read_bytes()
 
 
 USES_ITS_REQUIREMENT = """
