@@ -422,26 +422,15 @@ def _stderr_tail(result: subprocess.CompletedProcess[str]) -> str:
     return "\n".join(lines[-STDERR_LINES:])
 
 
-def _compile_one(requirement: str, resolution: str, python: str) -> str | None:
-    """The version uv picks for ``requirement`` alone (wheels only), or None."""
-    result = _uv(
-        [
-            "pip",
-            "compile",
-            "-",
-            "--python",
-            python,
-            "--only-binary",
-            ":all:",
-            "--no-deps",
-            "--no-header",
-            "--no-annotate",
-            "--quiet",
-            "--resolution",
-            resolution,
-        ],
-        stdin=requirement + "\n",
-    )
+def _compile_one(
+    requirement: str, resolution: str, python: str, *, wheels_only: bool = True
+) -> str | None:
+    """The version uv picks for ``requirement`` alone (wheels only, unless not), or None."""
+    args = ["pip", "compile", "-", "--python", python, "--no-deps", "--no-header", "--quiet"]
+    args += ["--no-annotate", "--resolution", resolution]
+    if wheels_only:
+        args += ["--only-binary", ":all:"]
+    result = _uv(args, stdin=requirement + "\n")
     if result.returncode != 0:
         return None
     for line in result.stdout.splitlines():
@@ -479,8 +468,7 @@ def nearest_requirements(spec: Spec, python: str) -> tuple[list[str], set[str]]:
 
 def _on_index(requirement: str, python: str) -> bool:
     """Whether the index has a release for ``requirement`` alone (sdists count)."""
-    args = ["pip", "compile", "-", "--python", python, "--no-deps", "--no-header", "--quiet"]
-    return _uv(args, stdin=requirement + "\n").returncode == 0
+    return _compile_one(requirement, "highest", python, wheels_only=False) is not None
 
 
 def install_image_packages(
@@ -646,11 +634,8 @@ def build(spec: Spec, target: Path, python: str, python_version: str, exact: boo
                 f"uv pip install {' '.join(requirements)} failed:\n{_stderr_tail(result)}"
             )
     short = ".".join(python_version.split(".")[:2])
-    packages = {
-        name: version
-        for name, version in _frozen(venv_python).items()
-        if name in dict(spec.packages)
-    }
+    frameworks = dict(spec.packages)
+    packages = {n: v for n, v in _frozen(venv_python).items() if n in frameworks}
     image_set, asked, image_notes = install_image_packages(spec, venv_python, packages)
     installed = _frozen(venv_python)
     packages = {name: installed.get(name, "?") for name, _ in spec.packages}

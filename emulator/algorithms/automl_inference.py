@@ -75,9 +75,16 @@ def load(model_dir: str) -> dict[str, Any]:
     booster = xgboost.Booster()
     booster.load_model(str(directory / MODEL_FILE))
     spec = json.loads((directory / SPEC_FILE).read_text())
-    for feature in spec["features"]:
-        feature["index"] = {value: k for k, value in enumerate(feature.get("categories", []))}
+    spec["features"] = indexed(spec["features"])
     return {"booster": booster, "spec": spec}
+
+
+def indexed(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The features with each category's index, which ``encode`` looks values up in."""
+    return [
+        {**feature, "index": {value: k for k, value in enumerate(feature.get("categories", []))}}
+        for feature in features
+    ]
 
 
 def predict(model: dict[str, Any], matrix: np.ndarray) -> np.ndarray:

@@ -57,7 +57,15 @@ POSITIVE_INTEGERS = (
     "mini_batch_size",
     "dimension_reduction_target",
     "faiss_index_ivf_nlists",
+    "faiss_index_pq_m",
 )
+# The hyperparameters that take one of a few values.
+CHOICES = {
+    "predictor_type": PREDICTOR_TYPES,
+    "index_metric": INDEX_METRICS,
+    "index_type": INDEX_TYPES,
+    "dimension_reduction_type": REDUCTION_TYPES,
+}
 # The SDK adds these to every estimator's hyperparameters; the algorithm ignores them.
 SDK_KEYS = (
     "_tuning_objective_metric",
@@ -75,16 +83,7 @@ class AlgorithmError(Exception):
 def validate(hyperparameters: dict[str, str]) -> dict[str, Any]:
     """Typed hyperparameters, or AlgorithmError naming the first one that is wrong."""
     given = {k: v for k, v in hyperparameters.items() if k not in SDK_KEYS}
-    known = (
-        set(REQUIRED)
-        | set(POSITIVE_INTEGERS)
-        | {
-            "index_metric",
-            "index_type",
-            "dimension_reduction_type",
-            "faiss_index_pq_m",
-        }
-    )
+    known = set(REQUIRED) | set(POSITIVE_INTEGERS) | set(CHOICES)
     unexpected = sorted(set(given) - known)
     if unexpected:
         raise AlgorithmError(
@@ -101,13 +100,7 @@ def validate(hyperparameters: dict[str, str]) -> dict[str, Any]:
     for name in POSITIVE_INTEGERS:
         if name in given:
             typed[name] = positive_integer(name, given[name])
-    choices = {
-        "predictor_type": PREDICTOR_TYPES,
-        "index_metric": INDEX_METRICS,
-        "index_type": INDEX_TYPES,
-        "dimension_reduction_type": REDUCTION_TYPES,
-    }
-    for name, allowed in choices.items():
+    for name, allowed in CHOICES.items():
         if name in given:
             if given[name] not in allowed:
                 raise AlgorithmError(
@@ -115,8 +108,6 @@ def validate(hyperparameters: dict[str, str]) -> dict[str, Any]:
                     f"hyperparameters. {name}: {given[name]!r} is not one of {list(allowed)}"
                 )
             typed[name] = given[name]
-    if "faiss_index_pq_m" in given:
-        typed["faiss_index_pq_m"] = positive_integer("faiss_index_pq_m", given["faiss_index_pq_m"])
     if ("dimension_reduction_type" in typed) != ("dimension_reduction_target" in typed):
         raise AlgorithmError(
             "Unable to initialize the algorithm. dimension_reduction_target and "

@@ -53,7 +53,7 @@ import pandas as pd
 
 from emulator import environments
 from emulator.algorithms import automl_inference
-from emulator.sagemaker import jobs, protocol, service_experiments
+from emulator.sagemaker import jobs, service_experiments
 from emulator.sagemaker.engine import Engine
 from emulator.sagemaker.errors import ResourceNotFound, SageMakerError, ValidationError
 from emulator.sagemaker.lifecycle import Resource, public
@@ -63,7 +63,6 @@ from emulator.sagemaker.registry import action
 KIND = "AutoMLJob"
 MIN_ROWS = 500
 MAX_CLASSES_INFERRED = 100
-MAX_CANDIDATES_HERE = 3
 POLL_SECONDS = 0.5
 CANDIDATE_TAG = "1.7-1"
 # Autopilot's default objective per problem type, and how each metric is read from predictions.
@@ -93,7 +92,7 @@ OBJECTIVES = {
     "Regression": {"MSE", "RMSE", "MAE", "R2"},
 }
 MINIMIZED = {"MSE", "RMSE", "MAE", "LogLoss"}
-# A small grid of candidates: (max_depth, eta, num_round).
+# A small grid of candidates: (max_depth, eta, num_round); a job runs at most this many.
 CANDIDATE_GRID = ((6, 0.3, 60), (3, 0.3, 80), (8, 0.1, 120))
 
 AUTOML_JOBS = Resource(
@@ -398,7 +397,7 @@ class AutoMLRun:
         if self.settings["candidates_only"]:
             return self.finish("Completed", "CandidateDefinitionsGenerated")
         self.secondary("ModelTuning")
-        best = self.search(spec, channels, problem_type, objective)
+        best = self.search(spec, channels, objective)
         if self.interrupted():
             return self.end_interrupted()
         if best is None:
@@ -472,7 +471,9 @@ class AutoMLRun:
                 ["" if pd.isna(v) else str(v) for v in row]
                 for row in part.drop(columns=target).itertuples(index=False)
             ]
-            matrix = automl_inference.encode(rows, {**spec, "features": indexed(features)})
+            matrix = automl_inference.encode(
+                rows, {**spec, "features": automl_inference.indexed(features)}
+            )
             labels = encode_labels(part[target], problem_type, classes)
             encoded = np.column_stack([labels, matrix])
             path = self.workdir / f"{split}.csv"
@@ -491,10 +492,10 @@ class AutoMLRun:
 
     # candidates ----------------------------------------------------------------------------
     def search(
-        self, spec: dict[str, Any], channels: dict[str, str], problem_type: str, objective: str
+        self, spec: dict[str, Any], channels: dict[str, str], objective: str
     ) -> dict[str, Any] | None:
         criteria = self.settings["criteria"]
-        count = min(criteria.get("MaxCandidates", MAX_CANDIDATES_HERE), MAX_CANDIDATES_HERE)
+        count = min(criteria.get("MaxCandidates", len(CANDIDATE_GRID)), len(CANDIDATE_GRID))
         launched = [
             self.launch(i + 1, params, spec, channels)
             for i, params in enumerate(CANDIDATE_GRID[:count])
@@ -512,7 +513,7 @@ class AutoMLRun:
                 if job["TrainingJobStatus"] in ("InProgress", "Stopping"):
                     continue
                 pending.remove(name)
-                candidate = self.candidate(job, spec, channels, problem_type, objective)
+                candidate = self.candidate(job, spec, objective)
                 best = better(best, candidate, objective)
                 self.record_candidate(candidate, best)
             time.sleep(POLL_SECONDS)
@@ -568,8 +569,8 @@ class AutoMLRun:
                 "MaxRuntimeInSeconds": criteria.get("MaxRuntimePerTrainingJobInSeconds", 86400)
             },
         }
+        # engine.handle checks the request against the service model, as a client would send it.
         body = json.dumps(request).encode()
-        protocol.parse_request("CreateTrainingJob", body)
         try:
             self.engine.handle("CreateTrainingJob", body)
         except SageMakerError as error:
@@ -597,8 +598,6 @@ class AutoMLRun:
         self,
         job: dict[str, Any],
         spec: dict[str, Any],
-        channels: dict[str, str],
-        problem_type: str,
         objective: str,
     ) -> dict[str, Any]:
         name = job["TrainingJobName"]
@@ -622,7 +621,7 @@ class AutoMLRun:
             return entry
         model_dir = self.workdir / name
         self.fetch_model(job["ModelArtifacts"]["S3ModelArtifacts"], model_dir, spec)
-        value = self.score(model_dir, spec, channels, objective)
+        value = self.score(model_dir, spec, objective)
         model_data = (
             f"{self.settings['output'].rstrip('/')}/{self.name}/candidates/{name}/model.tar.gz"
         )
@@ -664,9 +663,7 @@ class AutoMLRun:
         code.mkdir()
         (code / "inference.py").write_bytes(Path(automl_inference.__file__).read_bytes())
 
-    def score(
-        self, model_dir: Path, spec: dict[str, Any], channels: dict[str, str], objective: str
-    ) -> float:
+    def score(self, model_dir: Path, spec: dict[str, Any], objective: str) -> float:
         validation = self.workdir / "validation.csv"
         output = model_dir.parent / f"{model_dir.name}-scores.json"
         python = environments.environment_for(candidate_image(self.engine)).python
@@ -727,14 +724,6 @@ class AutoMLRun:
 
 def candidate_image(engine: Engine) -> str:
     return f"683313688378.dkr.ecr.{engine.region}.amazonaws.com/sagemaker-xgboost:{CANDIDATE_TAG}"
-
-
-def indexed(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The features with each category's index, as the inference script builds them."""
-    return [
-        {**f, "index": {value: k for k, value in enumerate(f.get("categories", []))}}
-        for f in features
-    ]
 
 
 def analyse(target: pd.Series, settings: dict[str, Any]) -> tuple[str, list[str] | None]:

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from emulator.sagemaker import images
+
 ROUND_LINE = re.compile(r"^\[(\d+)\]\t(.*)$")
 # How CloudWatch (the containers' rsyslog) writes a tab, and what the published regexes expect.
 TAB_AS_LOGGED = "#011"
@@ -107,8 +109,7 @@ def builtin_metric_names(repository: str) -> set[str]:
 def definitions_of(record: dict[str, Any]) -> list[dict[str, str]]:
     """The job's MetricDefinitions, and its built-in algorithm's when it runs one."""
     specification = record.get("AlgorithmSpecification", {})
-    image = specification.get("TrainingImage", "")
-    repository = image.split("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    repository = images.repository(specification.get("TrainingImage", ""))
     return [*specification.get("MetricDefinitions", []), *BUILTIN_DEFINITIONS.get(repository, ())]
 
 
