@@ -163,20 +163,27 @@ def create_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str
     return {"NotebookInstanceArn": arn}
 
 
+def allowing(
+    engine: Engine, params: dict[str, Any], allowed: tuple[str, ...], target: str
+) -> dict[str, Any]:
+    """The live record (under the store's lock) of the instance a request names, once its
+    status is found to allow the transition to ``target`` (else AWS's refusal)."""
+    record = NOTEBOOK_INSTANCES.get(engine, params["NotebookInstanceName"])
+    refuse(record, allowed, target)
+    return record
+
+
 @action("StopNotebookInstance")
 def stop_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        record = NOTEBOOK_INSTANCES.get(engine, params["NotebookInstanceName"])
-        refuse(record, ("InService",), "Stopping")
-        move(engine, record, "Stopping")
+        move(engine, allowing(engine, params, ("InService",), "Stopping"), "Stopping")
     return {}
 
 
 @action("StartNotebookInstance")
 def start_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        record = NOTEBOOK_INSTANCES.get(engine, params["NotebookInstanceName"])
-        refuse(record, ("Stopped", "Failed"), "Pending")
+        record = allowing(engine, params, ("Stopped", "Failed"), "Pending")
         record.pop("FailureReason", None)
         move(engine, record, "Pending")
     return {}
@@ -185,8 +192,7 @@ def start_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str,
 @action("UpdateNotebookInstance")
 def update_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        record = NOTEBOOK_INSTANCES.get(engine, params["NotebookInstanceName"])
-        refuse(record, ("Stopped",), "Updating")
+        record = allowing(engine, params, ("Stopped",), "Updating")
         record.update({key: params[key] for key in KEPT if key in params})
         if "LifecycleConfigName" in params:
             record["NotebookInstanceLifecycleConfigName"] = params["LifecycleConfigName"]
@@ -205,9 +211,7 @@ def update_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str
 @action("DeleteNotebookInstance")
 def delete_notebook_instance(engine: Engine, params: dict[str, Any]) -> dict[str, Any]:
     with engine.store.lock:
-        record = NOTEBOOK_INSTANCES.get(engine, params["NotebookInstanceName"])
-        refuse(record, ("Stopped", "Failed"), "Deleting")
-        move(engine, record, "Deleting")
+        move(engine, allowing(engine, params, ("Stopped", "Failed"), "Deleting"), "Deleting")
     return {}
 
 
